@@ -1,0 +1,22 @@
+// The one table of Weft error codes, with the HTTP status and Envoy response flag each maps to.
+// (DESIGN.md "The request path"; STYLE rule 18.)
+
+export const WEFT_ERROR_CODES = {
+  WEFT_INVALID_CONFIG: { httpStatus: 500, responseFlag: '-' },
+  WEFT_INVALID_RESOURCE: { httpStatus: 500, responseFlag: '-' },
+  WEFT_BOOTSTRAP: { httpStatus: 500, responseFlag: '-' },
+  WEFT_XDS_STREAM: { httpStatus: 503, responseFlag: '-' },
+  WEFT_RESOURCE_DOES_NOT_EXIST: { httpStatus: 503, responseFlag: 'NC' },
+  WEFT_NO_ROUTE: { httpStatus: 404, responseFlag: 'NR' },
+  WEFT_NO_HEALTHY_UPSTREAM: { httpStatus: 503, responseFlag: 'UH' },
+  WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
+  WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
+  WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
+  WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },
+  WEFT_CLOSED: { httpStatus: 503, responseFlag: '-' },
+  WEFT_DESTROYED: { httpStatus: 503, responseFlag: '-' },
+  WEFT_INTERNAL: { httpStatus: 500, responseFlag: '-' },
+} as const satisfies Record<string, { httpStatus: number; responseFlag: string }>;
+
+/** Every code a `WeftError` can carry; a closed union, so `switch (err.code)` can be exhaustive. */
+export type WeftErrorCode = keyof typeof WEFT_ERROR_CODES;
