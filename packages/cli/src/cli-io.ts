@@ -1,0 +1,13 @@
+// The CLI's view of the outside world (streams, env, exit), injected so commands run in tests.
+
+/** Where a command writes and what it reads; `process` in production. */
+export interface CliIo {
+  readonly stdout: { write(chunk: string): unknown };
+  readonly stderr: { write(chunk: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+  /** Resolves when the user asks a long-running command to stop (SIGINT/SIGTERM). */
+  readonly stopSignal: Promise<string>;
+}
+
+/** A command's result: the process exit code. */
+export type ExitCode = number;

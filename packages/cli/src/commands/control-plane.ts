@@ -1,0 +1,94 @@
+// `weft control-plane`: runs the control plane (ADS + admin HTTP) until SIGINT/SIGTERM.
+import { startControlPlane } from '@weft/control-plane';
+import { ConfigError, createJsonLogger, type LogLevel } from '@weft/xds-client';
+import type { CliIo, ExitCode } from '../cli-io.js';
+
+export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--admin-port 15014]
+                          [--host 127.0.0.1] [--log-level info]
+
+Serves the Istio-style YAML in DIR as xDS (ADS, State-of-the-World and Delta) to Weft SDKs,
+Weft sidecars and gRPC proxyless clients. DIR is watched: a valid edit is pushed to every
+client (debounced), an invalid one is rejected and the last good config keeps serving.
+
+  --config DIR        directory of YAML files (env WEFT_CONFIG_DIR)
+  --etcd URLS         distributed config store (not in this release: use --config)
+  --xds-port N        ADS gRPC port; 0 picks a free one (env WEFT_XDS_PORT, default 15010)
+  --admin-port N      admin HTTP port: /healthz /ready /config /clients (env WEFT_ADMIN_PORT, default 15014)
+  --host ADDR         address to bind (default 127.0.0.1)
+  --log-level LEVEL   debug | info | warn | error (default info)
+`;
+
+/** Parsed flags of `weft control-plane`. */
+export interface ControlPlaneFlags {
+  readonly config?: string | undefined;
+  readonly etcd?: string | undefined;
+  readonly xdsPort?: string | undefined;
+  readonly adminPort?: string | undefined;
+  readonly host?: string | undefined;
+  readonly logLevel?: string | undefined;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function parsePort(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name}: expected a port number 0-65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+/** Runs `weft control-plane` until the stop signal. */
+export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Promise<ExitCode> {
+  if (flags.etcd !== undefined) {
+    io.stderr.write('weft control-plane: --etcd is not available in this release; use --config DIR\n');
+    return 2;
+  }
+  const configDir = flags.config ?? io.env['WEFT_CONFIG_DIR'];
+  if (configDir === undefined) {
+    io.stderr.write('weft control-plane: --config DIR is required\n\n' + CONTROL_PLANE_HELP);
+    return 2;
+  }
+  const level = (flags.logLevel ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(level)) {
+    io.stderr.write(`weft control-plane: --log-level: expected one of ${LOG_LEVELS.join(', ')}\n`);
+    return 2;
+  }
+  let xdsPort: number;
+  let adminPort: number;
+  try {
+    xdsPort = parsePort('--xds-port', flags.xdsPort ?? io.env['WEFT_XDS_PORT'], 15010);
+    adminPort = parsePort('--admin-port', flags.adminPort ?? io.env['WEFT_ADMIN_PORT'], 15014);
+  } catch (err) {
+    io.stderr.write(`weft control-plane: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const logger = createJsonLogger({ component: 'control-plane', level, stream: io.stderr });
+  let controlPlane;
+  try {
+    controlPlane = await startControlPlane({
+      configDir,
+      xdsPort,
+      adminPort,
+      host: flags.host ?? '127.0.0.1',
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`weft control-plane: ${configDir} is not valid:\n`);
+      for (const issue of err.issues) io.stderr.write(`  ${issue.path}: ${issue.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`weft control-plane: ${(err as Error).message}\n`);
+    return 1;
+  }
+  // One machine-readable line so scripts and tests can find the ports (both may be ephemeral).
+  io.stdout.write(
+    JSON.stringify({ event: 'listening', xdsPort: controlPlane.xdsPort, adminPort: controlPlane.adminPort }) + '\n',
+  );
+  const signal = await io.stopSignal;
+  logger.info('stopping', { signal });
+  await controlPlane.close();
+  return 0;
+}

@@ -1,0 +1,137 @@
+// The `weft` command's front: parses arguments (node:util parseArgs) and hands off to a command.
+import { parseArgs } from 'node:util';
+import type { CliIo, ExitCode } from './cli-io.js';
+import { CONTROL_PLANE_HELP, runControlPlane } from './commands/control-plane.js';
+import { VALIDATE_HELP, runValidate } from './commands/validate.js';
+import { STATUS_HELP, runStatus } from './commands/status.js';
+import { BOOTSTRAP_HELP, runBootstrap } from './commands/bootstrap.js';
+
+export const WEFT_HELP = `Usage: weft COMMAND [options]
+
+Commands:
+  control-plane   serve Istio YAML from a directory as xDS (ADS) with an admin API
+  validate DIR    check a config directory; prints file:line: resource: field: message
+  status          connected clients, their ACKed versions and NACKs (like istioctl proxy-status)
+  bootstrap       write a gRPC/Weft xDS bootstrap file for a workload
+
+Later releases: sidecar, config-dump, cert (see the project's issues).
+Run 'weft COMMAND --help' for a command's options.
+`;
+
+const LATER = new Map<string, string>([
+  ['sidecar', 'weft sidecar arrives with the sidecar-lite package (issue "SDK data plane")'],
+  ['config-dump', 'weft config-dump arrives with the observability work; for now read the control plane admin API /clients'],
+  ['cert', 'weft cert arrives with the mesh CA (issue "Security")'],
+]);
+
+function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    io.stdout.write(WEFT_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  try {
+    switch (command) {
+      case 'control-plane': {
+        if (wantsHelp(rest)) return printHelp(io, CONTROL_PLANE_HELP);
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            config: { type: 'string' },
+            etcd: { type: 'string' },
+            'xds-port': { type: 'string' },
+            'admin-port': { type: 'string' },
+            host: { type: 'string' },
+            'log-level': { type: 'string' },
+          },
+          strict: true,
+          allowPositionals: false,
+        });
+        return await runControlPlane(
+          {
+            config: values.config,
+            etcd: values.etcd,
+            xdsPort: values['xds-port'],
+            adminPort: values['admin-port'],
+            host: values.host,
+            logLevel: values['log-level'],
+          },
+          io,
+        );
+      }
+      case 'validate': {
+        if (wantsHelp(rest)) return printHelp(io, VALIDATE_HELP);
+        const { positionals } = parseArgs({ args: [...rest], options: {}, strict: true, allowPositionals: true });
+        const dir = positionals[0];
+        if (dir === undefined || positionals.length > 1) {
+          io.stderr.write('weft validate: expected exactly one DIR\n\n' + VALIDATE_HELP);
+          return 2;
+        }
+        return await runValidate(dir, io);
+      }
+      case 'status': {
+        if (wantsHelp(rest)) return printHelp(io, STATUS_HELP);
+        const { values } = parseArgs({
+          args: [...rest],
+          options: { admin: { type: 'string' }, output: { type: 'string', short: 'o' } },
+          strict: true,
+        });
+        return await runStatus({ admin: values.admin, output: values.output }, io);
+      }
+      case 'bootstrap': {
+        if (wantsHelp(rest)) return printHelp(io, BOOTSTRAP_HELP);
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            'xds-server': { type: 'string', multiple: true },
+            'node-id': { type: 'string' },
+            region: { type: 'string' },
+            zone: { type: 'string' },
+            'sub-zone': { type: 'string' },
+            delta: { type: 'boolean' },
+            out: { type: 'string' },
+          },
+          strict: true,
+        });
+        return await runBootstrap(
+          {
+            xdsServers: values['xds-server'] ?? [],
+            nodeId: values['node-id'],
+            region: values.region,
+            zone: values.zone,
+            subZone: values['sub-zone'],
+            delta: values.delta ?? false,
+            out: values.out,
+          },
+          io,
+        );
+      }
+      default: {
+        const later = LATER.get(command);
+        if (later !== undefined) {
+          io.stderr.write(`weft ${command}: not in this release. ${later}\n`);
+          return 2;
+        }
+        io.stderr.write(`weft: unknown command ${JSON.stringify(command)}\n\n${WEFT_HELP}`);
+        return 2;
+      }
+    }
+  } catch (err) {
+    // parseArgs reports unknown or malformed flags by throwing a TypeError with a clear message.
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`weft ${command}: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function printHelp(io: CliIo, text: string): ExitCode {
+  io.stdout.write(text);
+  return 0;
+}

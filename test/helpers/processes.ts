@@ -1,0 +1,147 @@
+// Real processes for cross-package tests: the `weft` CLI (control plane) and the grpc-js-xds
+// driver. Each helper waits for a readiness line instead of sleeping.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of the built `weft` CLI entry point. */
+export const WEFT_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin/weft.js', import.meta.url));
+const DRIVER = fileURLToPath(new URL('../interop/grpc-xds-driver.js', import.meta.url));
+
+/** A `weft control-plane` child process. */
+export interface ControlPlaneProcess {
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Everything the process wrote to stderr (its JSON log lines). */
+  readonly log: () => string;
+  /** SIGTERM, then wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, then wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Runs `weft control-plane --config DIR` with ephemeral ports (or the given ones) and waits until it listens. */
+export async function startControlPlaneProcess(
+  configDir: string,
+  ports: { xdsPort?: number; adminPort?: number } = {},
+): Promise<ControlPlaneProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      WEFT_BIN,
+      'control-plane',
+      '--config',
+      configDir,
+      '--xds-port',
+      String(ports.xdsPort ?? 0),
+      '--admin-port',
+      String(ports.adminPort ?? 0),
+      '--log-level',
+      'debug',
+    ],
+    { stdio: 'pipe' },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const listening = await new Promise<{ xdsPort: number; adminPort: number }>((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      reject(new Error(`weft control-plane exited with ${code} before listening:\n${stderr}`));
+    };
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { event?: string; xdsPort: number; adminPort: number };
+        if (msg.event === 'listening') {
+          child.off('exit', onExit);
+          resolve(msg);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+  });
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  return {
+    ...listening,
+    child,
+    log: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const [code] = await exited;
+      return code;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Result of a batch of calls made by the grpc-js-xds driver. */
+export interface DriverResult {
+  readonly counts: Record<string, number>;
+  readonly errors: Record<string, number>;
+}
+
+/** A grpc-js-xds client process, bootstrapped from a file. */
+export interface GrpcXdsDriver {
+  calls(cmd: {
+    target: string;
+    n: number;
+    metadata?: Record<string, string>;
+    deadlineMs?: number;
+    concurrency?: number;
+  }): Promise<DriverResult>;
+  close(): Promise<void>;
+}
+
+/** Starts the driver with GRPC_XDS_BOOTSTRAP pointing at `bootstrapPath`. */
+export function startGrpcXdsDriver(bootstrapPath: string): GrpcXdsDriver {
+  const child = spawn(process.execPath, [DRIVER], {
+    stdio: 'pipe',
+    env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrapPath },
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const exited = once(child, 'exit');
+  return {
+    calls: (cmd) =>
+      new Promise((resolve, reject) => {
+        const onExit = (): void => { reject(new Error(`grpc-js-xds driver exited:\n${stderr}`)); };
+        child.once('exit', onExit);
+        waiting.push((line) => {
+          child.off('exit', onExit);
+          const parsed = JSON.parse(line) as DriverResult & { fatal?: string };
+          if (parsed.fatal !== undefined) reject(new Error(parsed.fatal));
+          else resolve(parsed);
+        });
+        child.stdin.write(JSON.stringify({ op: 'calls', ...cmd }) + '\n');
+      }),
+    close: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. For real-time waits on other processes only. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
