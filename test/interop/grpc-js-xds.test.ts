@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEchoBackend, type EchoBackend } from '../helpers/echo-service.js';
-import { echoMeshYaml } from '../helpers/mesh-yaml.js';
+import { startEchoBackend, type EchoBackend } from '@weft/example-demo/echo-service';
+import { echoMeshYaml } from '@weft/example-demo/mesh-yaml';
 import {
   eventually,
   startControlPlaneProcess,

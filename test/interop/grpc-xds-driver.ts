@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { Client } from '@grpc/grpc-js';
 import * as grpcXds from '@grpc/grpc-js-xds';
-import { EchoClient, type EchoResponse } from '../helpers/echo-service.js';
+import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 
 grpcXds.register();
 
