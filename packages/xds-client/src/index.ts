@@ -1,6 +1,27 @@
 // @weft/xds-client: the xDS transport (bootstrap, ADS SotW and Delta, resource types, watchers,
 // ACK/NACK, cache, fallback). Knows nothing of routing, HTTP or gRPC calls.
 
+export { XdsClient } from './xds-client.js';
+export type { ResourceWatcher } from './ads/resource-watcher.js';
+export type { XdsClientOptions, XdsTransport } from './xds-client-options.js';
+export type { BackoffOptions } from './backoff.js';
+export type {
+  XdsClientEvents,
+  XdsConnectedEvent,
+  XdsDisconnectedEvent,
+  XdsAckEvent,
+  XdsNackEvent,
+  XdsNackedResource,
+  XdsServerChangedEvent,
+} from './xds-client-events.js';
+export type {
+  XdsClientStatus,
+  XdsTypeStatus,
+  XdsResourceStatus,
+  XdsResourceState,
+  XdsResourceErrorStatus,
+} from './xds-client-status.js';
+
 // For libraries and tooling
 export { WeftError, ConfigError } from './errors/weft-error.js';
 export type { ConfigIssue } from './errors/weft-error.js';
