@@ -9,6 +9,12 @@ export interface ResolvedXdsServer {
   readonly channelCredentials: 'insecure' | 'tls';
   /** `server_features`, e.g. `xds_v3`, `ignore_resource_deletion`; `weft_delta` selects Delta xDS. */
   readonly serverFeatures: readonly string[];
+  /**
+   * The `config` object of the chosen `channel_creds` entry (`{}` when absent), e.g. the file
+   * paths of `tls` credentials (gRFC A65). Optional only so hand-built objects stay valid;
+   * parseBootstrap always sets it.
+   */
+  readonly channelCredentialsConfig?: Readonly<Record<string, unknown>>;
 }
 
 /** Where a node runs: the keys of envoy.config.core.v3.Locality, empty string when absent. */
@@ -37,4 +43,14 @@ export interface ResolvedBootstrap {
   readonly node: ResolvedNode;
   /** `certificate_providers` kept verbatim for the security layer (gRFC A29). */
   readonly certificateProviders: Readonly<Record<string, unknown>>;
+  /**
+   * gRPC's `server_listener_resource_name_template` (A36), kept for files shared with gRPC
+   * servers. The three fields below are optional only so hand-built objects stay valid;
+   * parseBootstrap always sets them (undefined / `{}` when absent).
+   */
+  readonly serverListenerResourceNameTemplate?: string | undefined;
+  /** gRPC's `client_default_listener_resource_name_template` (A47). */
+  readonly clientDefaultListenerResourceNameTemplate?: string | undefined;
+  /** gRPC's federation `authorities` (A47), kept verbatim; Weft's client does not use them yet. */
+  readonly authorities?: Readonly<Record<string, unknown>>;
 }
