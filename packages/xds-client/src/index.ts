@@ -53,3 +53,82 @@ export type {
   DecodeContext,
   ResourceIssue,
 } from './resource-types/xds-resource-type.js';
+
+// Bootstrap (gRPC's GRPC_XDS_BOOTSTRAP format)
+export { parseBootstrap } from './bootstrap/parse-bootstrap.js';
+export { loadBootstrap } from './bootstrap/load-bootstrap.js';
+export type { LoadBootstrapOptions, BootstrapOverrides } from './bootstrap/load-bootstrap.js';
+export { formatBootstrap } from './bootstrap/format-bootstrap.js';
+export { WEFT_XDS_CLIENT_VERSION, DEFAULT_USER_AGENT_NAME } from './bootstrap/version.js';
+export type {
+  ResolvedBootstrap,
+  ResolvedXdsServer,
+  ResolvedNode,
+  ResolvedLocality,
+} from './bootstrap/resolved-bootstrap.js';
+
+// Resource types (LDS, RDS, CDS, EDS, SDS) and their decoded updates
+export {
+  createDefaultResourceTypes,
+  DEFAULT_RESOURCE_TYPES,
+} from './resource-types/default-resource-types.js';
+export type { DefaultResourceTypes } from './resource-types/default-resource-types.js';
+export { ListenerResourceType } from './resource-types/listener-resource-type.js';
+export type { ListenerUpdate, RouteSourceUpdate } from './resource-types/listener-resource-type.js';
+export {
+  RBAC_FILTER_TYPE_URL,
+  RBAC_PER_ROUTE_TYPE_URL,
+  LOCAL_RATELIMIT_FILTER_TYPE_URL,
+} from './resource-types/http-filters.js';
+export type { HttpFilterUpdate, HttpFilterConfigUpdate } from './resource-types/http-filters.js';
+export type {
+  FaultUpdate,
+  FaultDelayUpdate,
+  FaultAbortUpdate,
+} from './resource-types/http-fault.js';
+export { RouteConfigurationResourceType } from './resource-types/route-configuration-resource-type.js';
+export type {
+  RouteConfigurationUpdate,
+  VirtualHostUpdate,
+  RouteUpdate,
+  RouteMatchUpdate,
+  PathMatchUpdate,
+  HeaderMatcherUpdate,
+  QueryParameterMatcherUpdate,
+} from './resource-types/route-configuration-resource-type.js';
+export type {
+  RouteActionUpdate,
+  WeightedClusterUpdate,
+  RetryPolicyUpdate,
+  HashPolicyUpdate,
+  RequestMirrorPolicyUpdate,
+} from './resource-types/route-action.js';
+export type { StringMatchUpdate } from './resource-types/string-matcher.js';
+export { ClusterResourceType } from './resource-types/cluster-resource-type.js';
+export type {
+  ClusterUpdate,
+  LbPolicyUpdate,
+  CircuitBreakersUpdate,
+} from './resource-types/cluster-resource-type.js';
+export type { OutlierDetectionUpdate } from './resource-types/outlier-detection.js';
+export { UPSTREAM_TLS_CONTEXT_TYPE_URL } from './resource-types/upstream-tls.js';
+export type {
+  UpstreamTlsUpdate,
+  CertificateProviderInstanceUpdate,
+} from './resource-types/upstream-tls.js';
+export { ClusterLoadAssignmentResourceType } from './resource-types/cluster-load-assignment-resource-type.js';
+export type {
+  ClusterLoadAssignmentUpdate,
+  LocalityEndpointsUpdate,
+  LocalityUpdate,
+  EndpointUpdate,
+  EndpointHealthStatus,
+  DropOverloadUpdate,
+} from './resource-types/cluster-load-assignment-resource-type.js';
+export { SecretResourceType } from './resource-types/secret-resource-type.js';
+export type {
+  SecretUpdate,
+  TlsCertificateSecretUpdate,
+  ValidationContextSecretUpdate,
+  CertificateInfoUpdate,
+} from './resource-types/secret-resource-type.js';
