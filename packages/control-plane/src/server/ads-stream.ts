@@ -1,0 +1,181 @@
+// What SotW and Delta streams share: node remembered from the first request, per-type status,
+// nonces, ACK/NACK recording. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics-summary
+import { ADS_TYPE_URLS, type AdsTypeUrl, type Clock, type Logger } from '@weft/xds-client';
+import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { identifyClient, type ClientIdentity, type NodeMessage } from './client-identity.js';
+import {
+  createTypeStatus,
+  TYPE_SHORT_NAMES,
+  type AdsServerEvents,
+  type ClientStatus,
+  type MutableTypeStatus,
+  type TypeStatus,
+} from './client-status.js';
+
+/** What a stream needs from its server. */
+export interface StreamHost {
+  readonly cache: SnapshotCache;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  emitServerEvent<K extends keyof AdsServerEvents>(name: K, ...args: AdsServerEvents[K]): void;
+  streamIdentified(stream: AdsStream): void;
+  streamClosed(stream: AdsStream): void;
+}
+
+/** The minimal grpc-js duplex call surface a stream uses. */
+export interface DuplexCall<Req, Res> {
+  on(event: 'data', listener: (request: Req) => void): unknown;
+  on(event: 'end' | 'cancelled' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  write(message: Res): boolean;
+  end(): void;
+}
+
+/** `error_detail` of a request (google.rpc.Status). */
+export interface ErrorDetail {
+  readonly code?: number;
+  readonly message?: string;
+}
+
+/** Is `typeUrl` one the server serves over ADS? */
+export function isAdsTypeUrl(typeUrl: string | undefined): typeUrl is AdsTypeUrl {
+  return (ADS_TYPE_URLS as readonly string[]).includes(typeUrl ?? '');
+}
+
+/**
+ * Base of one ADS stream. Subclasses handle requests and compute responses; this class owns
+ * identity, status, nonces and ACK/NACK bookkeeping, and serialises work per stream.
+ */
+export abstract class AdsStream {
+  readonly streamId: number;
+  abstract readonly protocol: 'sotw' | 'delta';
+  protected readonly host: StreamHost;
+  protected readonly status = new Map<AdsTypeUrl, MutableTypeStatus>();
+  #identity: ClientIdentity | undefined;
+  #connectedAtMs: number;
+  #nonceCounter = 0;
+  #closed = false;
+
+  protected constructor(host: StreamHost, streamId: number) {
+    this.host = host;
+    this.streamId = streamId;
+    this.#connectedAtMs = host.clock.now();
+  }
+
+  /** Known once the first request arrived. */
+  get identity(): ClientIdentity | undefined {
+    return this.#identity;
+  }
+
+  /** Node id, '' before the first request. */
+  get nodeId(): string {
+    return this.#identity?.nodeId ?? '';
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Pushes whatever changed in the current snapshot, types in make-before-break order. */
+  abstract pushChanges(): void;
+
+  /** Ends the stream from the server side (status OK). */
+  abstract end(): void;
+
+  /** JSON-able status. */
+  snapshotStatus(): ClientStatus {
+    const identity = this.#identity ?? identifyClient(undefined);
+    const types: Record<string, TypeStatus> = {};
+    for (const typeUrl of ADS_TYPE_URLS) {
+      const s = this.status.get(typeUrl);
+      if (s === undefined) continue;
+      types[TYPE_SHORT_NAMES[typeUrl]] = { typeUrl, ...s };
+    }
+    return {
+      streamId: this.streamId,
+      nodeId: identity.nodeId,
+      cluster: identity.cluster,
+      kind: identity.view.kind,
+      locality: identity.view.locality,
+      userAgent: identity.userAgent,
+      protocol: this.protocol,
+      connectedAtMs: this.#connectedAtMs,
+      types,
+    };
+  }
+
+  /** Remembers `node` from the first request only; later requests may omit it (XDS-NOTES 1). */
+  protected noteNode(node: NodeMessage | undefined | null): void {
+    if (this.#identity !== undefined) return;
+    this.#identity = identifyClient(node ?? undefined);
+    this.#connectedAtMs = this.host.clock.now();
+    this.host.streamIdentified(this);
+  }
+
+  /** The snapshot for this client's view. */
+  protected snapshot(): Snapshot {
+    return this.host.cache.get(this.#identity?.view ?? identifyClient(undefined).view);
+  }
+
+  protected typeStatus(typeUrl: AdsTypeUrl): MutableTypeStatus {
+    let s = this.status.get(typeUrl);
+    if (s === undefined) {
+      s = createTypeStatus();
+      this.status.set(typeUrl, s);
+    }
+    return s;
+  }
+
+  protected nextNonce(): string {
+    this.#nonceCounter += 1;
+    return `${this.streamId}-${this.#nonceCounter}`;
+  }
+
+  /** Records an ACK (no error_detail) or NACK (error_detail present) of the latest response. */
+  protected recordAckOrNack(
+    typeUrl: AdsTypeUrl,
+    version: string,
+    nonce: string,
+    error: ErrorDetail | null | undefined,
+  ): void {
+    const s = this.typeStatus(typeUrl);
+    const base = { streamId: this.streamId, nodeId: this.nodeId, typeUrl, version, nonce };
+    if (error !== undefined && error !== null) {
+      const atMs = this.host.clock.now();
+      const message = error.message ?? '';
+      s.lastNack = { version, nonce, message, atMs };
+      this.host.logger.warn('xDS NACK', {
+        nodeId: this.nodeId,
+        type: TYPE_SHORT_NAMES[typeUrl],
+        version,
+        nonce,
+        error: message,
+      });
+      this.host.emitServerEvent('nack', { ...base, message, atMs });
+      return;
+    }
+    s.ackedVersion = version;
+    this.host.emitServerEvent('ack', base);
+  }
+
+  /** Called once when the underlying call ends in any way. */
+  protected markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.host.streamClosed(this);
+  }
+
+  /** Runs a handler, turning exceptions into log lines (a bad request must not kill the server). */
+  protected guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.host.logger.error(`ADS ${this.protocol} stream: ${what} failed`, {
+        nodeId: this.nodeId,
+        streamId: this.streamId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+}
