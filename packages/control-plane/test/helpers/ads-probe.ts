@@ -77,7 +77,7 @@ export class AdsProbe {
 /** Resource names in a SotW response (decodes each Any's `name` or `cluster_name`). */
 export function namesOf(response: Message): string[] {
   const protos = loadXdsProtos();
-  return (response.resources as Message[]).map((any) => {
+  return ((response.resources ?? []) as Message[]).map((any) => {
     const r = any.resource ?? any; // Delta wraps in Resource
     const decoded = protos.decodeAny(r);
     return String(decoded.name ?? decoded.cluster_name);
@@ -86,11 +86,13 @@ export function namesOf(response: Message): string[] {
 
 /** Delta resource names (`Resource.name`). */
 export function deltaNamesOf(response: Message): string[] {
-  return (response.resources as Message[]).map((r) => String(r.name));
+  return ((response.resources ?? []) as Message[]).map((r) => String(r.name));
 }
 
 /** Decodes the resources of a response. */
 export function decodeAll(response: Message): Message[] {
   const protos = loadXdsProtos();
-  return (response.resources as Message[]).map((any) => protos.decodeAny(any.resource ?? any));
+  return ((response.resources ?? []) as Message[]).map((any) =>
+    protos.decodeAny(any.resource ?? any),
+  );
 }

@@ -30,11 +30,7 @@ describe('AdsServer', () => {
     });
 
     /** Sends an initial request and ACKs the response; returns it. */
-    async function subscribe(
-      typeUrl: string,
-      names: string[],
-      node?: object,
-    ): Promise<Message> {
+    async function subscribe(typeUrl: string, names: string[], node?: object): Promise<Message> {
       const res = await probe.request({ type_url: typeUrl, resource_names: names, node });
       probe.send({
         type_url: typeUrl,
