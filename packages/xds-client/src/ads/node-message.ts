@@ -1,27 +1,45 @@
 // Builds envoy.config.core.v3.Node from the bootstrap, sent on the first request of each stream
 // (xDS protocol doc; gRFC A27 "node").
 import type { ResolvedNode } from '../bootstrap/resolved-bootstrap.js';
+import type { XdsProtos } from '../protos/xds-protos.js';
 
-/** A JSON value as a google.protobuf.Value in proto-loader object form. */
-function toValue(value: unknown): Record<string, unknown> {
-  if (value === null || value === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof value === 'number') return { number_value: value };
-  if (typeof value === 'string') return { string_value: value };
-  if (typeof value === 'boolean') return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map(toValue) } };
-  if (typeof value === 'object') return { struct_value: toStruct(value as Record<string, unknown>) };
-  return { string_value: String(value as bigint) };
+/** Field names of google.protobuf.Value in the loaded protos (snake_case or protobufjs's camelCase). */
+interface ValueFields {
+  readonly null: string;
+  readonly number: string;
+  readonly string: string;
+  readonly bool: string;
+  readonly struct: string;
+  readonly list: string;
 }
 
-/** A plain object as a google.protobuf.Struct in proto-loader object form. */
-export function toStruct(object: Readonly<Record<string, unknown>>): Record<string, unknown> {
+// The bundled well-known types may use camelCase names; ask the loaded type rather than guess.
+function valueFields(protos: XdsProtos): ValueFields {
+  const snake = 'string_value' in protos.type('google.protobuf.Value').fields;
+  return snake
+    ? { null: 'null_value', number: 'number_value', string: 'string_value', bool: 'bool_value', struct: 'struct_value', list: 'list_value' }
+    : { null: 'nullValue', number: 'numberValue', string: 'stringValue', bool: 'boolValue', struct: 'structValue', list: 'listValue' };
+}
+
+/** A JSON value as a google.protobuf.Value in proto-loader object form. */
+function toValue(value: unknown, f: ValueFields): Record<string, unknown> {
+  if (value === null || value === undefined) return { [f.null]: 'NULL_VALUE' };
+  if (typeof value === 'number') return { [f.number]: value };
+  if (typeof value === 'string') return { [f.string]: value };
+  if (typeof value === 'boolean') return { [f.bool]: value };
+  if (Array.isArray(value)) return { [f.list]: { values: value.map((v) => toValue(v, f)) } };
+  if (typeof value === 'object') return { [f.struct]: toStruct(value as Record<string, unknown>, f) };
+  return { [f.string]: String(value as bigint) };
+}
+
+function toStruct(object: Readonly<Record<string, unknown>>, f: ValueFields): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) fields[key] = toValue(value);
+  for (const [key, value] of Object.entries(object)) fields[key] = toValue(value, f);
   return { fields };
 }
 
 /** The Node message of a bootstrap, in proto-loader object form (snake_case). */
-export function buildNodeMessage(node: ResolvedNode): Record<string, unknown> {
+export function buildNodeMessage(node: ResolvedNode, protos: XdsProtos): Record<string, unknown> {
   return {
     id: node.id,
     cluster: node.cluster,
@@ -30,7 +48,7 @@ export function buildNodeMessage(node: ResolvedNode): Record<string, unknown> {
       zone: node.locality.zone,
       sub_zone: node.locality.subZone,
     },
-    metadata: toStruct(node.metadata),
+    metadata: toStruct(node.metadata, valueFields(protos)),
     user_agent_name: node.userAgentName,
     user_agent_version: node.userAgentVersion,
     client_features: [...node.clientFeatures],
