@@ -42,7 +42,7 @@ export function withField(
   let node: Record<string, unknown> = copy;
   for (const key of keys.slice(0, -1)) node = node[key] as Record<string, unknown>;
   const last = keys.at(-1)!;
-  if (patch === undefined) delete node[last];
-  else node[last] = patch;
+  // An undefined field is left out when encoding, so this also "deletes" it.
+  node[last] = patch;
   return copy;
 }

@@ -11,7 +11,10 @@ import { ctx, encode, expectIssueAt, expectOk, withField } from './fixtures.js';
 
 const lds = new ListenerResourceType();
 const HCM = 'api_listener.api_listener';
-const router = { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_FILTER_TYPE_URL } };
+const router = {
+  name: 'envoy.filters.http.router',
+  typed_config: { '@type': ROUTER_FILTER_TYPE_URL },
+};
 
 function hcm(fields: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -51,7 +54,11 @@ describe('ListenerResourceType', () => {
         route_config: {
           name: 'inline',
           virtual_hosts: [
-            { name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c' } }] },
+            {
+              name: 'vh',
+              domains: ['*'],
+              routes: [{ match: { prefix: '/' }, route: { cluster: 'c' } }],
+            },
           ],
         },
         common_http_protocol_options: { max_stream_duration: { seconds: 2, nanos: 500_000_000 } },
@@ -63,16 +70,21 @@ describe('ListenerResourceType', () => {
               abort: { http_status: 503, percentage: { numerator: 50, denominator: 'HUNDRED' } },
             },
           },
-          { name: 'x', is_optional: true, typed_config: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' } },
+          {
+            name: 'x',
+            is_optional: true,
+            typed_config: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' },
+          },
           router,
         ],
       });
       const value = expectOk(lds.decode(encode(LISTENER_TYPE_URL, raw), ctx));
       assert.equal(value.maxStreamDurationMs, 2500);
       assert.equal(value.routeSource.kind, 'inline');
-      if (value.routeSource.kind === 'inline') {
-        assert.equal(value.routeSource.routeConfig.virtualHosts[0]?.routes[0]?.action.clusters[0]?.name, 'c');
-      }
+      assert.equal(
+        value.routeSource.routeConfig.virtualHosts[0]?.routes[0]?.action.clusters[0]?.name,
+        'c',
+      );
       assert.deepEqual(value.httpFilters[0]?.config, {
         kind: 'fault',
         fault: {
@@ -86,19 +98,97 @@ describe('ListenerResourceType', () => {
     });
 
     const invalid: { name: string; raw: Record<string, unknown>; path: string }[] = [
-      { name: 'a listener without api_listener', raw: { name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 80 } } }, path: 'api_listener' },
-      { name: 'an api_listener that is not an HCM', raw: { name: 'l', api_listener: { api_listener: { '@type': ROUTER_FILTER_TYPE_URL } } }, path: HCM },
+      {
+        name: 'a listener without api_listener',
+        raw: { name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 80 } } },
+        path: 'api_listener',
+      },
+      {
+        name: 'an api_listener that is not an HCM',
+        raw: { name: 'l', api_listener: { api_listener: { '@type': ROUTER_FILTER_TYPE_URL } } },
+        path: HCM,
+      },
       { name: 'a listener without a name', raw: withField(VALID, 'name', undefined), path: 'name' },
-      { name: 'an HCM with neither rds nor route_config', raw: hcm({ http_filters: [router] }), path: HCM },
-      { name: 'an RDS config_source that is not ads or self', raw: hcm({ ...RDS_HCM, rds: { config_source: { path: '/x' }, route_config_name: 'r' } }), path: `${HCM}.rds.config_source` },
-      { name: 'an RDS without config_source', raw: hcm({ ...RDS_HCM, rds: { route_config_name: 'r' } }), path: `${HCM}.rds.config_source` },
-      { name: 'an RDS without route_config_name', raw: hcm({ ...RDS_HCM, rds: { config_source: { self: {} } } }), path: `${HCM}.rds.route_config_name` },
-      { name: 'an empty http_filters list', raw: hcm({ ...RDS_HCM, http_filters: [] }), path: `${HCM}.http_filters` },
-      { name: 'a router that is not last', raw: hcm({ ...RDS_HCM, http_filters: [router, { name: 'f', typed_config: { '@type': FAULT_FILTER_TYPE_URL } }] }), path: `${HCM}.http_filters[0]` },
-      { name: 'an unknown non-optional filter', raw: hcm({ ...RDS_HCM, http_filters: [{ name: 'mystery', typed_config: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' } }, router] }), path: `${HCM}.http_filters[0].typed_config` },
-      { name: 'duplicate filter names', raw: hcm({ ...RDS_HCM, http_filters: [{ ...router, name: 'r' }, { ...router, name: 'r' }] }), path: `${HCM}.http_filters[1].name` },
-      { name: 'a fault filter with an abort status out of range', raw: hcm({ ...RDS_HCM, http_filters: [{ name: 'f', typed_config: { '@type': FAULT_FILTER_TYPE_URL, abort: { http_status: 99 } } }, router] }), path: `${HCM}.http_filters[0].typed_config.abort.http_status` },
-      { name: 'an inline route_config with an invalid domain', raw: hcm({ http_filters: [router], route_config: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['a*b'] }] } }), path: `${HCM}.route_config.virtual_hosts[0].domains[0]` },
+      {
+        name: 'an HCM with neither rds nor route_config',
+        raw: hcm({ http_filters: [router] }),
+        path: HCM,
+      },
+      {
+        name: 'an RDS config_source that is not ads or self',
+        raw: hcm({ ...RDS_HCM, rds: { config_source: { path: '/x' }, route_config_name: 'r' } }),
+        path: `${HCM}.rds.config_source`,
+      },
+      {
+        name: 'an RDS without config_source',
+        raw: hcm({ ...RDS_HCM, rds: { route_config_name: 'r' } }),
+        path: `${HCM}.rds.config_source`,
+      },
+      {
+        name: 'an RDS without route_config_name',
+        raw: hcm({ ...RDS_HCM, rds: { config_source: { self: {} } } }),
+        path: `${HCM}.rds.route_config_name`,
+      },
+      {
+        name: 'an empty http_filters list',
+        raw: hcm({ ...RDS_HCM, http_filters: [] }),
+        path: `${HCM}.http_filters`,
+      },
+      {
+        name: 'a router that is not last',
+        raw: hcm({
+          ...RDS_HCM,
+          http_filters: [router, { name: 'f', typed_config: { '@type': FAULT_FILTER_TYPE_URL } }],
+        }),
+        path: `${HCM}.http_filters[0]`,
+      },
+      {
+        name: 'an unknown non-optional filter',
+        raw: hcm({
+          ...RDS_HCM,
+          http_filters: [
+            {
+              name: 'mystery',
+              typed_config: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' },
+            },
+            router,
+          ],
+        }),
+        path: `${HCM}.http_filters[0].typed_config`,
+      },
+      {
+        name: 'duplicate filter names',
+        raw: hcm({
+          ...RDS_HCM,
+          http_filters: [
+            { ...router, name: 'r' },
+            { ...router, name: 'r' },
+          ],
+        }),
+        path: `${HCM}.http_filters[1].name`,
+      },
+      {
+        name: 'a fault filter with an abort status out of range',
+        raw: hcm({
+          ...RDS_HCM,
+          http_filters: [
+            {
+              name: 'f',
+              typed_config: { '@type': FAULT_FILTER_TYPE_URL, abort: { http_status: 99 } },
+            },
+            router,
+          ],
+        }),
+        path: `${HCM}.http_filters[0].typed_config.abort.http_status`,
+      },
+      {
+        name: 'an inline route_config with an invalid domain',
+        raw: hcm({
+          http_filters: [router],
+          route_config: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['a*b'] }] },
+        }),
+        path: `${HCM}.route_config.virtual_hosts[0].domains[0]`,
+      },
     ];
     for (const { name, raw, path } of invalid) {
       it(`rejects ${name}`, () => {
@@ -118,7 +208,10 @@ describe('ListenerResourceType', () => {
     });
 
     it('rejects malformed bytes without throwing', () => {
-      const result = lds.decode({ type_url: LISTENER_TYPE_URL, value: Buffer.from([0xff, 0xff, 0xff]) }, ctx);
+      const result = lds.decode(
+        { type_url: LISTENER_TYPE_URL, value: Buffer.from([0xff, 0xff, 0xff]) },
+        ctx,
+      );
       expectIssueAt(result, '');
     });
   });
@@ -127,7 +220,10 @@ describe('ListenerResourceType', () => {
     it('is true for two decodes of the same resource and false after a change', () => {
       const a = expectOk(lds.decode(encode(LISTENER_TYPE_URL, VALID), ctx));
       const b = expectOk(lds.decode(encode(LISTENER_TYPE_URL, VALID), ctx));
-      const changed = hcm({ ...RDS_HCM, rds: { config_source: { ads: {} }, route_config_name: 'other' } });
+      const changed = hcm({
+        ...RDS_HCM,
+        rds: { config_source: { ads: {} }, route_config_name: 'other' },
+      });
       const c = expectOk(lds.decode(encode(LISTENER_TYPE_URL, changed), ctx));
       assert.equal(lds.isEqual(a, b), true);
       assert.equal(lds.isEqual(a, c), false);

@@ -7,10 +7,17 @@ import { ctx, encode, expectIssueAt, expectOk } from './fixtures.js';
 
 const rds = new RouteConfigurationResourceType();
 
-function config(routes: unknown[], domains: unknown[] = ['inventory', 'inventory:8080']): Record<string, unknown> {
+function config(
+  routes: unknown[],
+  domains: unknown[] = ['inventory', 'inventory:8080'],
+): Record<string, unknown> {
   return { name: 'inventory-routes', virtual_hosts: [{ name: 'vh', domains, routes }] };
 }
-const SIMPLE_ROUTE = { name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|8080||inventory' } };
+const SIMPLE_ROUTE = {
+  name: 'default',
+  match: { prefix: '/' },
+  route: { cluster: 'outbound|8080||inventory' },
+};
 const VALID = config([SIMPLE_ROUTE]);
 
 const FULL_ROUTE = {
@@ -52,9 +59,15 @@ const FULL_ROUTE = {
       { connection_properties: { source_ip: true } },
       { filter_state: { key: 'io.istio.peer' } },
     ],
-    max_stream_duration: { max_stream_duration: { seconds: 5 }, grpc_timeout_header_max: { seconds: 4 } },
+    max_stream_duration: {
+      max_stream_duration: { seconds: 5 },
+      grpc_timeout_header_max: { seconds: 4 },
+    },
     request_mirror_policies: [
-      { cluster: 'shadow', runtime_fraction: { default_value: { numerator: 25, denominator: 'TEN_THOUSAND' } } },
+      {
+        cluster: 'shadow',
+        runtime_fraction: { default_value: { numerator: 25, denominator: 'TEN_THOUSAND' } },
+      },
     ],
   },
   typed_per_filter_config: {
@@ -73,25 +86,46 @@ describe('RouteConfigurationResourceType', () => {
       assert.equal(value.name, 'inventory-routes');
       const vh = value.virtualHosts[0]!;
       assert.deepEqual(vh.domains, ['inventory', 'inventory:8080']);
-      assert.deepEqual(vh.routes[0]!.match, { path: { kind: 'prefix', prefix: '/' }, caseSensitive: true, headers: [], queryParameters: [] });
-      assert.deepEqual(vh.routes[0]!.action.clusters, [{ name: 'outbound|8080||inventory', weight: 1, typedPerFilterConfig: {} }]);
+      assert.deepEqual(vh.routes[0]!.match, {
+        path: { kind: 'prefix', prefix: '/' },
+        caseSensitive: true,
+        headers: [],
+        queryParameters: [],
+      });
+      assert.deepEqual(vh.routes[0]!.action.clusters, [
+        { name: 'outbound|8080||inventory', weight: 1, typedPerFilterConfig: {} },
+      ]);
       assert.equal(vh.routes[0]!.action.timeoutMs, undefined);
       assert.equal(vh.routes[0]!.action.retryPolicy, undefined);
     });
 
     it('decodes matchers, weighted clusters, timeouts, retries, hashing, mirroring and faults', () => {
-      const value = expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx));
+      const value = expectOk(
+        rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx),
+      );
       const route = value.virtualHosts[0]!.routes[0]!;
       assert.deepEqual(route.match, {
         path: { kind: 'safe_regex', regex: '/api/v[0-9]+/.*' },
         caseSensitive: false,
         headers: [
-          { name: 'x-exact', invertMatch: false, match: { kind: 'exact', value: 'a', ignoreCase: false } },
-          { name: 'x-prefix', invertMatch: true, match: { kind: 'prefix', value: 'b', ignoreCase: false } },
+          {
+            name: 'x-exact',
+            invertMatch: false,
+            match: { kind: 'exact', value: 'a', ignoreCase: false },
+          },
+          {
+            name: 'x-prefix',
+            invertMatch: true,
+            match: { kind: 'prefix', value: 'b', ignoreCase: false },
+          },
           { name: 'x-regex', invertMatch: false, match: { kind: 'safe_regex', regex: 'c+' } },
           { name: 'x-present', invertMatch: false, match: { kind: 'present', present: true } },
           { name: 'x-range', invertMatch: false, match: { kind: 'range', start: 10, end: 20 } },
-          { name: 'x-string', invertMatch: false, match: { kind: 'suffix', value: 'z', ignoreCase: true } },
+          {
+            name: 'x-string',
+            invertMatch: false,
+            match: { kind: 'suffix', value: 'z', ignoreCase: true },
+          },
         ],
         queryParameters: [
           { name: 'q', match: { kind: 'contains', value: 'needle', ignoreCase: false } },
@@ -127,13 +161,27 @@ describe('RouteConfigurationResourceType', () => {
       assert.deepEqual(route.typedPerFilterConfig, {
         fault: {
           kind: 'fault',
-          fault: { delay: { kind: 'fixed', delayMs: 1000, percentagePerMillion: 5 }, abort: undefined, maxActiveFaults: 3 },
+          fault: {
+            delay: { kind: 'fixed', delayMs: 1000, percentagePerMillion: 5 },
+            abort: undefined,
+            maxActiveFaults: 3,
+          },
         },
       });
     });
 
     it('gives routes the virtual host retry policy when they have none, with Envoy defaults', () => {
-      const raw = { name: 'r', virtual_hosts: [{ name: 'vh', domains: ['*'], retry_policy: { retry_on: 'connect-failure' }, routes: [SIMPLE_ROUTE] }] };
+      const raw = {
+        name: 'r',
+        virtual_hosts: [
+          {
+            name: 'vh',
+            domains: ['*'],
+            retry_policy: { retry_on: 'connect-failure' },
+            routes: [SIMPLE_ROUTE],
+          },
+        ],
+      };
       const value = expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, raw), ctx));
       assert.deepEqual(value.virtualHosts[0]!.routes[0]!.action.retryPolicy, {
         retryOn: ['connect-failure'],
@@ -146,45 +194,200 @@ describe('RouteConfigurationResourceType', () => {
     });
 
     it('accepts every legal domain shape', () => {
-      const domains = ['*', '*.example.com', '*-suffix', 'prefix.*', 'prefix*', 'exact.example.com', 'host:8080'];
-      expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([SIMPLE_ROUTE], domains)), ctx));
+      const domains = [
+        '*',
+        '*.example.com',
+        '*-suffix',
+        'prefix.*',
+        'prefix*',
+        'exact.example.com',
+        'host:8080',
+      ];
+      expectOk(
+        rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([SIMPLE_ROUTE], domains)), ctx),
+      );
     });
 
     const R = 'virtual_hosts[0].routes[0]';
-    const route = (patch: Record<string, unknown>): Record<string, unknown> => config([{ ...SIMPLE_ROUTE, ...patch }]);
-    const action = (patch: Record<string, unknown>): Record<string, unknown> => route({ route: { cluster: 'c', ...patch } });
+    const route = (patch: Record<string, unknown>): Record<string, unknown> =>
+      config([{ ...SIMPLE_ROUTE, ...patch }]);
+    const action = (patch: Record<string, unknown>): Record<string, unknown> =>
+      route({ route: { cluster: 'c', ...patch } });
     const invalid: { name: string; raw: Record<string, unknown>; path: string }[] = [
       { name: 'a configuration without a name', raw: { virtual_hosts: [] }, path: 'name' },
-      { name: 'a virtual host without domains', raw: config([SIMPLE_ROUTE], []), path: 'virtual_hosts[0].domains' },
-      { name: 'a domain with a star in the middle', raw: config([SIMPLE_ROUTE], ['a.*.com']), path: 'virtual_hosts[0].domains[0]' },
-      { name: 'a domain with two stars', raw: config([SIMPLE_ROUTE], ['*.a.*']), path: 'virtual_hosts[0].domains[0]' },
-      { name: 'an empty domain', raw: config([SIMPLE_ROUTE], ['']), path: 'virtual_hosts[0].domains[0]' },
-      { name: 'a domain repeated across virtual hosts', raw: { name: 'r', virtual_hosts: [{ name: 'a', domains: ['x'] }, { name: 'b', domains: ['X'] }] }, path: 'virtual_hosts[1].domains[0]' },
-      { name: 'a route without a match', raw: config([{ route: { cluster: 'c' } }]), path: `${R}.match` },
-      { name: 'a safe_regex that does not compile', raw: route({ match: { safe_regex: { regex: '(' } } }), path: `${R}.match.safe_regex.regex` },
-      { name: 'a safe_regex with lookahead (not RE2)', raw: route({ match: { safe_regex: { regex: 'a(?=b)' } } }), path: `${R}.match.safe_regex.regex` },
-      { name: 'a safe_regex with a backreference (not RE2)', raw: route({ match: { safe_regex: { regex: '(a)\\1' } } }), path: `${R}.match.safe_regex.regex` },
-      { name: 'a connect_matcher path specifier', raw: route({ match: { connect_matcher: {} } }), path: `${R}.match` },
-      { name: 'a header matcher without a name', raw: route({ match: { prefix: '/', headers: [{ exact_match: 'a' }] } }), path: `${R}.match.headers[0].name` },
-      { name: 'a header range with end <= start', raw: route({ match: { prefix: '/', headers: [{ name: 'h', range_match: { start: 5, end: 5 } }] } }), path: `${R}.match.headers[0].range_match` },
-      { name: 'a header string_match with a bad regex', raw: route({ match: { prefix: '/', headers: [{ name: 'h', string_match: { safe_regex: { regex: '[' } } }] } }), path: `${R}.match.headers[0].string_match.safe_regex.regex` },
-      { name: 'a query parameter matcher with no specifier', raw: route({ match: { prefix: '/', query_parameters: [{ name: 'q' }] } }), path: `${R}.match.query_parameters[0]` },
-      { name: 'a redirect action', raw: route({ route: undefined, redirect: { host_redirect: 'x' } }), path: R },
-      { name: 'a direct_response action', raw: route({ route: undefined, direct_response: { status: 200 } }), path: R },
-      { name: 'a cluster_header specifier', raw: route({ route: { cluster_header: 'x-cluster' } }), path: `${R}.route` },
+      {
+        name: 'a virtual host without domains',
+        raw: config([SIMPLE_ROUTE], []),
+        path: 'virtual_hosts[0].domains',
+      },
+      {
+        name: 'a domain with a star in the middle',
+        raw: config([SIMPLE_ROUTE], ['a.*.com']),
+        path: 'virtual_hosts[0].domains[0]',
+      },
+      {
+        name: 'a domain with two stars',
+        raw: config([SIMPLE_ROUTE], ['*.a.*']),
+        path: 'virtual_hosts[0].domains[0]',
+      },
+      {
+        name: 'an empty domain',
+        raw: config([SIMPLE_ROUTE], ['']),
+        path: 'virtual_hosts[0].domains[0]',
+      },
+      {
+        name: 'a domain repeated across virtual hosts',
+        raw: {
+          name: 'r',
+          virtual_hosts: [
+            { name: 'a', domains: ['x'] },
+            { name: 'b', domains: ['X'] },
+          ],
+        },
+        path: 'virtual_hosts[1].domains[0]',
+      },
+      {
+        name: 'a route without a match',
+        raw: config([{ route: { cluster: 'c' } }]),
+        path: `${R}.match`,
+      },
+      {
+        name: 'a safe_regex that does not compile',
+        raw: route({ match: { safe_regex: { regex: '(' } } }),
+        path: `${R}.match.safe_regex.regex`,
+      },
+      {
+        name: 'a safe_regex with lookahead (not RE2)',
+        raw: route({ match: { safe_regex: { regex: 'a(?=b)' } } }),
+        path: `${R}.match.safe_regex.regex`,
+      },
+      {
+        name: 'a safe_regex with a backreference (not RE2)',
+        raw: route({ match: { safe_regex: { regex: '(a)\\1' } } }),
+        path: `${R}.match.safe_regex.regex`,
+      },
+      {
+        name: 'a connect_matcher path specifier',
+        raw: route({ match: { connect_matcher: {} } }),
+        path: `${R}.match`,
+      },
+      {
+        name: 'a header matcher without a name',
+        raw: route({ match: { prefix: '/', headers: [{ exact_match: 'a' }] } }),
+        path: `${R}.match.headers[0].name`,
+      },
+      {
+        name: 'a header range with end <= start',
+        raw: route({
+          match: { prefix: '/', headers: [{ name: 'h', range_match: { start: 5, end: 5 } }] },
+        }),
+        path: `${R}.match.headers[0].range_match`,
+      },
+      {
+        name: 'a header string_match with a bad regex',
+        raw: route({
+          match: {
+            prefix: '/',
+            headers: [{ name: 'h', string_match: { safe_regex: { regex: '[' } } }],
+          },
+        }),
+        path: `${R}.match.headers[0].string_match.safe_regex.regex`,
+      },
+      {
+        name: 'a query parameter matcher with no specifier',
+        raw: route({ match: { prefix: '/', query_parameters: [{ name: 'q' }] } }),
+        path: `${R}.match.query_parameters[0]`,
+      },
+      {
+        name: 'a redirect action',
+        raw: route({ route: undefined, redirect: { host_redirect: 'x' } }),
+        path: R,
+      },
+      {
+        name: 'a direct_response action',
+        raw: route({ route: undefined, direct_response: { status: 200 } }),
+        path: R,
+      },
+      {
+        name: 'a cluster_header specifier',
+        raw: route({ route: { cluster_header: 'x-cluster' } }),
+        path: `${R}.route`,
+      },
       { name: 'an empty cluster name', raw: action({ cluster: '' }), path: `${R}.route.cluster` },
-      { name: 'weighted clusters with total weight 0', raw: route({ route: { weighted_clusters: { clusters: [{ name: 'a', weight: { value: 0 } }] } } }), path: `${R}.route.weighted_clusters.clusters` },
-      { name: 'empty weighted clusters', raw: route({ route: { weighted_clusters: { clusters: [] } } }), path: `${R}.route.weighted_clusters.clusters` },
-      { name: 'a weighted cluster without a name', raw: route({ route: { weighted_clusters: { clusters: [{ weight: { value: 1 } }] } } }), path: `${R}.route.weighted_clusters.clusters[0].name` },
-      { name: 'a negative timeout', raw: action({ timeout: { seconds: -1 } }), path: `${R}.route.timeout` },
-      { name: 'a retry back-off with base interval 0', raw: action({ retry_policy: { retry_back_off: { base_interval: {} } } }), path: `${R}.route.retry_policy.retry_back_off.base_interval` },
-      { name: 'a retry back-off whose max is below its base', raw: action({ retry_policy: { retry_back_off: { base_interval: { seconds: 2 }, max_interval: { seconds: 1 } } } }), path: `${R}.route.retry_policy.retry_back_off.max_interval` },
-      { name: 'a retriable status code that is not an HTTP status', raw: action({ retry_policy: { retriable_status_codes: [42] } }), path: `${R}.route.retry_policy.retriable_status_codes[0]` },
-      { name: 'a cookie hash policy', raw: action({ hash_policy: [{ cookie: { name: 'sid' } }] }), path: `${R}.route.hash_policy[0]` },
-      { name: 'a header hash policy without a header name', raw: action({ hash_policy: [{ header: {} }] }), path: `${R}.route.hash_policy[0].header.header_name` },
-      { name: 'a mirror policy without a cluster', raw: action({ request_mirror_policies: [{}] }), path: `${R}.route.request_mirror_policies[0].cluster` },
-      { name: 'a fault override with an abort status out of range', raw: route({ typed_per_filter_config: { f: { '@type': FAULT_FILTER_TYPE_URL, abort: { http_status: 700 } } } }), path: `${R}.typed_per_filter_config["f"].abort.http_status` },
-      { name: 'an unknown filter override', raw: route({ typed_per_filter_config: { f: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' } } }), path: `${R}.typed_per_filter_config["f"]` },
+      {
+        name: 'weighted clusters with total weight 0',
+        raw: route({
+          route: { weighted_clusters: { clusters: [{ name: 'a', weight: { value: 0 } }] } },
+        }),
+        path: `${R}.route.weighted_clusters.clusters`,
+      },
+      {
+        name: 'empty weighted clusters',
+        raw: route({ route: { weighted_clusters: { clusters: [] } } }),
+        path: `${R}.route.weighted_clusters.clusters`,
+      },
+      {
+        name: 'a weighted cluster without a name',
+        raw: route({ route: { weighted_clusters: { clusters: [{ weight: { value: 1 } }] } } }),
+        path: `${R}.route.weighted_clusters.clusters[0].name`,
+      },
+      {
+        name: 'a negative timeout',
+        raw: action({ timeout: { seconds: -1 } }),
+        path: `${R}.route.timeout`,
+      },
+      {
+        name: 'a retry back-off with base interval 0',
+        raw: action({ retry_policy: { retry_back_off: { base_interval: {} } } }),
+        path: `${R}.route.retry_policy.retry_back_off.base_interval`,
+      },
+      {
+        name: 'a retry back-off whose max is below its base',
+        raw: action({
+          retry_policy: {
+            retry_back_off: { base_interval: { seconds: 2 }, max_interval: { seconds: 1 } },
+          },
+        }),
+        path: `${R}.route.retry_policy.retry_back_off.max_interval`,
+      },
+      {
+        name: 'a retriable status code that is not an HTTP status',
+        raw: action({ retry_policy: { retriable_status_codes: [42] } }),
+        path: `${R}.route.retry_policy.retriable_status_codes[0]`,
+      },
+      {
+        name: 'a cookie hash policy',
+        raw: action({ hash_policy: [{ cookie: { name: 'sid' } }] }),
+        path: `${R}.route.hash_policy[0]`,
+      },
+      {
+        name: 'a header hash policy without a header name',
+        raw: action({ hash_policy: [{ header: {} }] }),
+        path: `${R}.route.hash_policy[0].header.header_name`,
+      },
+      {
+        name: 'a mirror policy without a cluster',
+        raw: action({ request_mirror_policies: [{}] }),
+        path: `${R}.route.request_mirror_policies[0].cluster`,
+      },
+      {
+        name: 'a fault override with an abort status out of range',
+        raw: route({
+          typed_per_filter_config: {
+            f: { '@type': FAULT_FILTER_TYPE_URL, abort: { http_status: 700 } },
+          },
+        }),
+        path: `${R}.typed_per_filter_config["f"].abort.http_status`,
+      },
+      {
+        name: 'an unknown filter override',
+        raw: route({
+          typed_per_filter_config: {
+            f: { '@type': 'type.googleapis.com/envoy.config.core.v3.Node' },
+          },
+        }),
+        path: `${R}.typed_per_filter_config["f"]`,
+      },
     ];
     for (const { name, raw, path } of invalid) {
       it(`rejects ${name}`, () => {
@@ -207,17 +410,24 @@ describe('RouteConfigurationResourceType', () => {
     });
 
     it('collects every issue of a resource at once', () => {
-      const raw = config([{ match: { safe_regex: { regex: '(' } }, route: { cluster: '' } }], ['a*b']);
+      const raw = config(
+        [{ match: { safe_regex: { regex: '(' } }, route: { cluster: '' } }],
+        ['a*b'],
+      );
       const result = rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, raw), ctx);
       assert.equal(result.ok, false);
-      if (!result.ok) assert.ok(result.issues.length >= 3, JSON.stringify(result.issues));
+      assert.ok(result.issues.length >= 3, JSON.stringify(result.issues));
     });
   });
 
   describe('isEqual', () => {
     it('is true for the same resource and false when a weight changes', () => {
-      const a = expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx));
-      const b = expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx));
+      const a = expectOk(
+        rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx),
+      );
+      const b = expectOk(
+        rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([FULL_ROUTE])), ctx),
+      );
       const changed = structuredClone(FULL_ROUTE);
       changed.route.weighted_clusters.clusters[1]!.weight.value = 11;
       const c = expectOk(rds.decode(encode(ROUTE_CONFIGURATION_TYPE_URL, config([changed])), ctx));
