@@ -7,6 +7,10 @@ export {
 } from './config/load-config-dir.js';
 export type { ConfigLoadResult } from './config/load-config-dir.js';
 export { formatConfigIssues } from './config/format-config-issues.js';
+export { translateMesh } from './translate/translate-mesh.js';
+export type { TranslationResult } from './translate/translate-mesh.js';
+export { checkConsistent } from './translate/check-consistent.js';
+export { clusterName, routeConfigName, portListenerName } from './translate/resource-names.js';
 export type {
   MeshModel,
   MeshSettings,
