@@ -95,21 +95,31 @@ export function resolveXdsClientOptions(options: XdsClientOptions): ResolvedXdsC
       });
     } else seen.set(type.typeUrl, index);
   });
-  if (
-    options.transport !== undefined &&
-    options.transport !== 'sotw' &&
-    options.transport !== 'delta'
-  ) {
+  // Checked for JavaScript callers, whom the type does not bind.
+  const transport: unknown = options.transport;
+  if (transport !== undefined && transport !== 'sotw' && transport !== 'delta') {
     issues.push({
       path: 'transport',
-      message: `expected 'sotw' or 'delta', got ${String(options.transport)}`,
+      message: `expected 'sotw' or 'delta', got ${JSON.stringify(transport)}`,
     });
   }
   const b = options.backoff ?? {};
   const backoff: ResolvedBackoffOptions = Object.freeze({
-    initialMs: checkNumber(issues, 'backoff.initialMs', b.initialMs, DEFAULT_BACKOFF_OPTIONS.initialMs, 0),
+    initialMs: checkNumber(
+      issues,
+      'backoff.initialMs',
+      b.initialMs,
+      DEFAULT_BACKOFF_OPTIONS.initialMs,
+      0,
+    ),
     maxMs: checkNumber(issues, 'backoff.maxMs', b.maxMs, DEFAULT_BACKOFF_OPTIONS.maxMs, 0),
-    multiplier: checkNumber(issues, 'backoff.multiplier', b.multiplier, DEFAULT_BACKOFF_OPTIONS.multiplier, 1),
+    multiplier: checkNumber(
+      issues,
+      'backoff.multiplier',
+      b.multiplier,
+      DEFAULT_BACKOFF_OPTIONS.multiplier,
+      1,
+    ),
     jitter: checkNumber(issues, 'backoff.jitter', b.jitter, DEFAULT_BACKOFF_OPTIONS.jitter, 0),
   });
   if (backoff.jitter > 1) issues.push({ path: 'backoff.jitter', message: 'must be <= 1' });

@@ -23,7 +23,11 @@ import {
   WEFT_DELTA_SERVER_FEATURE,
   resolveXdsClientOptions,
 } from './xds-client-options.js';
-import type { ResolvedXdsClientOptions, XdsClientOptions, XdsTransport } from './xds-client-options.js';
+import type {
+  ResolvedXdsClientOptions,
+  XdsClientOptions,
+  XdsTransport,
+} from './xds-client-options.js';
 import type { XdsClientStatus, XdsTypeStatus } from './xds-client-status.js';
 
 /**
@@ -64,7 +68,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         this.subscriptionChanged(typeUrl);
       },
     });
-    for (const name of XDS_CLIENT_EVENT_NAMES) this.diagnostics.set(name, channel(`weft:xds:${name}`));
+    for (const name of XDS_CLIENT_EVENT_NAMES)
+      this.diagnostics.set(name, channel(`weft:xds:${name}`));
   }
 
   /** Whether the stream to the server in use is up. */
@@ -90,10 +95,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       );
     }
     if (typeof name !== 'string' || name === '') {
-      throw new WeftError('WEFT_INVALID_CONFIG', `${type.shortName} watch: name must be a non-empty string`);
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        `${type.shortName} watch: name must be a non-empty string`,
+      );
     }
     // Sound because `type` is the registered decoder: every value stored under its URL is a T.
-    const cancel = this.store.addWatcher(type.typeUrl, name, watcher as ResourceWatcher<unknown>);
+    const cancel = this.store.addWatcher(type.typeUrl, name, watcher);
     return () => {
       if (!this.closed) cancel();
     };
@@ -117,7 +125,12 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         resources: this.store.resourceStatus(typeUrl),
       };
     }
-    return { connected: this.isConnected, server: server.serverUri, transport: this.transportOf(server), types };
+    return {
+      connected: this.isConnected,
+      server: server.serverUri,
+      transport: this.transportOf(server),
+      types,
+    };
   }
 
   /** Cancels streams and timers. Later calls fail with WEFT_CLOSED; closing twice is harmless. */
@@ -137,7 +150,8 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
 
   private server(index: number): ResolvedXdsServer {
     const server = this.options.bootstrap.xdsServers[index];
-    if (server === undefined) throw new WeftError('WEFT_INTERNAL', `no xDS server at index ${index}`);
+    if (server === undefined)
+      throw new WeftError('WEFT_INTERNAL', `no xDS server at index ${index}`);
     return server;
   }
 
@@ -208,7 +222,9 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
           protos: this.protos,
           logger: options.logger,
           serverUri: server.serverUri,
-          ignoreResourceDeletion: server.serverFeatures.includes(IGNORE_RESOURCE_DELETION_SERVER_FEATURE),
+          ignoreResourceDeletion: server.serverFeatures.includes(
+            IGNORE_RESOURCE_DELETION_SERVER_FEATURE,
+          ),
           send,
           onRequestSent: (typeUrl) => {
             const current = this.connections[this.currentIndex];
@@ -234,10 +250,14 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   }
 
   private becameConnected(connection: AdsConnection): void {
-    for (const cache of this.store.allCaches()) this.store.armDoesNotExistTimers(cache.type.typeUrl);
+    for (const cache of this.store.allCaches())
+      this.store.armDoesNotExistTimers(cache.type.typeUrl);
     if (this.isConnected) return;
     this.isConnected = true;
-    this.publish('connected', { server: connection.server.serverUri, transport: connection.session.transport });
+    this.publish('connected', {
+      server: connection.server.serverUri,
+      transport: connection.session.transport,
+    });
   }
 
   private onFirstResponse(connection: AdsConnection): void {
@@ -252,7 +272,11 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       }
       this.store.stopAllTimers();
       this.isConnected = false;
-      this.publish('server-changed', { from, to: connection.server.serverUri, reason: 'recovered' });
+      this.publish('server-changed', {
+        from,
+        to: connection.server.serverUri,
+        reason: 'recovered',
+      });
       this.becameConnected(connection);
     }
     if (connection.index === this.currentIndex) this.ambientReported = false;
@@ -300,7 +324,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     try {
       (this.emit as (event: K, ...rest: XdsClientEvents[K]) => boolean)(name, ...args);
     } catch (err) {
-      this.options.logger.error('XdsClient event listener threw', { event: name, error: String(err) });
+      this.options.logger.error('XdsClient event listener threw', {
+        event: name,
+        error: String(err),
+      });
     }
   }
 }

@@ -87,7 +87,8 @@ export class AdsConnection {
       'grpc.max_receive_message_length': -1,
     });
     const method = client[this.session.methodName] as (() => AdsCall) | undefined;
-    if (method === undefined) throw new WeftError('WEFT_INTERNAL', `ADS method ${this.session.methodName} missing`);
+    if (method === undefined)
+      throw new WeftError('WEFT_INTERNAL', `ADS method ${this.session.methodName} missing`);
     const call = method.call(client);
     this.client = client;
     this.call = call;
@@ -188,7 +189,10 @@ export class AdsConnection {
     const delayMs = this.backoff.schedule(() => {
       this.start();
     });
-    this.options.logger.debug('xds stream retry scheduled', { server: this.server.serverUri, delayMs });
+    this.options.logger.debug('xds stream retry scheduled', {
+      server: this.server.serverUri,
+      delayMs,
+    });
   }
 
   private clearConnectTimer(): void {

@@ -20,7 +20,8 @@ export function decodeResource(
   try {
     if (any.type_url === RESOURCE_WRAPPER_TYPE_URL) {
       const inner = protos.decodeAny(any)['resource'] as AnyMessage | undefined;
-      if (inner === undefined) return { ok: false, name: undefined, message: 'Resource wrapper without resource' };
+      if (inner === undefined)
+        return { ok: false, name: undefined, message: 'Resource wrapper without resource' };
       any = inner;
     }
     if (any.type_url !== type.typeUrl) {

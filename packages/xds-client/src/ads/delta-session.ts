@@ -110,8 +110,17 @@ export class DeltaSession implements AdsSession {
     const { store } = this.deps;
     const cache = store.cache(typeUrl);
     if (cache === undefined) {
-      this.deps.logger.warn('xds response of unknown type', { typeUrl, server: this.deps.serverUri });
-      this.nack(typeUrl, systemVersion, nonce, `resource type ${typeUrl} is not supported by this client`, []);
+      this.deps.logger.warn('xds response of unknown type', {
+        typeUrl,
+        server: this.deps.serverUri,
+      });
+      this.nack(
+        typeUrl,
+        systemVersion,
+        nonce,
+        `resource type ${typeUrl} is not supported by this client`,
+        [],
+      );
       return;
     }
     const type = cache.type;
@@ -120,25 +129,25 @@ export class DeltaSession implements AdsSession {
     const valid: { name: string; value: unknown; raw: AnyMessage; version: string }[] = [];
     const missing: string[] = [];
     const failedVersions = new Map<string, string>();
-    (response.resources ?? []).forEach((resource, index) => {
+    for (const [index, resource] of (response.resources ?? []).entries()) {
       const wrapperName = resource.name ?? '';
       const version = resource.version ?? '';
       const body = resource.resource ?? undefined;
       if (body === undefined) {
         // Rule 13: a Resource with a name and no body says the resource does not exist.
         if (wrapperName !== '' && store.isWanted(typeUrl, wrapperName)) missing.push(wrapperName);
-        return;
+        continue;
       }
       const decoded = decodeResource(type, body, this.deps.protos);
       const name = wrapperName !== '' ? wrapperName : decoded.name;
       if (name === undefined) {
         rejected.push({ index, name: undefined, message: decoded.ok ? '' : decoded.message });
-        return;
+        continue;
       }
-      if (!store.isWanted(typeUrl, name)) return;
+      if (!store.isWanted(typeUrl, name)) continue;
       if (seen.has(name)) {
         rejected.push({ index, name, message: 'duplicate resource name' });
-        return;
+        continue;
       }
       seen.add(name);
       if (!decoded.ok) {
@@ -148,11 +157,13 @@ export class DeltaSession implements AdsSession {
         rejected.push({ index, name, message: `resource is named ${decoded.name}, not ${name}` });
         failedVersions.set(name, version);
       } else valid.push({ name, value: decoded.value, raw: decoded.raw, version });
-    });
+    }
 
-    for (const r of valid) store.applyValid(typeUrl, r.name, r.value, r.raw, r.version, this.deps.serverUri);
+    for (const r of valid)
+      store.applyValid(typeUrl, r.name, r.value, r.raw, r.version, this.deps.serverUri);
     for (const r of rejected) {
-      if (r.name !== undefined) store.applyInvalid(typeUrl, r.name, r.message, failedVersions.get(r.name) ?? '');
+      if (r.name !== undefined)
+        store.applyInvalid(typeUrl, r.name, r.message, failedVersions.get(r.name) ?? '');
     }
     for (const name of missing) store.applyDoesNotExist(typeUrl, name);
     for (const name of response.removed_resources ?? []) {
@@ -197,7 +208,12 @@ export class DeltaSession implements AdsSession {
     resources: readonly XdsNackedResource[],
   ): void {
     this.deps.store.count(typeUrl, 'nack');
-    this.deps.logger.warn('xds NACK', { typeUrl, rejectedVersion, server: this.deps.serverUri, message });
+    this.deps.logger.warn('xds NACK', {
+      typeUrl,
+      rejectedVersion,
+      server: this.deps.serverUri,
+      message,
+    });
     this.send({
       type_url: typeUrl,
       response_nonce: nonce,

@@ -17,8 +17,22 @@ interface ValueFields {
 function valueFields(protos: XdsProtos): ValueFields {
   const snake = 'string_value' in protos.type('google.protobuf.Value').fields;
   return snake
-    ? { null: 'null_value', number: 'number_value', string: 'string_value', bool: 'bool_value', struct: 'struct_value', list: 'list_value' }
-    : { null: 'nullValue', number: 'numberValue', string: 'stringValue', bool: 'boolValue', struct: 'structValue', list: 'listValue' };
+    ? {
+        null: 'null_value',
+        number: 'number_value',
+        string: 'string_value',
+        bool: 'bool_value',
+        struct: 'struct_value',
+        list: 'list_value',
+      }
+    : {
+        null: 'nullValue',
+        number: 'numberValue',
+        string: 'stringValue',
+        bool: 'boolValue',
+        struct: 'structValue',
+        list: 'listValue',
+      };
 }
 
 /** A JSON value as a google.protobuf.Value in proto-loader object form. */
@@ -28,11 +42,15 @@ function toValue(value: unknown, f: ValueFields): Record<string, unknown> {
   if (typeof value === 'string') return { [f.string]: value };
   if (typeof value === 'boolean') return { [f.bool]: value };
   if (Array.isArray(value)) return { [f.list]: { values: value.map((v) => toValue(v, f)) } };
-  if (typeof value === 'object') return { [f.struct]: toStruct(value as Record<string, unknown>, f) };
-  return { [f.string]: String(value as bigint) };
+  if (typeof value === 'object')
+    return { [f.struct]: toStruct(value as Record<string, unknown>, f) };
+  return { [f.string]: typeof value === 'bigint' ? value.toString() : '' };
 }
 
-function toStruct(object: Readonly<Record<string, unknown>>, f: ValueFields): Record<string, unknown> {
+function toStruct(
+  object: Readonly<Record<string, unknown>>,
+  f: ValueFields,
+): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(object)) fields[key] = toValue(value, f);
   return { fields };

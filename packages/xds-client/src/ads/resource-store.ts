@@ -5,7 +5,11 @@ import { WeftError } from '../errors/weft-error.js';
 import type { Logger } from '../logger.js';
 import type { AnyMessage } from '../protos/xds-protos.js';
 import type { XdsResourceType } from '../resource-types/xds-resource-type.js';
-import type { XdsResourceErrorStatus, XdsResourceState, XdsResourceStatus } from '../xds-client-status.js';
+import type {
+  XdsResourceErrorStatus,
+  XdsResourceState,
+  XdsResourceStatus,
+} from '../xds-client-status.js';
 import type { ResourceWatcher } from './resource-watcher.js';
 
 /** The name that subscribes to every resource of a type (xDS protocol doc, "wildcard"). */
@@ -92,7 +96,10 @@ export class ResourceStore {
   addWatcher(typeUrl: string, name: string, watcher: ResourceWatcher<unknown>): () => void {
     const cache = this.caches.get(typeUrl);
     if (cache === undefined) {
-      throw new WeftError('WEFT_INVALID_CONFIG', `resource type ${typeUrl} is not registered with this XdsClient`);
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        `resource type ${typeUrl} is not registered with this XdsClient`,
+      );
     }
     cache.used = true;
     const registration: Registration = { watcher, active: true, delivered: false };
@@ -187,7 +194,8 @@ export class ResourceStore {
     const cache = this.caches.get(typeUrl);
     if (cache === undefined) return { wildcard: false, names: [] };
     const names: string[] = [];
-    for (const entry of cache.entries.values()) if (entry.registrations.size > 0) names.push(entry.name);
+    for (const entry of cache.entries.values())
+      if (entry.registrations.size > 0) names.push(entry.name);
     return { wildcard: cache.wildcard.size > 0, names: names.sort() };
   }
 
@@ -221,7 +229,8 @@ export class ResourceStore {
     for (const cache of this.caches.values()) {
       if (cache.wildcard.size > 0 && cache.entries.size === 0) return true;
       for (const entry of cache.entries.values()) {
-        if (entry.registrations.size > 0 && !entry.hasValue && entry.state === 'REQUESTED') return true;
+        if (entry.registrations.size > 0 && !entry.hasValue && entry.state === 'REQUESTED')
+          return true;
       }
     }
     return false;
@@ -391,9 +400,15 @@ export class ResourceStore {
 }
 
 function doesNotExist(type: XdsResourceType<unknown>, name: string): WeftError {
-  return new WeftError('WEFT_RESOURCE_DOES_NOT_EXIST', `${type.shortName} resource ${name} does not exist`);
+  return new WeftError(
+    'WEFT_RESOURCE_DOES_NOT_EXIST',
+    `${type.shortName} resource ${name} does not exist`,
+  );
 }
 
 function invalid(type: XdsResourceType<unknown>, name: string, message: string): WeftError {
-  return new WeftError('WEFT_INVALID_RESOURCE', `${type.shortName} resource ${name} rejected: ${message}`);
+  return new WeftError(
+    'WEFT_INVALID_RESOURCE',
+    `${type.shortName} resource ${name} rejected: ${message}`,
+  );
 }

@@ -105,7 +105,10 @@ export class SotwSession implements AdsSession {
     const cache = store.cache(typeUrl);
     if (cache === undefined) {
       const reason = `resource type ${typeUrl} is not supported by this client`;
-      this.deps.logger.warn('xds response of unknown type', { typeUrl, server: this.deps.serverUri });
+      this.deps.logger.warn('xds response of unknown type', {
+        typeUrl,
+        server: this.deps.serverUri,
+      });
       this.nack(typeUrl, version, nonce, reason, []);
       return;
     }
@@ -114,26 +117,27 @@ export class SotwSession implements AdsSession {
     const rejected: XdsNackedResource[] = [];
     const valid: { name: string; value: unknown; raw: AnyMessage }[] = [];
     let unnamedRejection = false;
-    (response.resources ?? []).forEach((raw, index) => {
+    for (const [index, raw] of (response.resources ?? []).entries()) {
       const decoded = decodeResource(type, raw, this.deps.protos);
       if (decoded.name === undefined) {
         unnamedRejection = true;
         rejected.push({ index, name: undefined, message: decoded.ok ? '' : decoded.message });
-        return;
+        continue;
       }
       // Rule 10: resources nobody asked for are ignored, valid or not.
-      if (!store.isWanted(typeUrl, decoded.name)) return;
+      if (!store.isWanted(typeUrl, decoded.name)) continue;
       if (seen.has(decoded.name)) {
         rejected.push({ index, name: decoded.name, message: 'duplicate resource name' });
-        return;
+        continue;
       }
       seen.add(decoded.name);
       if (decoded.ok) valid.push({ name: decoded.name, value: decoded.value, raw: decoded.raw });
       else rejected.push({ index, name: decoded.name, message: decoded.message });
-    });
+    }
 
     // gRFC A46/A88: valid resources apply even when the response as a whole is NACKed.
-    for (const r of valid) store.applyValid(typeUrl, r.name, r.value, r.raw, version, this.deps.serverUri);
+    for (const r of valid)
+      store.applyValid(typeUrl, r.name, r.value, r.raw, version, this.deps.serverUri);
     for (const r of rejected) {
       if (r.name !== undefined) store.applyInvalid(typeUrl, r.name, r.message, version);
     }
@@ -143,10 +147,13 @@ export class SotwSession implements AdsSession {
       for (const name of store.knownNames(typeUrl)) {
         if (seen.has(name) || !store.isWanted(typeUrl, name)) continue;
         if (this.deps.ignoreResourceDeletion && store.hasValue(typeUrl, name)) {
-          this.deps.logger.warn('xds resource missing from response; kept (ignore_resource_deletion)', {
-            type: type.shortName,
-            name,
-          });
+          this.deps.logger.warn(
+            'xds resource missing from response; kept (ignore_resource_deletion)',
+            {
+              type: type.shortName,
+              name,
+            },
+          );
           continue;
         }
         store.applyDoesNotExist(typeUrl, name);
@@ -179,7 +186,12 @@ export class SotwSession implements AdsSession {
   ): void {
     const state = this.state(typeUrl);
     this.deps.store.count(typeUrl, 'nack');
-    this.deps.logger.warn('xds NACK', { typeUrl, rejectedVersion, server: this.deps.serverUri, message });
+    this.deps.logger.warn('xds NACK', {
+      typeUrl,
+      rejectedVersion,
+      server: this.deps.serverUri,
+      message,
+    });
     this.sendRequest(typeUrl, message);
     this.deps.onNack({
       server: this.deps.serverUri,

@@ -6,9 +6,16 @@ import {
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
 } from '../../src/protos/type-urls.js';
-import { createAdsFixture, deltaResponse, fakeClock, nextEvent } from '../helpers/ads-fixture.js';
+import {
+  createAdsFixture,
+  deltaResponse,
+  fakeClock,
+  nextEvent,
+  resourceStatus,
+  typeStatus,
+} from '../helpers/ads-fixture.js';
 import type { AdsFixture } from '../helpers/ads-fixture.js';
-import { RecordingWatcher } from '../helpers/recording-watcher.js';
+import { RecordingWatcher, errorCode } from '../helpers/recording-watcher.js';
 import { INVALID_PAYLOAD } from '../helpers/test-resource-types.js';
 import type { TestResource } from '../helpers/test-resource-types.js';
 
@@ -19,7 +26,11 @@ describe('XdsClient over Delta ADS', () => {
   });
 
   it('picks Delta from the weft_delta server feature when no transport is given', async () => {
-    f = await createAdsFixture({ transport: 'delta', serverFeatures: ['weft_delta'], extra: { transport: undefined } });
+    f = await createAdsFixture({
+      transport: 'delta',
+      serverFeatures: ['weft_delta'],
+      extra: { transport: undefined },
+    });
     f.client.watch(f.types.cds, 'a', new RecordingWatcher());
     const { stream } = await f.server.nextRequest(CLUSTER_TYPE_URL);
     assert.equal(stream.kind, 'delta');
@@ -50,7 +61,13 @@ describe('XdsClient over Delta ADS', () => {
       assert.equal(initial.request['initial_resource_versions'], undefined);
       const ack = nextEvent(f.client, 'ack');
       initial.stream.send(
-        deltaResponse(CLUSTER_TYPE_URL, 'n1', [{ name: 'a', version: 'va1', body: f.types.cds.build('a', 'v1') }], [], 'sys-1'),
+        deltaResponse(
+          CLUSTER_TYPE_URL,
+          'n1',
+          [{ name: 'a', version: 'va1', body: f.types.cds.build('a', 'v1') }],
+          [],
+          'sys-1',
+        ),
       );
       const reply = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.equal(reply.request['response_nonce'], 'n1');
@@ -58,17 +75,21 @@ describe('XdsClient over Delta ADS', () => {
       assert.deepEqual(reply.request['resource_names_subscribe'] ?? [], []);
       assert.deepEqual(await w.next(), { kind: 'changed', value: { name: 'a', payload: 'v1' } });
       assert.equal((await ack).version, 'sys-1');
-      const status = f.client.status().types[CLUSTER_TYPE_URL]!;
+      const status = typeStatus(f.client, CLUSTER_TYPE_URL);
       assert.equal(status.nonce, 'n1');
-      assert.equal(status.resources['a']?.version, 'va1');
-      assert.equal(status.resources['a']?.state, 'ACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.version, 'va1');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.state, 'ACKED');
     });
 
     it('sends a spontaneous subscribe or unsubscribe without response_nonce', async () => {
       f = await createAdsFixture({ transport: 'delta' });
       f.client.watch(f.types.eds, 'e1', new RecordingWatcher());
       const { stream } = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
-      stream.send(deltaResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, 'n1', [{ name: 'e1', version: '1', body: f.types.eds.build('e1', 'v') }]));
+      stream.send(
+        deltaResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, 'n1', [
+          { name: 'e1', version: '1', body: f.types.eds.build('e1', 'v') },
+        ]),
+      );
       await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
       const cancel = f.client.watch(f.types.eds, 'e2', new RecordingWatcher());
       const sub = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
@@ -98,19 +119,26 @@ describe('XdsClient over Delta ADS', () => {
       const nack = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.equal(nack.request['response_nonce'], 'n1');
       assert.equal(nack.request['error_detail'].code, 3);
-      assert.equal(nack.request['error_detail'].message, 'resource index 1 (b): payload: rejected by the test type');
+      assert.equal(
+        nack.request['error_detail'].message,
+        'resource index 1 (b): payload: rejected by the test type',
+      );
       assert.deepEqual(await a.next(), { kind: 'changed', value: { name: 'a', payload: 'v1' } });
       assert.equal((await b.next()).kind, 'resourceError');
 
       // An invalid update of a held resource keeps the old value in force: an ambient error.
-      stream.send(deltaResponse(CLUSTER_TYPE_URL, 'n2', [{ name: 'a', version: '2', body: f.types.cds.build('a', INVALID_PAYLOAD) }]));
+      stream.send(
+        deltaResponse(CLUSTER_TYPE_URL, 'n2', [
+          { name: 'a', version: '2', body: f.types.cds.build('a', INVALID_PAYLOAD) },
+        ]),
+      );
       const nack2 = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.match(nack2.request['error_detail'].message, /^resource index 0 \(a\): /);
       assert.equal((await a.next()).kind, 'ambientError');
-      const status = f.client.status().types[CLUSTER_TYPE_URL]!;
-      assert.equal(status.resources['a']?.state, 'NACKED');
-      assert.equal(status.resources['a']?.version, '1');
-      assert.equal(status.resources['a']?.error?.failedVersion, '2');
+      const status = typeStatus(f.client, CLUSTER_TYPE_URL);
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.state, 'NACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.version, '1');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.error?.failedVersion, '2');
       assert.equal(status.nacks, 2);
     });
   });
@@ -130,7 +158,7 @@ describe('XdsClient over Delta ADS', () => {
       const ack = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.equal(ack.request['error_detail'], undefined);
       assert.deepEqual(w.values, [{ name: 'a', payload: 'v' }]);
-      assert.deepEqual(Object.keys(f.client.status().types[CLUSTER_TYPE_URL]!.resources), ['a']);
+      assert.deepEqual(Object.keys(typeStatus(f.client, CLUSTER_TYPE_URL).resources), ['a']);
     });
 
     it('deletes a resource named in removed_resources', async () => {
@@ -138,11 +166,15 @@ describe('XdsClient over Delta ADS', () => {
       const w = new RecordingWatcher<TestResource>();
       f.client.watch(f.types.eds, 'e', w);
       const { stream } = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
-      stream.send(deltaResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, 'n1', [{ name: 'e', version: '1', body: f.types.eds.build('e', 'v') }]));
+      stream.send(
+        deltaResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, 'n1', [
+          { name: 'e', version: '1', body: f.types.eds.build('e', 'v') },
+        ]),
+      );
       await w.next();
       stream.send(deltaResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, 'n2', [], ['e']));
       const gone = await w.next();
-      assert.equal(gone.kind === 'resourceError' && gone.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(errorCode(gone), 'WEFT_RESOURCE_DOES_NOT_EXIST');
       const ack = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
       assert.equal(ack.request['error_detail'], undefined);
     });
@@ -154,8 +186,8 @@ describe('XdsClient over Delta ADS', () => {
       const { stream } = await f.server.nextRequest(CLUSTER_TYPE_URL);
       stream.send(deltaResponse(CLUSTER_TYPE_URL, 'n1', [{ name: 'ghost', version: '' }]));
       const event = await w.next();
-      assert.equal(event.kind === 'resourceError' && event.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
-      assert.equal(f.client.status().types[CLUSTER_TYPE_URL]?.resources['ghost']?.state, 'DOES_NOT_EXIST');
+      assert.equal(errorCode(event), 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'ghost')?.state, 'DOES_NOT_EXIST');
     });
 
     it('subscribes to every resource of a type with the wildcard name', async () => {
@@ -174,7 +206,7 @@ describe('XdsClient over Delta ADS', () => {
       assert.deepEqual(await all.next(), { kind: 'changed', value: { name: 'l2', payload: 'v' } });
       req.stream.send(deltaResponse(LISTENER_TYPE_URL, 'n2', [], ['l1']));
       const removed = await all.next();
-      assert.equal(removed.kind === 'resourceError' && removed.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(errorCode(removed), 'WEFT_RESOURCE_DOES_NOT_EXIST');
     });
   });
 
@@ -185,7 +217,11 @@ describe('XdsClient over Delta ADS', () => {
       f.client.watch(f.types.cds, 'a', w);
       f.client.watch(f.types.cds, 'b', new RecordingWatcher());
       const { stream } = await f.server.nextRequest(CLUSTER_TYPE_URL);
-      stream.send(deltaResponse(CLUSTER_TYPE_URL, 'n1', [{ name: 'a', version: 'ver-a', body: f.types.cds.build('a', 'v') }]));
+      stream.send(
+        deltaResponse(CLUSTER_TYPE_URL, 'n1', [
+          { name: 'a', version: 'ver-a', body: f.types.cds.build('a', 'v') },
+        ]),
+      );
       await f.server.nextRequest(CLUSTER_TYPE_URL);
       stream.kill();
       const again = await f.server.nextRequest(CLUSTER_TYPE_URL);
@@ -201,7 +237,11 @@ describe('XdsClient over Delta ADS', () => {
   describe('rule 11: does-not-exist timer', () => {
     it('reports a subscribed resource missing after the timeout', async () => {
       const { clock, fake } = fakeClock();
-      f = await createAdsFixture({ transport: 'delta', clock, extra: { resourceDoesNotExistTimeoutMs: 5000 } });
+      f = await createAdsFixture({
+        transport: 'delta',
+        clock,
+        extra: { resourceDoesNotExistTimeoutMs: 5000 },
+      });
       const w = new RecordingWatcher<TestResource>();
       const connected = nextEvent(f.client, 'connected');
       f.client.watch(f.types.lds, 'l', w);
@@ -211,7 +251,7 @@ describe('XdsClient over Delta ADS', () => {
       assert.deepEqual(w.events, []);
       await fake.tickAsync(1);
       const event = await w.next();
-      assert.equal(event.kind === 'resourceError' && event.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(errorCode(event), 'WEFT_RESOURCE_DOES_NOT_EXIST');
     });
   });
 });

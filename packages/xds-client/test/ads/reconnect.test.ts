@@ -3,9 +3,15 @@
 import assert from 'node:assert/strict';
 import { CLUSTER_TYPE_URL } from '../../src/protos/type-urls.js';
 import type { XdsTransport } from '../../src/xds-client-options.js';
-import { createAdsFixture, deltaResponse, nextEvent, sotwResponse } from '../helpers/ads-fixture.js';
+import {
+  createAdsFixture,
+  deltaResponse,
+  nextEvent,
+  resourceStatus,
+  sotwResponse,
+} from '../helpers/ads-fixture.js';
 import type { AdsFixture } from '../helpers/ads-fixture.js';
-import { RecordingWatcher } from '../helpers/recording-watcher.js';
+import { RecordingWatcher, errorCode } from '../helpers/recording-watcher.js';
 import type { ScriptedStream } from '../helpers/scripted-ads-server.js';
 import type { TestResource } from '../helpers/test-resource-types.js';
 
@@ -55,9 +61,9 @@ for (const transport of ['sotw', 'delta'] as const) {
       // Several failed attempts with backoff: still one ambient error, and the value stays.
       await f.logger.waitFor(ENDED, 4);
       const ambient = await w.next();
-      assert.equal(ambient.kind === 'ambientError' && ambient.error.code, 'WEFT_XDS_STREAM');
+      assert.equal(errorCode(ambient), 'WEFT_XDS_STREAM');
       assert.deepEqual(w.unread(), []);
-      assert.equal(f.client.status().types[CLUSTER_TYPE_URL]?.resources['a']?.state, 'ACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.state, 'ACKED');
 
       const reconnected = nextEvent(f.client, 'connected');
       await f.server.restart();
@@ -81,12 +87,19 @@ for (const transport of ['sotw', 'delta'] as const) {
       const w = new RecordingWatcher<TestResource>();
       const fellBack = nextEvent(f.client, 'server-changed');
       f.client.watch(f.types.cds, 'a', w);
-      assert.deepEqual(await fellBack, { from: primary.address, to: secondary.address, reason: 'fallback' });
+      assert.deepEqual(await fellBack, {
+        from: primary.address,
+        to: secondary.address,
+        reason: 'fallback',
+      });
       const onSecondary = await secondary.nextRequest(CLUSTER_TYPE_URL);
       const unreachable = await w.next();
-      assert.equal(unreachable.kind === 'ambientError' && unreachable.error.code, 'WEFT_XDS_STREAM');
+      assert.equal(errorCode(unreachable), 'WEFT_XDS_STREAM');
       sendCluster(f, transport, onSecondary.stream, 's1', 'a', 'from-secondary');
-      assert.deepEqual(await w.next(), { kind: 'changed', value: { name: 'a', payload: 'from-secondary' } });
+      assert.deepEqual(await w.next(), {
+        kind: 'changed',
+        value: { name: 'a', payload: 'from-secondary' },
+      });
       assert.equal(f.client.status().server, secondary.address);
       assert.equal(f.client.connected, true);
 
@@ -95,10 +108,21 @@ for (const transport of ['sotw', 'delta'] as const) {
       await primary.restart();
       const onPrimary = await primary.nextRequest(CLUSTER_TYPE_URL);
       assert.ok(onPrimary.request['node']);
-      assert.equal(f.client.status().server, secondary.address, 'the fallback serves until the primary answers');
+      assert.equal(
+        f.client.status().server,
+        secondary.address,
+        'the fallback serves until the primary answers',
+      );
       sendCluster(f, transport, onPrimary.stream, 'p1', 'a', 'from-primary');
-      assert.deepEqual(await recovered, { from: secondary.address, to: primary.address, reason: 'recovered' });
-      assert.deepEqual(await w.next(), { kind: 'changed', value: { name: 'a', payload: 'from-primary' } });
+      assert.deepEqual(await recovered, {
+        from: secondary.address,
+        to: primary.address,
+        reason: 'recovered',
+      });
+      assert.deepEqual(await w.next(), {
+        kind: 'changed',
+        value: { name: 'a', payload: 'from-primary' },
+      });
       await onSecondary.stream.waitClosed();
       assert.equal(f.client.status().server, primary.address);
       assert.equal(f.client.connected, true);

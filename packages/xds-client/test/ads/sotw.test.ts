@@ -8,13 +8,21 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL,
 } from '../../src/protos/type-urls.js';
 import type { XdsNackEvent } from '../../src/xds-client-events.js';
-import { createAdsFixture, fakeClock, nextEvent, sotwResponse } from '../helpers/ads-fixture.js';
+import {
+  createAdsFixture,
+  fakeClock,
+  nextEvent,
+  resourceStatus,
+  sotwResponse,
+  typeStatus,
+} from '../helpers/ads-fixture.js';
 import type { AdsFixture } from '../helpers/ads-fixture.js';
-import { RecordingWatcher } from '../helpers/recording-watcher.js';
+import { RecordingWatcher, errorCode } from '../helpers/recording-watcher.js';
 import { INVALID_PAYLOAD } from '../helpers/test-resource-types.js';
 import type { TestResource } from '../helpers/test-resource-types.js';
 
 /** The set member of a google.protobuf.Value, whatever case its field names use. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped here
 function structValue(value: Record<string, any>): any {
   const key = Object.keys(value).find((k) => k !== 'kind');
   return key === undefined ? undefined : value[key];
@@ -37,7 +45,11 @@ describe('XdsClient over SotW ADS', () => {
       const node = first.request['node'];
       assert.equal(node.id, 'test-node');
       assert.equal(node.cluster, 'test-cluster');
-      assert.deepEqual(node.locality, { region: 'eu-west', zone: 'eu-west-1a', sub_zone: 'rack-7' });
+      assert.deepEqual(node.locality, {
+        region: 'eu-west',
+        zone: 'eu-west-1a',
+        sub_zone: 'rack-7',
+      });
       assert.equal(node.user_agent_name, 'weft-test');
       assert.equal(node.user_agent_version, '0.0.0');
       assert.deepEqual(node.client_features, ['envoy.lb.does_not_support_overprovisioning']);
@@ -72,7 +84,10 @@ describe('XdsClient over SotW ADS', () => {
       assert.equal(again.request['version_info'], 'c1');
       assert.equal(again.request['response_nonce'], '');
       assert.equal(againLds.request['version_info'], 'l7');
-      assert.ok(again.request['node'] ?? againLds.request['node'], 'node is sent again on the new stream');
+      assert.ok(
+        again.request['node'] ?? againLds.request['node'],
+        'node is sent again on the new stream',
+      );
     });
   });
 
@@ -86,7 +101,9 @@ describe('XdsClient over SotW ADS', () => {
       assert.equal(initial.request['version_info'], '');
       assert.equal(initial.request['response_nonce'], '');
       const ack = nextEvent(f.client, 'ack');
-      initial.stream.send(sotwResponse(CLUSTER_TYPE_URL, '1', 'nonce-1', [f.types.cds.build('a', 'v1')]));
+      initial.stream.send(
+        sotwResponse(CLUSTER_TYPE_URL, '1', 'nonce-1', [f.types.cds.build('a', 'v1')]),
+      );
       const reply = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.equal(reply.request['version_info'], '1');
       assert.equal(reply.request['response_nonce'], 'nonce-1');
@@ -98,10 +115,10 @@ describe('XdsClient over SotW ADS', () => {
       assert.equal(event.nonce, 'nonce-1');
       const status = f.client.status();
       assert.equal(status.transport, 'sotw');
-      assert.equal(status.types[CLUSTER_TYPE_URL]?.version, '1');
-      assert.equal(status.types[CLUSTER_TYPE_URL]?.acks, 1);
-      assert.equal(status.types[CLUSTER_TYPE_URL]?.resources['a']?.state, 'ACKED');
-      assert.ok(status.types[CLUSTER_TYPE_URL]?.resources['a']?.raw);
+      assert.equal(typeStatus(f.client, CLUSTER_TYPE_URL).version, '1');
+      assert.equal(typeStatus(f.client, CLUSTER_TYPE_URL).acks, 1);
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.state, 'ACKED');
+      assert.ok(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.raw);
     });
 
     it('notifies no one when a response repeats an equal value', async () => {
@@ -137,20 +154,35 @@ describe('XdsClient over SotW ADS', () => {
       assert.equal(reply.request['version_info'], '', 'no version accepted yet');
       assert.equal(reply.request['response_nonce'], 'n1');
       assert.equal(reply.request['error_detail'].code, 3);
-      assert.equal(reply.request['error_detail'].message, 'resource index 1 (b): payload: rejected by the test type');
+      assert.equal(
+        reply.request['error_detail'].message,
+        'resource index 1 (b): payload: rejected by the test type',
+      );
       assert.deepEqual(await a.next(), { kind: 'changed', value: { name: 'a', payload: 'v1' } });
       const bEvent = await b.next();
       assert.equal(bEvent.kind, 'resourceError');
-      assert.equal(bEvent.kind === 'resourceError' && bEvent.error.code, 'WEFT_INVALID_RESOURCE');
+      assert.equal(errorCode(bEvent), 'WEFT_INVALID_RESOURCE');
       const event: XdsNackEvent = await nack;
       assert.equal(event.rejectedVersion, '1');
       assert.equal(event.acceptedVersion, '');
-      assert.deepEqual(event.resources, [{ index: 1, name: 'b', message: 'payload: rejected by the test type' }]);
+      assert.deepEqual(event.resources, [
+        { index: 1, name: 'b', message: 'payload: rejected by the test type' },
+      ]);
 
       // Accept version 2, then NACK version 3: the NACK carries 2, and a's value stays in force.
-      stream.send(sotwResponse(CLUSTER_TYPE_URL, '2', 'n2', [f.types.cds.build('a', 'v2'), f.types.cds.build('b', 'v2')]));
+      stream.send(
+        sotwResponse(CLUSTER_TYPE_URL, '2', 'n2', [
+          f.types.cds.build('a', 'v2'),
+          f.types.cds.build('b', 'v2'),
+        ]),
+      );
       assert.equal((await f.server.nextRequest(CLUSTER_TYPE_URL)).request['version_info'], '2');
-      stream.send(sotwResponse(CLUSTER_TYPE_URL, '3', 'n3', [f.types.cds.build('a', INVALID_PAYLOAD), f.types.cds.build('b', 'v3')]));
+      stream.send(
+        sotwResponse(CLUSTER_TYPE_URL, '3', 'n3', [
+          f.types.cds.build('a', INVALID_PAYLOAD),
+          f.types.cds.build('b', 'v3'),
+        ]),
+      );
       const nack3 = await f.server.nextRequest(CLUSTER_TYPE_URL);
       assert.equal(nack3.request['version_info'], '2');
       assert.equal(nack3.request['response_nonce'], 'n3');
@@ -159,13 +191,13 @@ describe('XdsClient over SotW ADS', () => {
       const ambient = await a.next();
       assert.equal(ambient.kind, 'ambientError');
       assert.deepEqual(b.values.at(-1), { name: 'b', payload: 'v3' });
-      const status = f.client.status().types[CLUSTER_TYPE_URL]!;
+      const status = typeStatus(f.client, CLUSTER_TYPE_URL);
       assert.equal(status.version, '2');
       assert.equal(status.nacks, 2);
-      assert.equal(status.resources['a']?.state, 'NACKED');
-      assert.equal(status.resources['a']?.version, '2');
-      assert.equal(status.resources['a']?.error?.failedVersion, '3');
-      assert.equal(status.resources['b']?.state, 'ACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.state, 'NACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.version, '2');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'a')?.error?.failedVersion, '3');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'b')?.state, 'ACKED');
     });
 
     it('NACKs a resource it cannot name by index alone', async () => {
@@ -192,17 +224,26 @@ describe('XdsClient over SotW ADS', () => {
         ]),
       );
       const reply = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
-      assert.equal(reply.request['error_detail'], undefined, 'an unrequested invalid resource is not NACKed');
+      assert.equal(
+        reply.request['error_detail'],
+        undefined,
+        'an unrequested invalid resource is not NACKed',
+      );
       assert.equal(reply.request['version_info'], '1');
       assert.deepEqual(w.values, [{ name: 'a', payload: 'v1' }]);
-      assert.deepEqual(Object.keys(f.client.status().types[CLUSTER_LOAD_ASSIGNMENT_TYPE_URL]!.resources), ['a']);
+      assert.deepEqual(
+        Object.keys(typeStatus(f.client, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).resources),
+        ['a'],
+      );
     });
 
     it('sends the full name list with the current version and latest nonce when the subscription changes', async () => {
       f = await createAdsFixture({ transport: 'sotw' });
       f.client.watch(f.types.rds, 'r1', new RecordingWatcher());
       const { stream } = await f.server.nextRequest(ROUTE_CONFIGURATION_TYPE_URL);
-      stream.send(sotwResponse(ROUTE_CONFIGURATION_TYPE_URL, '5', 'n5', [f.types.rds.build('r1', 'v')]));
+      stream.send(
+        sotwResponse(ROUTE_CONFIGURATION_TYPE_URL, '5', 'n5', [f.types.rds.build('r1', 'v')]),
+      );
       await f.server.nextRequest(ROUTE_CONFIGURATION_TYPE_URL);
       const cancel = f.client.watch(f.types.rds, 'r2', new RecordingWatcher());
       const grown = await f.server.nextRequest(ROUTE_CONFIGURATION_TYPE_URL);
@@ -220,7 +261,12 @@ describe('XdsClient over SotW ADS', () => {
       f.client.watch(f.types.lds, '*', all);
       const req = await f.server.nextRequest(LISTENER_TYPE_URL);
       assert.deepEqual(req.request['resource_names'], ['*']);
-      req.stream.send(sotwResponse(LISTENER_TYPE_URL, '1', 'n1', [f.types.lds.build('l1', 'v'), f.types.lds.build('l2', 'v')]));
+      req.stream.send(
+        sotwResponse(LISTENER_TYPE_URL, '1', 'n1', [
+          f.types.lds.build('l1', 'v'),
+          f.types.lds.build('l2', 'v'),
+        ]),
+      );
       assert.deepEqual(await all.next(), { kind: 'changed', value: { name: 'l1', payload: 'v' } });
       assert.deepEqual(await all.next(), { kind: 'changed', value: { name: 'l2', payload: 'v' } });
       await f.server.nextRequest(LISTENER_TYPE_URL); // the ACK
@@ -232,7 +278,7 @@ describe('XdsClient over SotW ADS', () => {
       assert.deepEqual(grown.request['resource_names'], ['*', 'l2']);
       req.stream.send(sotwResponse(LISTENER_TYPE_URL, '2', 'n2', [f.types.lds.build('l1', 'v')]));
       const gone = await one.next();
-      assert.equal(gone.kind === 'resourceError' && gone.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(errorCode(gone), 'WEFT_RESOURCE_DOES_NOT_EXIST');
     });
   });
 
@@ -254,24 +300,32 @@ describe('XdsClient over SotW ADS', () => {
         stream.send(sotwResponse(typeUrl, '2', 'n2', [type.build('a', 'v')]));
         const deleted = await b.next();
         assert.equal(deleted.kind, 'resourceError');
-        assert.equal(deleted.kind === 'resourceError' && deleted.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
-        assert.equal(f.client.status().types[typeUrl]?.resources['b']?.state, 'DOES_NOT_EXIST');
+        assert.equal(errorCode(deleted), 'WEFT_RESOURCE_DOES_NOT_EXIST');
+        assert.equal(resourceStatus(f.client, typeUrl, 'b')?.state, 'DOES_NOT_EXIST');
         assert.deepEqual(a.values, [{ name: 'a', payload: 'v' }]);
       });
     }
 
     it('keeps a missing CDS resource when the server has ignore_resource_deletion (gRFC A53)', async () => {
-      f = await createAdsFixture({ transport: 'sotw', serverFeatures: ['ignore_resource_deletion'] });
+      f = await createAdsFixture({
+        transport: 'sotw',
+        serverFeatures: ['ignore_resource_deletion'],
+      });
       const b = new RecordingWatcher<TestResource>();
       f.client.watch(f.types.cds, 'a', new RecordingWatcher());
       f.client.watch(f.types.cds, 'b', b);
       const { stream } = await f.server.nextRequest(CLUSTER_TYPE_URL);
-      stream.send(sotwResponse(CLUSTER_TYPE_URL, '1', 'n1', [f.types.cds.build('a', 'v'), f.types.cds.build('b', 'v')]));
+      stream.send(
+        sotwResponse(CLUSTER_TYPE_URL, '1', 'n1', [
+          f.types.cds.build('a', 'v'),
+          f.types.cds.build('b', 'v'),
+        ]),
+      );
       await f.server.nextRequest(CLUSTER_TYPE_URL);
       stream.send(sotwResponse(CLUSTER_TYPE_URL, '2', 'n2', [f.types.cds.build('a', 'v')]));
       await f.server.nextRequest(CLUSTER_TYPE_URL); // the ACK: the response has been handled
       assert.deepEqual(b.events, [{ kind: 'changed', value: { name: 'b', payload: 'v' } }]);
-      assert.equal(f.client.status().types[CLUSTER_TYPE_URL]?.resources['b']?.state, 'ACKED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'b')?.state, 'ACKED');
     });
 
     for (const [label, key, typeUrl] of [
@@ -306,13 +360,18 @@ describe('XdsClient over SotW ADS', () => {
       await connected;
       await fake.tickAsync(14_999);
       assert.deepEqual(w.events, []);
-      assert.equal(f.client.status().types[CLUSTER_TYPE_URL]?.resources['missing']?.state, 'REQUESTED');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'missing')?.state, 'REQUESTED');
       await fake.tickAsync(1);
       const event = await w.next();
-      assert.equal(event.kind === 'resourceError' && event.error.code, 'WEFT_RESOURCE_DOES_NOT_EXIST');
-      assert.equal(f.client.status().types[CLUSTER_TYPE_URL]?.resources['missing']?.state, 'DOES_NOT_EXIST');
-      stream.send(sotwResponse(CLUSTER_TYPE_URL, '1', 'n1', [f.types.cds.build('missing', 'late')]));
-      assert.deepEqual(await w.next(), { kind: 'changed', value: { name: 'missing', payload: 'late' } });
+      assert.equal(errorCode(event), 'WEFT_RESOURCE_DOES_NOT_EXIST');
+      assert.equal(resourceStatus(f.client, CLUSTER_TYPE_URL, 'missing')?.state, 'DOES_NOT_EXIST');
+      stream.send(
+        sotwResponse(CLUSTER_TYPE_URL, '1', 'n1', [f.types.cds.build('missing', 'late')]),
+      );
+      assert.deepEqual(await w.next(), {
+        kind: 'changed',
+        value: { name: 'missing', payload: 'late' },
+      });
     });
 
     it('does not fire for a resource that arrived in time', async () => {
@@ -324,7 +383,9 @@ describe('XdsClient over SotW ADS', () => {
       const { stream } = await f.server.nextRequest(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL);
       await connected;
       await fake.tickAsync(10_000);
-      stream.send(sotwResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, '1', 'n1', [f.types.eds.build('e', 'v')]));
+      stream.send(
+        sotwResponse(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, '1', 'n1', [f.types.eds.build('e', 'v')]),
+      );
       await w.next();
       await fake.tickAsync(60_000);
       assert.deepEqual(w.events, [{ kind: 'changed', value: { name: 'e', payload: 'v' } }]);

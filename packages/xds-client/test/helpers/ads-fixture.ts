@@ -8,6 +8,7 @@ import type { AnyMessage } from '../../src/protos/xds-protos.js';
 import { loadXdsProtos } from '../../src/protos/xds-protos.js';
 import { XdsClient } from '../../src/xds-client.js';
 import type { XdsClientEvents } from '../../src/xds-client-events.js';
+import type { XdsResourceStatus, XdsTypeStatus } from '../../src/xds-client-status.js';
 import type { XdsClientOptions, XdsTransport } from '../../src/xds-client-options.js';
 import { ScriptedAdsServer, withTimeout } from './scripted-ads-server.js';
 import { testBootstrap } from './test-bootstrap.js';
@@ -38,7 +39,11 @@ export class RecordingLogger implements Logger {
   }
   /** Resolves once `message` has been logged at least `n` times in total. */
   async waitFor(message: string, n: number, timeoutMs = 8000): Promise<void> {
-    const deadline = withTimeout(new Promise<never>(() => undefined), timeoutMs, `${n}× log "${message}"`);
+    const deadline = withTimeout(
+      new Promise<never>(() => undefined),
+      timeoutMs,
+      `${n}× log "${message}"`,
+    );
     deadline.catch(() => undefined);
     while (this.count(message) < n) {
       await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), deadline]);
@@ -72,7 +77,10 @@ export async function createAdsFixture(options: FixtureOptions): Promise<AdsFixt
   const logger = new RecordingLogger();
   const client = new XdsClient({
     bootstrap: testBootstrap(
-      servers.map((s) => ({ uri: s.address, features: ['xds_v3', ...(options.serverFeatures ?? [])] })),
+      servers.map((s) => ({
+        uri: s.address,
+        features: ['xds_v3', ...(options.serverFeatures ?? [])],
+      })),
     ),
     resourceTypes: [types.cds, types.eds, types.lds, types.rds],
     transport: options.transport,
@@ -100,9 +108,9 @@ export async function nextEvent<K extends keyof XdsClientEvents>(
   name: K,
   timeoutMs = 8000,
 ): Promise<XdsClientEvents[K][0]> {
-  const [event] = (await once(client as never, name, { signal: AbortSignal.timeout(timeoutMs) })) as [
-    XdsClientEvents[K][0],
-  ];
+  const [event] = (await once(client as never, name, {
+    signal: AbortSignal.timeout(timeoutMs),
+  })) as [XdsClientEvents[K][0]];
   return event;
 }
 
@@ -151,4 +159,21 @@ export function fakeClock(): { clock: Clock; fake: FakeClock } {
     },
   };
   return { clock, fake };
+}
+
+/** status().types[typeUrl], failing the test if the type is not listed. */
+export function typeStatus(client: XdsClient, typeUrl: string): XdsTypeStatus {
+  const status: XdsTypeStatus | undefined = client.status().types[typeUrl];
+  if (status === undefined) throw new Error(`status() lists no ${typeUrl}`);
+  return status;
+}
+
+/** status() of one resource, or undefined. */
+export function resourceStatus(
+  client: XdsClient,
+  typeUrl: string,
+  name: string,
+): XdsResourceStatus | undefined {
+  const status: XdsResourceStatus | undefined = typeStatus(client, typeUrl).resources[name];
+  return status;
 }

@@ -54,3 +54,8 @@ export class RecordingWatcher<T> implements ResourceWatcher<T> {
     return this.events.flatMap((e) => (e.kind === 'changed' ? [e.value] : []));
   }
 }
+
+/** The error code of an error event, undefined for a change. */
+export function errorCode(event: WatchEvent<unknown>): string | undefined {
+  return event.kind === 'changed' ? undefined : event.error.code;
+}

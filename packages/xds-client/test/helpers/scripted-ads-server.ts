@@ -8,6 +8,7 @@ const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 const DEFAULT_WAIT_MS = 8000;
 
 /** A DiscoveryRequest or DeltaDiscoveryRequest as the server decoded it (snake_case, loose). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped here
 export type AdsRequest = Record<string, any>;
 
 /** One request and the stream it came on. */
@@ -149,7 +150,9 @@ export class ScriptedAdsServer {
 
   /** The next request not yet returned by nextRequest (optionally of one type), waiting if needed. */
   async nextRequest(typeUrl?: string, timeoutMs = DEFAULT_WAIT_MS): Promise<RecordedRequest> {
-    const i = this.unread.findIndex((r) => typeUrl === undefined || r.request['type_url'] === typeUrl);
+    const i = this.unread.findIndex(
+      (r) => typeUrl === undefined || r.request['type_url'] === typeUrl,
+    );
     if (i >= 0) return this.unread.splice(i, 1)[0]!;
     let waiter: Waiter | undefined;
     const promise = new Promise<RecordedRequest>((resolve) => {

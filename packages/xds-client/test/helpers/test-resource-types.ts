@@ -24,6 +24,7 @@ interface Shape {
   readonly shortName: string;
   readonly allResourcesRequiredInSotW: boolean;
   readonly nameField: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped here
   readonly read: (message: Record<string, any>) => string;
   readonly write: (payload: string) => Record<string, unknown>;
 }
@@ -39,14 +40,23 @@ function makeType(protos: XdsProtos, shape: Shape): TestResourceType {
     shortName: shape.shortName,
     allResourcesRequiredInSotW: shape.allResourcesRequiredInSotW,
     decode(raw: AnyMessage): DecodeResult<TestResource> {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf objects are untyped here
       const message = protos.decodeAny(raw) as Record<string, any>;
       const name = message[shape.nameField] as string | undefined;
       if (name === undefined || name === '') {
-        return { ok: false, name: undefined, issues: [{ path: shape.nameField, message: 'must be set' }] };
+        return {
+          ok: false,
+          name: undefined,
+          issues: [{ path: shape.nameField, message: 'must be set' }],
+        };
       }
       const payload = shape.read(message);
       if (payload === INVALID_PAYLOAD) {
-        return { ok: false, name, issues: [{ path: 'payload', message: 'rejected by the test type' }] };
+        return {
+          ok: false,
+          name,
+          issues: [{ path: 'payload', message: 'rejected by the test type' }],
+        };
       }
       return { ok: true, name, value: { name, payload } };
     },
