@@ -1,5 +1,15 @@
 // @weft/control-plane: config (YAML → model), translation (model → xDS), snapshots, ADS server, admin API.
 
+export { startControlPlane, ControlPlane } from './control-plane.js';
+export type { ControlPlaneOptions, ControlPlaneEvents } from './control-plane.js';
+export type {
+  ReloadResult,
+  ConfigRejection,
+  ConfigAppliedEvent,
+  ConfigDocument,
+  ModelSummary,
+  SnapshotSummary,
+} from './control-plane-status.js';
 export {
   loadConfigDir,
   validateConfigDir,
@@ -53,3 +63,29 @@ export type {
   LocatedIssue,
   TranslationNote,
 } from './contracts.js';
+export { AdsServer, ADS_SERVICE_NAME } from './server/ads-server.js';
+export type { AdsServerOptions } from './server/ads-server.js';
+export { TYPE_SHORT_NAMES } from './server/client-status.js';
+export type {
+  ClientStatus,
+  TypeStatus,
+  NackRecord,
+  AckEvent,
+  NackEvent,
+  PushEvent,
+  AdsServerEvents,
+} from './server/client-status.js';
+export { classifyClientKind, WEFT_USER_AGENT_NAME } from './server/client-identity.js';
+export { SnapshotCache, viewKey } from './snapshot/snapshot-cache.js';
+export type {
+  SnapshotCacheOptions,
+  SnapshotCacheEvents,
+  SnapshotUpdateResult,
+  BuildResources,
+  CheckResources,
+} from './snapshot/snapshot-cache.js';
+export { createSnapshot, createEmptySnapshot } from './snapshot/snapshot.js';
+export type { Snapshot, SnapshotTypeEntry, SnapshotResource } from './snapshot/snapshot.js';
+export { AdminServer } from './admin/admin-server.js';
+export type { AdminServerOptions, AdminSource } from './admin/admin-server.js';
+export type { MeshTranslator } from './control-plane-translator.js';

@@ -1,0 +1,138 @@
+// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients.
+// Envoy-admin-like read-only views; DESIGN.md "Configuration" (rejections are visible).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { silentLogger, WeftError, type Logger } from '@weft/xds-client';
+import type { ClientStatus } from '../server/client-status.js';
+
+/** What the admin API reads from; every method must be cheap and must not throw. */
+export interface AdminSource {
+  /** True once the first valid config is being served. */
+  ready(): boolean;
+  /** The `/config` document (JSON-serialisable). */
+  config(): unknown;
+  /** Connected xDS clients. */
+  clients(): readonly ClientStatus[];
+}
+
+/** Options of {@link AdminServer}. */
+export interface AdminServerOptions {
+  readonly source: AdminSource;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0 (ephemeral). */
+  readonly port?: number;
+  /** Default: silent. */
+  readonly logger?: Logger;
+}
+
+/** A small read-only JSON HTTP server. Unknown paths get 404 JSON. */
+export class AdminServer {
+  readonly #source: AdminSource;
+  readonly #host: string;
+  readonly #requestedPort: number;
+  readonly #logger: Logger;
+  #server: Server | undefined;
+  #port = 0;
+  #closed = false;
+
+  /** Creates the server; nothing is bound until `listen()`. */
+  constructor(options: AdminServerOptions) {
+    this.#source = options.source;
+    this.#host = options.host ?? '127.0.0.1';
+    this.#requestedPort = options.port ?? 0;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** The bound port (0 before `listen()`). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Binds; resolves with the bound port. */
+  async listen(): Promise<number> {
+    if (this.#closed) throw new WeftError('WEFT_CLOSED', 'AdminServer is closed');
+    const server = createServer((req, res) => {
+      this.#handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => {
+        reject(
+          new WeftError(
+            'WEFT_INTERNAL',
+            `cannot bind admin server to ${this.#host}:${this.#requestedPort}: ${err.message}`,
+            { cause: err },
+          ),
+        );
+      });
+      server.listen(this.#requestedPort, this.#host, () => {
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#port = (server.address() as AddressInfo).port;
+    this.#logger.info('admin server listening', { host: this.#host, port: this.#port });
+    return this.#port;
+  }
+
+  /** Stops accepting and closes idle connections; later `listen()` fails with WEFT_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const server = this.#server;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+      server.closeAllConnections();
+    });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, { error: 'method not allowed', method: req.method });
+      return;
+    }
+    try {
+      switch (path) {
+        case '/healthz':
+          send(res, 200, { status: 'ok' });
+          return;
+        case '/ready': {
+          const ready = this.#source.ready();
+          send(res, ready ? 200 : 503, { ready });
+          return;
+        }
+        case '/config':
+          send(res, 200, this.#source.config());
+          return;
+        case '/clients':
+          send(res, 200, { clients: this.#source.clients() });
+          return;
+        default:
+          send(res, 404, {
+            error: 'not found',
+            path,
+            paths: ['/healthz', '/ready', '/config', '/clients'],
+          });
+      }
+    } catch (err) {
+      this.#logger.error('admin request failed', {
+        path,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      send(res, 500, { error: 'internal error' });
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}

@@ -1,0 +1,379 @@
+// The control-plane process: config directory → model → per-view snapshots → ADS, with a
+// debounced directory watch and the admin API. DESIGN.md "Configuration", "The `weft` command".
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import {
+  ConfigError,
+  silentLogger,
+  systemClock,
+  loadXdsProtos,
+  WeftError,
+  type Clock,
+  type ConfigIssue,
+  type Logger,
+} from '@weft/xds-client';
+import { AdminServer } from './admin/admin-server.js';
+import { loadConfigDir } from './config/load-config-dir.js';
+import type { MeshModel } from './config/mesh-model.js';
+import type { ClientKind, ClientView, LocatedIssue, TranslationNote } from './contracts.js';
+import { Debouncer } from './control-plane-debouncer.js';
+import {
+  createRejection,
+  summarizeModel,
+  summarizeSnapshot,
+  type ConfigAppliedEvent,
+  type ConfigDocument,
+  type ConfigRejection,
+  type ReloadResult,
+} from './control-plane-status.js';
+import { defaultMeshTranslator, type MeshTranslator } from './control-plane-translator.js';
+import { AdsServer } from './server/ads-server.js';
+import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
+import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
+
+/** Options of {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** Directory of YAML files (watched recursively). */
+  readonly configDir: string;
+  /** ADS port; default 15010; 0 = ephemeral (read `ControlPlane.xdsPort`). */
+  readonly xdsPort?: number;
+  /** Admin HTTP port; default 15014; 0 = ephemeral. */
+  readonly adminPort?: number;
+  /** Interface both servers bind; default `127.0.0.1`. */
+  readonly host?: string;
+  /** Quiet period after the last file change before a reload, ms; default 100. */
+  readonly debounceMs?: number;
+  /** Longest a burst of changes can delay a reload, ms; default 10000. */
+  readonly debounceMaxMs?: number;
+  /** Whether to watch `configDir`; default true (false: only `reload()` reloads). */
+  readonly watch?: boolean;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: silent. */
+  readonly logger?: Logger;
+  /** @experimental Model → xDS translation; default: the built-in translator. */
+  readonly translator?: MeshTranslator;
+}
+
+/** Events of {@link ControlPlane}. */
+export interface ControlPlaneEvents {
+  /** A valid config was loaded and is being served (also emitted when nothing changed). */
+  'config-applied': [event: ConfigAppliedEvent];
+  /** A config was rejected; the last good one keeps serving. */
+  'config-rejected': [rejection: ConfigRejection];
+  /** A response was written to a client. */
+  push: [event: PushEvent];
+  /** A client ACKed a response. */
+  ack: [event: AckEvent];
+  /** A client NACKed a response (logged as an error: a NACK is a control-plane bug until shown otherwise). */
+  nack: [event: NackEvent];
+  /** @experimental The directory watcher saw a change (before debouncing). */
+  watch: [filename: string | null];
+}
+
+const DEFAULT_KINDS: readonly ClientKind[] = ['weft', 'grpc', 'envoy'];
+const EMPTY_LOCALITY = Object.freeze({ region: '', zone: '', subZone: '' });
+
+interface ResolvedControlPlaneOptions {
+  readonly configDir: string;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  readonly host: string;
+  readonly debounceMs: number;
+  readonly debounceMaxMs: number;
+  readonly watch: boolean;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly translator: MeshTranslator;
+}
+
+function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
+  const issues: ConfigIssue[] = [];
+  const port = (name: string, value: number | undefined, fallback: number): number => {
+    const v = value ?? fallback;
+    if (!Number.isInteger(v) || v < 0 || v > 65535)
+      issues.push({ path: name, message: `expected a port 0-65535, got ${v}` });
+    return v;
+  };
+  const positive = (name: string, value: number | undefined, fallback: number): number => {
+    const v = value ?? fallback;
+    if (!Number.isFinite(v) || v < 0)
+      issues.push({ path: name, message: `expected a non-negative number of ms, got ${v}` });
+    return v;
+  };
+  if (typeof options.configDir !== 'string' || options.configDir === '') {
+    issues.push({ path: 'configDir', message: 'expected a directory path' });
+  }
+  const resolved: ResolvedControlPlaneOptions = {
+    configDir: resolvePath(options.configDir),
+    xdsPort: port('xdsPort', options.xdsPort, 15010),
+    adminPort: port('adminPort', options.adminPort, 15014),
+    host: options.host ?? '127.0.0.1',
+    debounceMs: positive('debounceMs', options.debounceMs, 100),
+    debounceMaxMs: positive('debounceMaxMs', options.debounceMaxMs, 10_000),
+    watch: options.watch ?? true,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+    translator: options.translator ?? defaultMeshTranslator,
+  };
+  if (issues.length > 0) throw new ConfigError('control plane options', issues);
+  return Object.freeze(resolved);
+}
+
+function toConfigIssue(issue: LocatedIssue): ConfigIssue {
+  const where = issue.line === undefined ? issue.file : `${issue.file}:${issue.line}`;
+  const path = [where, issue.resource, issue.field === '' ? undefined : issue.field]
+    .filter((p): p is string => p !== undefined)
+    .join(': ');
+  return { path, message: issue.message };
+}
+
+/**
+ * A running control plane. Create with {@link startControlPlane}; `close()` stops watching,
+ * ends every xDS stream and the admin server; `reload()` afterwards fails with WEFT_CLOSED.
+ */
+export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
+  readonly #options: ResolvedControlPlaneOptions;
+  readonly #cache: SnapshotCache;
+  readonly #ads: AdsServer;
+  readonly #admin: AdminServer;
+  readonly #debouncer: Debouncer;
+  readonly #notes = new Map<string, readonly TranslationNote[]>();
+  #watcher: FSWatcher | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #model: MeshModel | null = null;
+  #files: readonly string[] = [];
+  #appliedAtMs: number | null = null;
+  #lastRejection: ConfigRejection | null = null;
+  #applied = 0;
+  #rejected = 0;
+  #closed = false;
+
+  /** @internal Use {@link startControlPlane}. */
+  constructor(options: ResolvedControlPlaneOptions) {
+    super();
+    this.#options = options;
+    const { translator, logger, clock } = options;
+    this.#cache = new SnapshotCache({
+      protos: loadXdsProtos(),
+      logger,
+      check: (resources) => translator.check(resources),
+    });
+    this.#ads = new AdsServer({
+      cache: this.#cache,
+      host: options.host,
+      port: options.xdsPort,
+      logger,
+      clock,
+    });
+    this.#ads.on('push', (event) => this.emit('push', event));
+    this.#ads.on('ack', (event) => this.emit('ack', event));
+    this.#ads.on('nack', (event) => this.emit('nack', event));
+    this.#admin = new AdminServer({
+      host: options.host,
+      port: options.adminPort,
+      logger,
+      source: {
+        ready: () => this.#cache.hasConfig,
+        config: () => this.configDocument(),
+        clients: () => this.clients(),
+      },
+    });
+    this.#debouncer = new Debouncer({
+      clock,
+      quietMs: options.debounceMs,
+      maxMs: options.debounceMaxMs,
+      fire: () => {
+        void this.reload().catch((err: unknown) => {
+          logger.error('config reload failed', { error: WeftError.from(err).message });
+        });
+      },
+    });
+  }
+
+  /** Bound ADS port. */
+  get xdsPort(): number {
+    return this.#ads.port;
+  }
+
+  /** Bound admin port. */
+  get adminPort(): number {
+    return this.#admin.port;
+  }
+
+  /** Generation of the snapshot being served (increments per applied config). */
+  get version(): number {
+    return this.#cache.generation;
+  }
+
+  /** The last rejected config, or null. */
+  get lastRejection(): ConfigRejection | null {
+    return this.#lastRejection;
+  }
+
+  /** Connected xDS clients. */
+  clients(): ClientStatus[] {
+    return this.#ads.clients();
+  }
+
+  /** The admin `/config` document. */
+  configDocument(): ConfigDocument {
+    const notes = new Map<string, TranslationNote>();
+    for (const list of this.#notes.values()) for (const n of list) notes.set(JSON.stringify(n), n);
+    return {
+      configDir: this.#options.configDir,
+      version: this.version,
+      ready: this.#cache.hasConfig,
+      files: this.#files,
+      appliedAtMs: this.#appliedAtMs,
+      model: this.#model === null ? null : summarizeModel(this.#model),
+      snapshots: this.#cache.views().map((view) => summarizeSnapshot(view, this.#cache.get(view))),
+      notes: [...notes.values()],
+      lastRejection: this.#lastRejection,
+      counters: { applied: this.#applied, rejected: this.#rejected },
+    };
+  }
+
+  /** Loads the directory now; a rejected config leaves the served one in place. Calls are serialised. */
+  async reload(): Promise<ReloadResult> {
+    if (this.#closed) throw new WeftError('WEFT_CLOSED', 'control plane is closed');
+    const run = this.#queue.then(() => this.#reloadNow());
+    this.#queue = run.catch(() => undefined);
+    return await run;
+  }
+
+  /** @internal Initial load and binding; rejects with ConfigError if the first config is invalid. */
+  async start(): Promise<void> {
+    // Watch before the first load so a change made during it is not missed.
+    if (this.#options.watch) this.#startWatching();
+    const first = await this.#reloadNow();
+    if (!first.ok) {
+      await this.close();
+      const { rejection } = first;
+      const issues =
+        rejection.details.length > 0
+          ? rejection.details.map(toConfigIssue)
+          : rejection.issues.map((message) => ({ path: this.#options.configDir, message }));
+      throw new ConfigError(`config directory ${this.#options.configDir}`, issues);
+    }
+    try {
+      await this.#ads.listen();
+      await this.#admin.listen();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#options.logger.info('control plane started', {
+      configDir: this.#options.configDir,
+      xdsPort: this.xdsPort,
+      adminPort: this.adminPort,
+      version: this.version,
+    });
+  }
+
+  /** Stops watching, ends xDS streams, closes both servers. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#debouncer.close();
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    await Promise.all([this.#ads.close(), this.#admin.close()]);
+  }
+
+  async #reloadNow(): Promise<ReloadResult> {
+    const { logger, clock, translator, configDir } = this.#options;
+    const loaded = await loadConfigDir(configDir);
+    if (!loaded.ok)
+      return this.#reject(createRejection('invalid-config', loaded.issues, [], clock.now()));
+    const model = loaded.model;
+    const notes = new Map<string, readonly TranslationNote[]>();
+    const build: BuildResources = (view) => {
+      const out = translator.translate(model, view);
+      notes.set(viewKey(view), out.notes);
+      return out.resources;
+    };
+    const probes: ClientView[] = DEFAULT_KINDS.map((kind) => ({ kind, locality: EMPTY_LOCALITY }));
+    const result = this.#cache.update((view) => {
+      const resources = build(view);
+      // Views built lazily later keep reporting their notes.
+      this.#notes.set(viewKey(view), notes.get(viewKey(view)) ?? []);
+      return resources;
+    }, probes);
+    if (!result.ok)
+      return this.#reject(createRejection('inconsistent', [], result.problems, clock.now()));
+    for (const key of [...this.#notes.keys()]) if (!notes.has(key)) this.#notes.delete(key);
+    this.#model = model;
+    this.#files = loaded.files;
+    this.#appliedAtMs = clock.now();
+    this.#applied += 1;
+    const event: ConfigAppliedEvent = {
+      version: result.generation,
+      files: loaded.files,
+      notes: [...notes.values()].flat(),
+    };
+    logger.info('config applied', { version: result.generation, files: loaded.files.length });
+    this.emit('config-applied', event);
+    return { ok: true, version: result.generation, files: loaded.files };
+  }
+
+  #reject(rejection: ConfigRejection): ReloadResult {
+    this.#lastRejection = rejection;
+    this.#rejected += 1;
+    this.#options.logger.error('config rejected; the last good config keeps serving', {
+      reason: rejection.reason,
+      issues: rejection.issues,
+      servingVersion: this.version,
+    });
+    this.emit('config-rejected', rejection);
+    return { ok: false, rejection };
+  }
+
+  #startWatching(): void {
+    const { configDir, logger } = this.#options;
+    try {
+      // Recursive: files in subdirectories count; editors that save by rename show up as 'rename'.
+      const watcher = watch(
+        configDir,
+        { recursive: true, persistent: false },
+        (_event, filename) => {
+          this.emit('watch', filename);
+          this.#debouncer.signal();
+        },
+      );
+      watcher.on('error', (err) => {
+        logger.error('config directory watch failed; retrying', { configDir, error: err.message });
+        watcher.close();
+        if (this.#watcher === watcher) this.#watcher = undefined;
+        if (!this.#closed) {
+          this.#options.clock
+            .setTimeout(
+              () => {
+                if (!this.#closed && this.#watcher === undefined) this.#startWatching();
+              },
+              Math.max(this.#options.debounceMs, 100),
+            )
+            .unref?.();
+        }
+      });
+      this.#watcher = watcher;
+    } catch (err) {
+      logger.error('cannot watch the config directory; only reload() will apply changes', {
+        configDir,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+}
+
+/**
+ * Loads `configDir`, starts the ADS and admin servers and watches the directory. Rejects with a
+ * ConfigError listing every issue (`file:line: resource: field: message`) if the first load is
+ * invalid; later invalid edits are rejected while the last good config keeps serving.
+ */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const controlPlane = new ControlPlane(resolveOptions(options));
+  await controlPlane.start();
+  return controlPlane;
+}
