@@ -4,11 +4,16 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@weft/xds-client';
+import {
+  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
+  CLUSTER_TYPE_URL as CDS,
+  LISTENER_TYPE_URL as LDS,
+  ROUTE_CONFIGURATION_TYPE_URL as RDS,
+} from '@weft/xds-client';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import type { ConfigAppliedEvent } from '../../src/control-plane-status.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
-import { AdsProbe, namesOf, WEFT_NODE, type Message } from '../helpers/ads-probe.js';
+import { AdsProbe, decodeAll, namesOf, WEFT_NODE, type Message } from '../helpers/ads-probe.js';
 import {
   brokenServiceEntryYaml,
   makeConfigDir,
@@ -201,5 +206,70 @@ describe('startControlPlane', () => {
     });
     await closing.close();
     await assert.rejects(closing.reload(), { code: 'WEFT_CLOSED' });
+  });
+});
+
+describe('control plane end to end (YAML → translator → ADS)', () => {
+  let dir: string;
+  let cp: ControlPlane;
+  let probe: AdsProbe;
+
+  beforeEach(async () => {
+    dir = await makeConfigDir({
+      'inventory.yaml': serviceEntryYaml('inventory', 8080, '10.0.0.7'),
+    });
+    cp = await startControlPlane({ configDir: dir, xdsPort: 0, adminPort: 0, watch: false });
+    probe = new AdsProbe(cp.xdsPort);
+  });
+
+  afterEach(async () => {
+    probe.close();
+    await cp.close();
+    await removeDir(dir);
+  });
+
+  async function acked(typeUrl: string, names: string[], node?: object): Promise<Message> {
+    const res = await probe.request({ type_url: typeUrl, resource_names: names, node });
+    probe.send({
+      type_url: typeUrl,
+      resource_names: names,
+      version_info: res.version_info,
+      response_nonce: res.nonce,
+    });
+    return res;
+  }
+
+  it('serves the Listener, RouteConfiguration, Cluster and ClusterLoadAssignment names of DESIGN.md', async () => {
+    const lds = await acked(LDS, [], WEFT_NODE);
+    assert.deepEqual(namesOf(lds).sort(), ['inventory', 'inventory:8080']);
+    const rds = await acked(RDS, ['inventory:8080']);
+    assert.deepEqual(namesOf(rds), ['inventory:8080']);
+    const cds = await acked(CDS, []);
+    assert.deepEqual(namesOf(cds), ['outbound|8080||inventory']);
+    const eds = await acked(EDS, ['outbound|8080||inventory']);
+    assert.deepEqual(namesOf(eds), ['outbound|8080||inventory']);
+    assert.match(JSON.stringify(decodeAll(eds)), /10\.0\.0\.7/);
+  });
+
+  it('pushes an edit to the stream, and does not push a broken edit', async () => {
+    await acked(EDS, ['outbound|8080||inventory'], WEFT_NODE);
+    await writeFile(join(dir, 'inventory.yaml'), serviceEntryYaml('inventory', 8080, '10.0.0.8'));
+    assert.equal((await cp.reload()).ok, true);
+    const pushed = await probe.next();
+    assert.equal(pushed.type_url, EDS);
+    assert.match(JSON.stringify(decodeAll(pushed)), /10\.0\.0\.8/);
+    probe.send({
+      type_url: EDS,
+      resource_names: ['outbound|8080||inventory'],
+      version_info: pushed.version_info,
+      response_nonce: pushed.nonce,
+    });
+
+    await writeFile(join(dir, 'inventory.yaml'), brokenServiceEntryYaml('inventory'));
+    assert.equal((await cp.reload()).ok, false);
+    // Nothing was pushed for the broken edit: the next response is the answer to a new subscription.
+    const cds = await probe.request({ type_url: CDS, resource_names: [] });
+    assert.equal(cds.type_url, CDS);
+    assert.equal(probe.received.length, 0);
   });
 });
