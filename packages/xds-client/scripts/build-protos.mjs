@@ -57,7 +57,18 @@ root.resolvePath = (_origin, target) => {
 root.loadSync(PROTO_FILES, { keepCase: true });
 root.resolveAll();
 
+// protobufjs serves google/protobuf/* from its bundled definitions, whose google.protobuf.Value
+// fields are camelCase (stringValue…); every other message here keeps the .proto's snake_case.
+// Rename them so Struct values (node metadata, filter_metadata) encode with one naming.
+const json = root.toJSON({ keepComments: false });
+const value = json.nested.google.nested.protobuf.nested.Value;
+const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+value.fields = Object.fromEntries(Object.entries(value.fields).map(([k, v]) => [snake(k), v]));
+for (const oneof of Object.values(value.oneofs ?? {})) oneof.oneof = oneof.oneof.map(snake);
+const listValue = json.nested.google.nested.protobuf.nested.ListValue;
+if (listValue === undefined || value.fields.string_value === undefined) throw new Error('unexpected Struct shape');
+
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'xds-protos.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(root.toJSON({ keepComments: false })));
+writeFileSync(out, JSON.stringify(json));
 console.log(`xds-client: wrote ${out}`);

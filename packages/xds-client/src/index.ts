@@ -33,6 +33,7 @@ export { silentLogger, createJsonLogger } from './logger.js';
 export type { Logger, LogFields, LogLevel } from './logger.js';
 export { XdsProtos, loadXdsProtos, PROTO_OBJECT_OPTIONS } from './protos/xds-protos.js';
 export type { AnyMessage } from './protos/xds-protos.js';
+export { jsonToStruct, structToJson } from './protos/struct.js';
 export {
   LISTENER_TYPE_URL,
   ROUTE_CONFIGURATION_TYPE_URL,

@@ -58,7 +58,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     super();
     this.options = resolveXdsClientOptions(options);
     this.protos = loadXdsProtos();
-    this.node = Object.freeze(buildNodeMessage(this.options.bootstrap.node, this.protos));
+    this.node = Object.freeze(buildNodeMessage(this.options.bootstrap.node));
     this.store = new ResourceStore({
       types: this.options.resourceTypes,
       clock: this.options.clock,

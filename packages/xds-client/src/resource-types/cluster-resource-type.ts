@@ -252,7 +252,7 @@ function decodeCluster(
     message(message(msg, 'metadata') ?? {}, 'filter_metadata') ?? {},
   )) {
     filterMetadata[k] = structToJson(
-      typeof v === 'object' && v !== null ? (v as ProtoObject) : undefined,
+      typeof v === 'object' && v !== null ? (v) : undefined,
     );
   }
   return {

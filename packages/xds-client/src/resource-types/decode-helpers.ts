@@ -4,6 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AnyMessage } from '../protos/xds-protos.js';
 import type { DecodeContext, DecodeResult, ResourceIssue } from './xds-resource-type.js';
+export { structToJson } from '../protos/struct.js';
 
 /** A decoded proto message as a plain object. */
 export type ProtoObject = Readonly<Record<string, unknown>>;
@@ -175,30 +176,6 @@ export function checkAdsConfigSource(
   if (which !== 'ads' && which !== 'self') {
     issues.add(path, `must be ads or self, got ${which ?? 'nothing'}`);
   }
-}
-
-/** A google.protobuf.Struct (well-known type: camelCase members) as plain JSON. */
-export function structToJson(struct: ProtoObject | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (struct === undefined) return out;
-  const fields = message(struct, 'fields') ?? {};
-  for (const [k, v] of Object.entries(fields)) out[k] = isRecord(v) ? valueToJson(v) : null;
-  return out;
-}
-
-function valueToJson(v: ProtoObject): unknown {
-  const pick = (camel: string, snake: string): unknown => v[camel] ?? v[snake];
-  const struct = pick('structValue', 'struct_value');
-  if (isRecord(struct)) return structToJson(struct);
-  const list = pick('listValue', 'list_value');
-  if (isRecord(list)) return messages(list, 'values').map(valueToJson);
-  const s = pick('stringValue', 'string_value');
-  if (typeof s === 'string') return s;
-  const n = pick('numberValue', 'number_value');
-  if (typeof n === 'number') return n;
-  const b = pick('boolValue', 'bool_value');
-  if (typeof b === 'boolean') return b;
-  return null;
 }
 
 /** TypedStruct wrappers (xds.type.v3 / udpa.type.v1) name the real config type inside. */

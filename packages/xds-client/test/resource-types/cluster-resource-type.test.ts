@@ -97,8 +97,8 @@ describe('ClusterResourceType', () => {
           filter_metadata: {
             istio: {
               fields: {
-                services: { listValue: { values: [{ stringValue: 'inventory' }] } },
-                weight: { numberValue: 2 },
+                services: { list_value: { values: [{ string_value: 'inventory' }] } },
+                weight: { number_value: 2 },
               },
             },
           },
