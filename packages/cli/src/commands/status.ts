@@ -11,12 +11,11 @@ type, SYNCED (ACKed what was last sent), STALE (a push not yet ACKed) or NACKED 
   -o FORMAT     table (default) or json
 `;
 
-/** Per-type state of one client, as the admin API reports it. */
+/** Per-type state of one client, as the admin API's /clients reports it. */
 interface TypeState {
-  readonly shortName: string;
   readonly ackedVersion: string;
   readonly sentVersion: string;
-  readonly lastNack?: { readonly version: string; readonly message: string } | undefined;
+  readonly lastNack: { readonly version: string; readonly message: string } | null;
 }
 
 /** One connected client, as the admin API reports it. */
@@ -24,14 +23,15 @@ interface ClientRow {
   readonly nodeId: string;
   readonly kind: string;
   readonly locality: { readonly region: string; readonly zone: string; readonly subZone: string };
-  readonly types: readonly TypeState[];
+  /** By short name: cds, eds, lds, rds, sds. */
+  readonly types: Readonly<Record<string, TypeState>>;
 }
 
 const TYPE_COLUMNS = ['cds', 'eds', 'lds', 'rds', 'sds'] as const;
 
 /** SYNCED when the last pushed version is ACKed, NACKED when the last answer was a NACK, else STALE. */
 export function syncState(t: TypeState): string {
-  if (t.lastNack !== undefined && t.lastNack.version === t.sentVersion) return 'NACKED';
+  if (t.lastNack !== null && t.lastNack.version === t.sentVersion) return 'NACKED';
   if (t.sentVersion === '' && t.ackedVersion === '') return '-';
   return t.ackedVersion === t.sentVersion ? 'SYNCED' : 'STALE';
 }
@@ -62,23 +62,22 @@ export async function runStatus(
   }
   const header = ['NODE', 'KIND', 'LOCALITY', ...TYPE_COLUMNS.map((c) => c.toUpperCase())];
   const rows = body.clients.map((c) => {
-    const byType = new Map(c.types.map((t) => [t.shortName, t]));
     const locality = [c.locality.region, c.locality.zone, c.locality.subZone].filter((s) => s !== '').join('/');
     return [
       c.nodeId,
       c.kind,
       locality === '' ? '-' : locality,
       ...TYPE_COLUMNS.map((col) => {
-        const t = byType.get(col);
+        const t = c.types[col];
         return t === undefined ? '-' : syncState(t);
       }),
     ];
   });
   io.stdout.write(formatTable([header, ...rows]));
   for (const c of body.clients) {
-    for (const t of c.types) {
-      if (syncState(t) === 'NACKED' && t.lastNack !== undefined) {
-        io.stdout.write(`${c.nodeId} NACKED ${t.shortName} version ${t.lastNack.version}: ${t.lastNack.message}\n`);
+    for (const [shortName, t] of Object.entries(c.types)) {
+      if (syncState(t) === 'NACKED' && t.lastNack !== null) {
+        io.stdout.write(`${c.nodeId} NACKED ${shortName} version ${t.lastNack.version}: ${t.lastNack.message}\n`);
       }
     }
   }
