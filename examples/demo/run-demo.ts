@@ -116,8 +116,8 @@ async function main(): Promise<void> {
   say(`   200 calls to xds:///inventory            → ${percentages(counts)}`);
 
   const good = await readFile(configFile, 'utf8');
-  await writeFile(configFile, good.replace(/weight: 50\n/, 'weight: 60\n          retries: {attempts: "three"}\n'));
-  say('6. a broken edit (weights 60+50, a bad retries field)…');
+  await writeFile(configFile, good.replace(/weight: 50\n/, 'weight: 50\n          retries: {attempts: 3}\n'));
+  say('6. a broken edit: retries placed inside a route destination…');
   let rejection: { issues?: string[] } | undefined;
   for (let i = 0; i < 100 && rejection === undefined; i++) {
     await new Promise((r) => setTimeout(r, 100));
