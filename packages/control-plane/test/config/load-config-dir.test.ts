@@ -13,7 +13,7 @@ spec:
   hosts: [inventory]
   resolution: STATIC
   ports: [{ number: 8080, name: http }, { number: 9090, name: grpc, protocol: GRPC }]
-  endpoints: [{ address: 10.0.0.1, labels: { version: v1 } }, { address: 10.0.0.2, labels: { version: v2 } }]
+  endpoints: [{ address: 127.0.0.1, labels: { version: v1 } }, { address: 127.0.0.2, labels: { version: v2 } }]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -227,17 +227,17 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'rejects a WorkloadEntry network',
-    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec:\n  address: 10.0.0.9\n  network: west\n`,
+    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec:\n  address: 127.0.0.9\n  network: west\n`,
     expected: { line: 6, field: 'spec.network' },
   },
   {
     name: 'rejects a negative WorkloadEntry weight',
-    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec:\n  address: 10.0.0.9\n  weight: -1\n`,
+    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec:\n  address: 127.0.0.9\n  weight: -1\n`,
     expected: { line: 6, field: 'spec.weight' },
   },
   {
     name: 'rejects a duplicate resource at its second definition',
-    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec: { address: 10.0.0.9 }\n---\napiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec: { address: 10.0.0.8 }\n`,
+    yaml: `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec: { address: 127.0.0.9 }\n---\napiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: w }\nspec: { address: 127.0.0.8 }\n`,
     expected: { line: 8, resource: 'WorkloadEntry/default/w', field: 'metadata.name' },
   },
   {
@@ -355,7 +355,7 @@ describe('loadConfigDir', () => {
         ],
       );
       assert.equal(inventory.endpoints.length, 5);
-      const eastA = inventory.endpoints.find((e) => e.address === '10.0.1.1')!;
+      const eastA = inventory.endpoints.find((e) => e.address === '127.0.1.1')!;
       assert.deepEqual(eastA.ports, { 8080: 18080, 9090: 19090 });
       assert.deepEqual(eastA.locality, {
         region: 'us-east-1',

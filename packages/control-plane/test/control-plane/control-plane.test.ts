@@ -216,7 +216,7 @@ describe('control plane end to end (YAML → translator → ADS)', () => {
 
   beforeEach(async () => {
     dir = await makeConfigDir({
-      'inventory.yaml': serviceEntryYaml('inventory', 8080, '10.0.0.7'),
+      'inventory.yaml': serviceEntryYaml('inventory', 8080, '127.0.0.7'),
     });
     cp = await startControlPlane({ configDir: dir, xdsPort: 0, adminPort: 0, watch: false });
     probe = new AdsProbe(cp.xdsPort);
@@ -248,16 +248,16 @@ describe('control plane end to end (YAML → translator → ADS)', () => {
     assert.deepEqual(namesOf(cds), ['outbound|8080||inventory']);
     const eds = await acked(EDS, ['outbound|8080||inventory']);
     assert.deepEqual(namesOf(eds), ['outbound|8080||inventory']);
-    assert.match(JSON.stringify(decodeAll(eds)), /10\.0\.0\.7/);
+    assert.match(JSON.stringify(decodeAll(eds)), /127\.0\.0\.7/);
   });
 
   it('pushes an edit to the stream, and does not push a broken edit', async () => {
     await acked(EDS, ['outbound|8080||inventory'], WEFT_NODE);
-    await writeFile(join(dir, 'inventory.yaml'), serviceEntryYaml('inventory', 8080, '10.0.0.8'));
+    await writeFile(join(dir, 'inventory.yaml'), serviceEntryYaml('inventory', 8080, '127.0.0.8'));
     assert.equal((await cp.reload()).ok, true);
     const pushed = await probe.next();
     assert.equal(pushed.type_url, EDS);
-    assert.match(JSON.stringify(decodeAll(pushed)), /10\.0\.0\.8/);
+    assert.match(JSON.stringify(decodeAll(pushed)), /127\.0\.0\.8/);
     probe.send({
       type_url: EDS,
       resource_names: ['outbound|8080||inventory'],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A ServiceEntry for `host` with one HTTP port and one endpoint. */
-export function serviceEntryYaml(host: string, port: number, address = '10.0.0.1'): string {
+export function serviceEntryYaml(host: string, port: number, address = '127.0.0.1'): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:

@@ -419,14 +419,14 @@ describe('translateMesh', () => {
         v2['endpoints'].flatMap((l: Obj) =>
           l['lb_endpoints'].map((e: Obj) => e['endpoint'].address.socket_address.address),
         ),
-        ['10.0.1.3'],
+        ['127.0.1.3'],
       );
       const grpcPort = cla(model, EAST, 'outbound|9090|v1|inventory');
       const eastA = grpcPort['endpoints'].find(
         (l: Obj) => l['locality'].sub_zone === 'rack1' && l['locality'].zone === 'us-east-1a',
       );
       assert.deepEqual(eastA['lb_endpoints'][0].endpoint.address.socket_address, {
-        address: '10.0.1.1',
+        address: '127.0.1.1',
         port_value: 19090,
       });
       assert.deepEqual(eastA['lb_endpoints'][0].load_balancing_weight, { value: 3 });

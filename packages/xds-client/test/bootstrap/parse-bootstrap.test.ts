@@ -9,7 +9,7 @@ import { validateBootstrapConfig } from '@grpc/grpc-js-xds/build/src/xds-bootstr
 
 const MINIMAL = {
   xds_servers: [{ server_uri: 'localhost:15010', channel_creds: [{ type: 'insecure' }] }],
-  node: { id: 'sidecar~10.0.0.1~inventory-1.default~default.svc.cluster.local' },
+  node: { id: 'sidecar~127.0.0.1~inventory-1.default~default.svc.cluster.local' },
 };
 
 const FULL = {

@@ -25,14 +25,14 @@ const LOCALITY_A = {
   locality: { region: 'eu', zone: 'eu-a', sub_zone: 'rack1' },
   load_balancing_weight: { value: 3 },
   lb_endpoints: [
-    endpoint('10.0.0.1', 8080),
+    endpoint('127.0.0.1', 8080),
     endpoint('::1', 8081, { health_status: 'DRAINING', load_balancing_weight: { value: 5 } }),
   ],
 };
 const LOCALITY_B = {
   locality: { region: 'eu', zone: 'eu-b' },
   priority: 1,
-  lb_endpoints: [endpoint('10.0.1.1', 9090, { health_status: 'HEALTHY' })],
+  lb_endpoints: [endpoint('127.0.1.1', 9090, { health_status: 'HEALTHY' })],
 };
 const VALID = cla([LOCALITY_A, LOCALITY_B], {
   overprovisioning_factor: { value: 200 },
@@ -54,7 +54,7 @@ describe('ClusterLoadAssignmentResourceType', () => {
             loadBalancingWeight: 3,
             weightDefaulted: false,
             endpoints: [
-              { address: '10.0.0.1', port: 8080, healthStatus: 'UNKNOWN', weight: 1, hostname: '' },
+              { address: '127.0.0.1', port: 8080, healthStatus: 'UNKNOWN', weight: 1, hostname: '' },
               { address: '::1', port: 8081, healthStatus: 'DRAINING', weight: 5, hostname: '' },
             ],
           },
@@ -64,7 +64,7 @@ describe('ClusterLoadAssignmentResourceType', () => {
             loadBalancingWeight: 1,
             weightDefaulted: true,
             endpoints: [
-              { address: '10.0.1.1', port: 9090, healthStatus: 'HEALTHY', weight: 1, hostname: '' },
+              { address: '127.0.1.1', port: 9090, healthStatus: 'HEALTHY', weight: 1, hostname: '' },
             ],
           },
         ],
@@ -92,12 +92,12 @@ describe('ClusterLoadAssignmentResourceType', () => {
       },
       {
         name: 'port 0',
-        raw: one(endpoint('10.0.0.1', 0)),
+        raw: one(endpoint('127.0.0.1', 0)),
         path: `${E}.endpoint.address.socket_address.port_value`,
       },
       {
         name: 'a port above 65535',
-        raw: one(endpoint('10.0.0.1', 70000)),
+        raw: one(endpoint('127.0.0.1', 70000)),
         path: `${E}.endpoint.address.socket_address.port_value`,
       },
       {
@@ -108,7 +108,7 @@ describe('ClusterLoadAssignmentResourceType', () => {
       { name: 'a named endpoint', raw: one({ endpoint_name: 'ep' }), path: `${E}.endpoint` },
       {
         name: 'an endpoint weight of 0',
-        raw: one(endpoint('10.0.0.1', 80, { load_balancing_weight: { value: 0 } })),
+        raw: one(endpoint('127.0.0.1', 80, { load_balancing_weight: { value: 0 } })),
         path: `${E}.load_balancing_weight`,
       },
       {
@@ -164,7 +164,7 @@ describe('ClusterLoadAssignmentResourceType', () => {
       const changed = cla([
         {
           ...LOCALITY_A,
-          lb_endpoints: [endpoint('10.0.0.1', 8080, { health_status: 'UNHEALTHY' })],
+          lb_endpoints: [endpoint('127.0.0.1', 8080, { health_status: 'UNHEALTHY' })],
         },
         LOCALITY_B,
       ]);
