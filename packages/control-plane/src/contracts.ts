@@ -23,7 +23,10 @@ export interface ClientView {
  * Any written `{ '@type': TYPE_URL, ...fields }`), by type URL, then by resource name. Encoded with
  * `XdsProtos.encodeAny`.
  */
-export type XdsResourceSet = ReadonlyMap<AdsTypeUrl, ReadonlyMap<string, Readonly<Record<string, unknown>>>>;
+export type XdsResourceSet = ReadonlyMap<
+  AdsTypeUrl,
+  ReadonlyMap<string, Readonly<Record<string, unknown>>>
+>;
 
 /** A problem in the user's configuration, located as precisely as the input allows. */
 export interface LocatedIssue {

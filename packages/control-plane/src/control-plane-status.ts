@@ -31,9 +31,20 @@ export type ReloadResult =
 
 /** Payload of 'config-applied'. */
 export interface ConfigAppliedEvent {
+  /** Snapshot generation now being served. */
   readonly version: number;
   readonly files: readonly string[];
   readonly notes: readonly TranslationNote[];
+  /** When the snapshots were swapped in, ms since the epoch (injected clock). */
+  readonly atMs: number;
+}
+
+/** Payload of 'snapshot-build': one build of every view's snapshot for a loaded config. */
+export interface SnapshotBuildEvent {
+  /** Translate + encode + consistency check of every view, ms (injected clock). */
+  readonly durationMs: number;
+  /** False when the consistency check rejected the result. */
+  readonly ok: boolean;
 }
 
 /** A short summary of the model for `/config`. */

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
+import { Registry } from 'prom-client';
 import {
   ConfigError,
   silentLogger,
@@ -14,6 +15,10 @@ import {
   type Logger,
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
+import {
+  createControlPlaneChannels,
+  type ControlPlaneChannelEvent,
+} from './control-plane-channels.js';
 import { loadConfigDir } from './config/load-config-dir.js';
 import type { MeshModel } from './config/mesh-model.js';
 import type { ClientKind, ClientView, LocatedIssue, TranslationNote } from './contracts.js';
@@ -26,8 +31,10 @@ import {
   type ConfigDocument,
   type ConfigRejection,
   type ReloadResult,
+  type SnapshotBuildEvent,
 } from './control-plane-status.js';
 import { defaultMeshTranslator, type MeshTranslator } from './control-plane-translator.js';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
 import { AdsServer } from './server/ads-server.js';
 import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
 import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
@@ -54,6 +61,13 @@ export interface ControlPlaneOptions {
   readonly logger?: Logger;
   /** @experimental Model → xDS translation; default: the built-in translator. */
   readonly translator?: MeshTranslator;
+  /**
+   * prom-client registry the `weft_cp_*` metrics are registered in (and `/metrics` serves);
+   * default: a new Registry per control plane, never prom-client's global one. Each name can be
+   * registered once per registry, so two control planes need two registries. `close()` removes
+   * the metrics again.
+   */
+  readonly metricsRegistry?: Registry;
 }
 
 /** Events of {@link ControlPlane}. */
@@ -68,6 +82,12 @@ export interface ControlPlaneEvents {
   ack: [event: AckEvent];
   /** A client NACKed a response (logged as an error: a NACK is a control-plane bug until shown otherwise). */
   nack: [event: NackEvent];
+  /** An xDS stream sent its first request (node known). */
+  connect: [client: ClientStatus];
+  /** An identified xDS stream ended. */
+  disconnect: [client: ClientStatus];
+  /** The snapshots of every view were built for a loaded config (before apply or rejection). */
+  'snapshot-build': [event: SnapshotBuildEvent];
   /** @experimental The directory watcher saw a change (before debouncing). */
   watch: [filename: string | null];
 }
@@ -86,6 +106,19 @@ interface ResolvedControlPlaneOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly translator: MeshTranslator;
+  readonly metricsRegistry: Registry;
+}
+
+function isRegistry(value: unknown): value is Registry {
+  const r = value as Partial<Registry> | null;
+  // Structural: `instanceof` fails when two copies of prom-client are installed.
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.registerMetric === 'function' &&
+    typeof r.metrics === 'function' &&
+    typeof r.contentType === 'string'
+  );
 }
 
 function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptions {
@@ -116,7 +149,10 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
     translator: options.translator ?? defaultMeshTranslator,
+    metricsRegistry: options.metricsRegistry ?? new Registry(),
   };
+  if (!isRegistry(resolved.metricsRegistry))
+    issues.push({ path: 'metricsRegistry', message: 'expected a prom-client Registry' });
   if (issues.length > 0) throw new ConfigError('control plane options', issues);
   return Object.freeze(resolved);
 }
@@ -139,6 +175,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #ads: AdsServer;
   readonly #admin: AdminServer;
   readonly #debouncer: Debouncer;
+  readonly #metrics: ControlPlaneMetrics;
+  readonly #channels = createControlPlaneChannels();
   readonly #notes = new Map<string, readonly TranslationNote[]>();
   #watcher: FSWatcher | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -167,13 +205,19 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       logger,
       clock,
     });
-    this.#ads.on('push', (event) => this.emit('push', event));
-    this.#ads.on('ack', (event) => this.emit('ack', event));
-    this.#ads.on('nack', (event) => this.emit('nack', event));
+    this.#ads.on('push', (event) => this.#publish('push', event));
+    this.#ads.on('ack', (event) => this.#publish('ack', event));
+    this.#ads.on('nack', (event) => this.#publish('nack', event));
+    this.#ads.on('connect', (client) => this.#publish('connect', client));
+    this.#ads.on('disconnect', (client) => this.#publish('disconnect', client));
+    // Subscribed before any user listener, and throws (name taken) before anything is bound.
+    this.#metrics = new ControlPlaneMetrics({ registry: options.metricsRegistry, clock });
+    this.#metrics.attach(this);
     this.#admin = new AdminServer({
       host: options.host,
       port: options.adminPort,
       logger,
+      metricsRegistry: options.metricsRegistry,
       source: {
         ready: () => this.#cache.hasConfig,
         config: () => this.configDocument(),
@@ -205,6 +249,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Generation of the snapshot being served (increments per applied config). */
   get version(): number {
     return this.#cache.generation;
+  }
+
+  /** The registry holding this control plane's `weft_cp_*` metrics (served on admin `/metrics`). */
+  get metricsRegistry(): Registry {
+    return this.#options.metricsRegistry;
   }
 
   /** The last rejected config, or null. */
@@ -280,6 +329,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#watcher?.close();
     this.#watcher = undefined;
     await Promise.all([this.#ads.close(), this.#admin.close()]);
+    this.#metrics.unregister();
   }
 
   async #reloadNow(): Promise<ReloadResult> {
@@ -295,26 +345,30 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       return out.resources;
     };
     const probes: ClientView[] = DEFAULT_KINDS.map((kind) => ({ kind, locality: EMPTY_LOCALITY }));
+    const buildStartMs = clock.now();
     const result = this.#cache.update((view) => {
       const resources = build(view);
       // Views built lazily later keep reporting their notes.
       this.#notes.set(viewKey(view), notes.get(viewKey(view)) ?? []);
       return resources;
     }, probes);
+    const appliedAtMs = clock.now();
+    this.#publish('snapshot-build', { durationMs: appliedAtMs - buildStartMs, ok: result.ok });
     if (!result.ok)
       return this.#reject(createRejection('inconsistent', [], result.problems, clock.now()));
     for (const key of [...this.#notes.keys()]) if (!notes.has(key)) this.#notes.delete(key);
     this.#model = model;
     this.#files = loaded.files;
-    this.#appliedAtMs = clock.now();
+    this.#appliedAtMs = appliedAtMs;
     this.#applied += 1;
     const event: ConfigAppliedEvent = {
       version: result.generation,
       files: loaded.files,
       notes: [...notes.values()].flat(),
+      atMs: appliedAtMs,
     };
     logger.info('config applied', { version: result.generation, files: loaded.files.length });
-    this.emit('config-applied', event);
+    this.#publish('config-applied', event);
     return { ok: true, version: result.generation, files: loaded.files };
   }
 
@@ -326,8 +380,27 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       issues: rejection.issues,
       servingVersion: this.version,
     });
-    this.emit('config-rejected', rejection);
+    this.#publish('config-rejected', rejection);
     return { ok: false, rejection };
+  }
+
+  /**
+   * Publishes on the event's diagnostics channel (if it has one) and emits it. A listener that
+   * throws is logged, never thrown into the server or the reload that caused the event.
+   */
+  #publish<K extends keyof ControlPlaneEvents>(name: K, ...args: ControlPlaneEvents[K]): void {
+    if (name in this.#channels) {
+      const ch = this.#channels[name as ControlPlaneChannelEvent];
+      if (ch.hasSubscribers) ch.publish(args[0]);
+    }
+    try {
+      (this.emit as (event: K, ...rest: ControlPlaneEvents[K]) => boolean)(name, ...args);
+    } catch (err) {
+      this.#options.logger.error('control plane event listener threw', {
+        event: name,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   #startWatching(): void {

@@ -2,10 +2,13 @@
 
 export { startControlPlane, ControlPlane } from './control-plane.js';
 export type { ControlPlaneOptions, ControlPlaneEvents } from './control-plane.js';
+export { CONTROL_PLANE_CHANNELS } from './control-plane-channels.js';
+export type { ControlPlaneChannelEvent } from './control-plane-channels.js';
 export type {
   ReloadResult,
   ConfigRejection,
   ConfigAppliedEvent,
+  SnapshotBuildEvent,
   ConfigDocument,
   ModelSummary,
   SnapshotSummary,

@@ -1,7 +1,9 @@
-// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients.
+// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients, /metrics.
 // Envoy-admin-like read-only views; DESIGN.md "Configuration" (rejections are visible).
+// /metrics: https://prometheus.io/docs/instrumenting/exposition_formats/
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { silentLogger, WeftError, type Logger } from '@weft/xds-client';
 import type { ClientStatus } from '../server/client-status.js';
 
@@ -24,14 +26,17 @@ export interface AdminServerOptions {
   readonly port?: number;
   /** Default: silent. */
   readonly logger?: Logger;
+  /** Served on `/metrics` in the registry's content type; default: none (`/metrics` is 404). */
+  readonly metricsRegistry?: Registry;
 }
 
-/** A small read-only JSON HTTP server. Unknown paths get 404 JSON. */
+/** A small read-only JSON HTTP server (plus Prometheus text on `/metrics`). Unknown paths get 404 JSON. */
 export class AdminServer {
   readonly #source: AdminSource;
   readonly #host: string;
   readonly #requestedPort: number;
   readonly #logger: Logger;
+  readonly #metricsRegistry: Registry | undefined;
   #server: Server | undefined;
   #port = 0;
   #closed = false;
@@ -42,6 +47,7 @@ export class AdminServer {
     this.#host = options.host ?? '127.0.0.1';
     this.#requestedPort = options.port ?? 0;
     this.#logger = options.logger ?? silentLogger;
+    this.#metricsRegistry = options.metricsRegistry;
   }
 
   /** The bound port (0 before `listen()`). */
@@ -111,16 +117,36 @@ export class AdminServer {
         case '/clients':
           send(res, 200, { clients: this.#source.clients() });
           return;
+        case '/metrics':
+          if (this.#metricsRegistry === undefined) this.#notFound(res, path);
+          else void this.#sendMetrics(res, this.#metricsRegistry);
+          return;
         default:
-          send(res, 404, {
-            error: 'not found',
-            path,
-            paths: ['/healthz', '/ready', '/config', '/clients'],
-          });
+          this.#notFound(res, path);
       }
     } catch (err) {
       this.#logger.error('admin request failed', {
         path,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      send(res, 500, { error: 'internal error' });
+    }
+  }
+
+  #notFound(res: ServerResponse, path: string): void {
+    const paths = ['/healthz', '/ready', '/config', '/clients'];
+    if (this.#metricsRegistry !== undefined) paths.push('/metrics');
+    send(res, 404, { error: 'not found', path, paths });
+  }
+
+  /** Prometheus exposition in the registry's own content type; a collect failure is a 500. */
+  async #sendMetrics(res: ServerResponse, registry: Registry): Promise<void> {
+    try {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    } catch (err) {
+      this.#logger.error('admin /metrics failed', {
         error: err instanceof Error ? err.message : String(err),
       });
       send(res, 500, { error: 'internal error' });

@@ -140,7 +140,14 @@ export abstract class AdsStream {
     error: ErrorDetail | null | undefined,
   ): void {
     const s = this.typeStatus(typeUrl);
-    const base = { streamId: this.streamId, nodeId: this.nodeId, typeUrl, version, nonce };
+    const base = {
+      streamId: this.streamId,
+      nodeId: this.nodeId,
+      kind: (this.#identity ?? identifyClient(undefined)).view.kind,
+      typeUrl,
+      version,
+      nonce,
+    };
     if (error !== undefined && error !== null) {
       const atMs = this.host.clock.now();
       const message = error.message ?? '';

@@ -7,6 +7,7 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL,
   SECRET_TYPE_URL,
   type AdsTypeUrl,
+  type AnyMessage,
 } from '@weft/xds-client';
 import type { ClientKind, ClientLocality } from '../contracts.js';
 
@@ -66,6 +67,8 @@ export interface ClientStatus {
 export interface AckEvent {
   readonly streamId: number;
   readonly nodeId: string;
+  /** Client kind of the stream (from its first request's node). */
+  readonly kind: ClientKind;
   readonly typeUrl: AdsTypeUrl;
   readonly version: string;
   readonly nonce: string;
@@ -88,6 +91,20 @@ export interface PushEvent {
   readonly resourceNames: readonly string[];
   /** Delta only: `removed_resources`. */
   readonly removedNames: readonly string[];
+  /** Snapshot generation the response was built from (see `SnapshotCache.generation`). */
+  readonly generation: number;
+  /**
+   * Sum of the encoded `Any.value` lengths of the resources carried, in bytes: the resource
+   * payload, without the DiscoveryResponse envelope or gRPC framing.
+   */
+  readonly bytes: number;
+}
+
+/** Sum of the encoded `Any.value` lengths, bytes (the {@link PushEvent.bytes} measure). */
+export function encodedBytes(resources: readonly AnyMessage[]): number {
+  let total = 0;
+  for (const r of resources) total += r.value.byteLength;
+  return total;
 }
 
 /** Events of {@link AdsServer}. */

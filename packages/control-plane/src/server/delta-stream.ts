@@ -8,7 +8,7 @@ import {
   type AnyMessage,
 } from '@weft/xds-client';
 import type { NodeMessage } from './client-identity.js';
-import { TYPE_SHORT_NAMES } from './client-status.js';
+import { encodedBytes, TYPE_SHORT_NAMES } from './client-status.js';
 import {
   AdsStream,
   isAdsTypeUrl,
@@ -165,7 +165,8 @@ export class DeltaStream extends AdsStream {
   #respond(typeUrl: AdsTypeUrl, force: ReadonlySet<string>): void {
     const st = this.#types.get(typeUrl);
     if (st === undefined) return;
-    const entry = this.snapshot().types.get(typeUrl);
+    const snapshot = this.snapshot();
+    const entry = snapshot.types.get(typeUrl);
     if (entry === undefined) return;
     const candidates = new Set(st.subscribed);
     if (st.wildcard) {
@@ -207,6 +208,8 @@ export class DeltaStream extends AdsStream {
       nonce,
       resourceNames: resources.map((r) => r.name),
       removedNames: removed,
+      generation: snapshot.generation,
+      bytes: encodedBytes(resources.map((r) => r.resource)),
     });
   }
 }

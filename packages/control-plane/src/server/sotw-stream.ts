@@ -8,7 +8,7 @@ import {
   type AnyMessage,
 } from '@weft/xds-client';
 import type { NodeMessage } from './client-identity.js';
-import { TYPE_SHORT_NAMES } from './client-status.js';
+import { encodedBytes, TYPE_SHORT_NAMES } from './client-status.js';
 import {
   AdsStream,
   isAdsTypeUrl,
@@ -145,7 +145,8 @@ export class SotwStream extends AdsStream {
   #respond(typeUrl: AdsTypeUrl, force: boolean, newlyRequested: readonly string[] = []): void {
     const st = this.#types.get(typeUrl);
     if (st === undefined) return;
-    const entry = this.snapshot().types.get(typeUrl);
+    const snapshot = this.snapshot();
+    const entry = snapshot.types.get(typeUrl);
     if (entry === undefined) return;
     const desired = st.wildcard
       ? [...entry.resources.values()]
@@ -170,9 +171,10 @@ export class SotwStream extends AdsStream {
     const s = this.typeStatus(typeUrl);
     s.sentVersion = entry.version;
     s.sentNonce = nonce;
+    const anys = desired.map((r) => r.any);
     this.#call.write({
       version_info: entry.version,
-      resources: desired.map((r) => r.any),
+      resources: anys,
       type_url: typeUrl,
       nonce,
     });
@@ -184,6 +186,8 @@ export class SotwStream extends AdsStream {
       nonce,
       resourceNames: desired.map((r) => r.name),
       removedNames: [],
+      generation: snapshot.generation,
+      bytes: encodedBytes(anys),
     });
   }
 }
