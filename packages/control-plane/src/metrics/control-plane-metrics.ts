@@ -206,6 +206,7 @@ export class ControlPlaneMetrics {
       this.#pushBytes.inc({ type }, 0);
       this.#acks.inc({ type }, 0);
       for (const kind of CLIENT_KINDS) this.#nacks.inc({ type, kind }, 0);
+      this.#convergence.zero({ type });
     }
     this.#configApplied.inc(0);
     for (const reason of REJECTION_REASONS) this.#configRejected.inc({ reason }, 0);
