@@ -5,43 +5,26 @@
 //   node bench/dist/control-plane/convergence.bench.js [--clients 100,1000] [--transports sotw,delta]
 //        [--changes 5]
 //   env: WEFT_BENCH_CLIENTS, WEFT_BENCH_TRANSPORTS, WEFT_BENCH_CHANGES
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  createDefaultResourceTypes,
-  loadXdsProtos,
-  parseBootstrap,
-  ROUTE_CONFIGURATION_TYPE_URL,
-  XdsClient,
-  type AnyMessage,
-  type RouteConfigurationUpdate,
-  type XdsTransport,
-} from '@weft/xds-client';
+import { loadXdsProtos, type XdsTransport } from '@weft/xds-client';
+import { BenchClient } from '../helpers/bench-xds-client.js';
 import {
   readMetricSum,
   readRssBytes,
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from '../helpers/control-plane-process.js';
-import {
-  rewriteVirtualService,
-  SERVICE_PORT,
-  writeMesh,
-  type MeshShape,
-} from '../helpers/mesh-config.js';
-import { PLAIN_PUSH_SERVICE } from '../helpers/plain-push-service.js';
+import { rewriteVirtualService, writeMesh, type MeshShape } from '../helpers/mesh-config.js';
+import { runPlainBaseline, type PlainResult } from '../helpers/plain-grpc-baseline.js';
 import { formatTable, machineInfo, quantile, round, writeResults } from '../helpers/report.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The control plane's quiet period before a reload (ControlPlaneOptions.debounceMs default). */
 const DEBOUNCE_MS = 100;
@@ -94,175 +77,6 @@ function parseOptions(): BenchOptions {
   if (!Number.isInteger(changes) || changes < 1 || changes > WEIGHTS.length)
     throw new Error(`--changes: expected 1..${WEIGHTS.length}, got ${changes}`);
   return { clients, transports: transports as XdsTransport[], changes };
-}
-
-// ---- protobuf sizes (client-side estimate of bytes pushed) ----
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len += 1;
-  }
-  return len;
-}
-
-/** Encoded size of a length-delimited field with a one-byte tag (field numbers < 16); 0 when empty. */
-function fieldLength(byteLength: number): number {
-  return byteLength === 0 ? 0 : 1 + varintLength(byteLength) + byteLength;
-}
-
-function anyLength(any: AnyMessage): number {
-  return fieldLength(Buffer.byteLength(any.type_url)) + fieldLength(any.value.byteLength);
-}
-
-/** Names the bench client watches, by type: what an SDK client of HOST would follow. */
-function watchedNames(): Record<'lds' | 'rds' | 'cds' | 'eds', string[]> {
-  const clusters = ['v1', 'v2', ''].map((subset) => `outbound|${SERVICE_PORT}|${subset}|${HOST}`);
-  return { lds: [HOST], rds: [`${HOST}:${SERVICE_PORT}`], cds: clusters, eds: clusters };
-}
-
-function v1WeightOf(route: RouteConfigurationUpdate): number | undefined {
-  const action = route.virtualHosts[0]?.routes[0]?.action;
-  return action?.clusters.find((c) => c.name.includes('|v1|'))?.weight;
-}
-
-/** One XdsClient with the watches of an SDK client of HOST, and what it saw, with times. */
-class BenchClient {
-  readonly client: XdsClient;
-  readonly #expectedValues: number;
-  #values = 0;
-  initialAtMs: number | undefined;
-  /** v1 weight the current edit should bring, and when this client saw and ACKed it. */
-  expectWeight: number | undefined;
-  sawAtMs: number | undefined;
-  ackedAtMs: number | undefined;
-  /** Client-side estimate of response bytes received (DiscoveryResponse encoding, no framing). */
-  bytesReceived = 0;
-  acks = 0;
-  readonly #lastVersions = new Map<string, string>();
-
-  constructor(
-    index: number,
-    xdsPort: number,
-    readonly transport: XdsTransport,
-    private readonly onProgress: () => void,
-  ) {
-    const bootstrap = parseBootstrap(
-      {
-        xds_servers: [
-          {
-            server_uri: `127.0.0.1:${xdsPort}`,
-            channel_creds: [{ type: 'insecure' }],
-            server_features: transport === 'delta' ? ['xds_v3', 'weft_delta'] : ['xds_v3'],
-          },
-        ],
-        node: { id: `bench-${index}`, locality: { region: 'us-east-1', zone: 'us-east-1a' } },
-      },
-      'bench',
-    );
-    const types = createDefaultResourceTypes();
-    const [cds, eds, lds, rds] = types;
-    this.client = new XdsClient({ bootstrap, resourceTypes: types });
-    const names = watchedNames();
-    this.#expectedValues =
-      names.lds.length + names.rds.length + names.cds.length + names.eds.length;
-    const ignore = (): void => undefined;
-    const counting = {
-      onChanged: () => this.#onValue(),
-      onResourceError: ignore,
-      onAmbientError: ignore,
-    };
-    for (const n of names.lds) this.client.watch(lds, n, counting);
-    for (const n of names.cds) this.client.watch(cds, n, counting);
-    for (const n of names.eds) this.client.watch(eds, n, counting);
-    for (const n of names.rds) {
-      this.client.watch(rds, n, {
-        onChanged: (route) => {
-          this.#onValue();
-          if (this.expectWeight !== undefined && v1WeightOf(route) === this.expectWeight)
-            this.sawAtMs ??= performance.now();
-        },
-        onResourceError: ignore,
-        onAmbientError: ignore,
-      });
-    }
-    this.client.on('ack', (event) => {
-      this.acks += 1;
-      this.bytesReceived += this.#responseBytes(event.typeUrl, event.version, event.nonce);
-      if (
-        event.typeUrl === ROUTE_CONFIGURATION_TYPE_URL &&
-        this.sawAtMs !== undefined &&
-        this.ackedAtMs === undefined
-      ) {
-        this.ackedAtMs = performance.now();
-        this.onProgress();
-      }
-    });
-  }
-
-  /** Starts watching for the next edit. */
-  expect(weight: number): void {
-    this.expectWeight = weight;
-    this.sawAtMs = undefined;
-    this.ackedAtMs = undefined;
-  }
-
-  #onValue(): void {
-    this.#values += 1;
-    if (this.initialAtMs === undefined && this.#values >= this.#expectedValues) {
-      this.initialAtMs = performance.now();
-      this.onProgress();
-    }
-  }
-
-  /**
-   * Size of the response just ACKed, rebuilt from what the client holds: SotW resends every
-   * subscribed resource of the type; Delta sends those whose version changed.
-   */
-  #responseBytes(typeUrl: string, version: string, nonce: string): number {
-    const status = this.client.status().types[typeUrl];
-    if (status === undefined) return 0;
-    let body = fieldLength(Buffer.byteLength(version)) + fieldLength(Buffer.byteLength(typeUrl));
-    body += fieldLength(Buffer.byteLength(nonce));
-    for (const [name, r] of Object.entries(status.resources)) {
-      if (r.raw === undefined) continue;
-      const key = `${typeUrl} ${name}`;
-      if (this.transport === 'sotw') {
-        body += fieldLength(anyLength(r.raw));
-      } else if (this.#lastVersions.get(key) !== r.version) {
-        const resource =
-          fieldLength(Buffer.byteLength(name)) +
-          fieldLength(Buffer.byteLength(r.version)) +
-          fieldLength(anyLength(r.raw));
-        body += fieldLength(resource);
-      }
-      this.#lastVersions.set(key, r.version);
-    }
-    return body;
-  }
-}
-
-/** Resolves when `done()` holds, checked after each progress signal; rejects after `timeoutMs`. */
-function waitFor(
-  subscribe: (signal: () => void) => void,
-  done: () => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`timed out after ${timeoutMs}ms waiting for ${what}`));
-    }, timeoutMs);
-    const check = (): void => {
-      if (done()) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    subscribe(check);
-    check();
-  });
 }
 
 interface ChangeResult {
@@ -327,7 +141,17 @@ async function runScenario(
     let signal: () => void = () => undefined;
     const progress = (): void => signal();
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) clients.push(new BenchClient(i, cp.xdsPort, transport, progress));
+    for (let i = 0; i < n; i++) {
+      clients.push(
+        new BenchClient({
+          index: i,
+          xdsPort: cp.xdsPort,
+          transport,
+          host: HOST,
+          onProgress: progress,
+        }),
+      );
+    }
     await waitFor(
       (s) => (signal = s),
       () => clients.every((c) => c.initialAtMs !== undefined),
@@ -339,6 +163,7 @@ async function runScenario(
     const cpRssConnectedBytes = await readRssBytes(cp.pid);
     collectGarbage();
     const benchHeapAfter = process.memoryUsage().heapUsed;
+    for (const c of clients) c.countBytes();
     const initialBytes = clients.reduce((sum, c) => sum + c.bytesReceived, 0);
 
     const results: ChangeResult[] = [];
@@ -367,6 +192,7 @@ async function runScenario(
       }
       const latencies = clients.map((c) => c.ackedAtMs! - start);
       const metricAfter = await readMetricSum(cp.adminPort, PUSH_BYTES_METRIC);
+      for (const c of clients) c.countBytes();
       const clientBytes = clients.reduce((sum, c) => sum + c.bytesReceived, 0) - bytesBefore;
       let bytesTotal = clientBytes;
       if (metricBefore !== undefined && metricAfter !== undefined) {
@@ -429,105 +255,6 @@ async function runScenario(
     await Promise.all(clients.map((c) => c.client.close()));
     await cp?.stop();
     await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-const PLAIN_PUSH_SERVER = fileURLToPath(
-  new URL('../helpers/plain-push-server.js', import.meta.url),
-);
-
-interface PlainResult {
-  readonly clients: number;
-  readonly messageBytes: number;
-  /** ms from the push command to the first / last client's receipt, p50 over the pushes. */
-  readonly firstP50Ms: number;
-  readonly lastP50Ms: number;
-  readonly lastMaxMs: number;
-}
-
-/**
- * The plain alternative: a grpc-js bidi server process with no mesh logic writes one
- * `messageBytes` message to N grpc-js streams in this process, as the control plane does for an
- * edit. Its time is the floor under the control plane's (minus the debounce quiet period).
- */
-async function runPlainBaseline(
-  n: number,
-  messageBytes: number,
-  pushes: number,
-): Promise<PlainResult> {
-  const child = spawn(process.execPath, [PLAIN_PUSH_SERVER], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  const Ctor = makeGenericClientConstructor(PLAIN_PUSH_SERVICE, 'PlainPush');
-  const streams: { client: InstanceType<typeof Ctor>; call: ClientDuplexStream<Buffer, Buffer> }[] =
-    [];
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`plain push server exited with ${code}`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const msg = JSON.parse(line) as { event: string; port: number };
-        if (msg.event === 'listening') resolve(msg.port);
-      });
-    });
-    let signal: () => void = () => undefined;
-    const received: number[] = Array.from({ length: n }, () => 0);
-    const at: (number | undefined)[] = Array.from({ length: n }, () => undefined);
-    for (let i = 0; i < n; i++) {
-      // Same target and channel options as the xDS clients, so grpc-js pools connections alike.
-      const client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure(), {
-        'grpc.max_receive_message_length': -1,
-      });
-      const call = (client as unknown as { stream(): ClientDuplexStream<Buffer, Buffer> }).stream();
-      call.on('data', () => {
-        received[i] = received[i]! + 1;
-        if (received[i]! > 1) {
-          at[i] ??= performance.now();
-          call.write(Buffer.alloc(1)); // the ACK
-        }
-        signal();
-      });
-      call.on('error', () => undefined);
-      call.write(Buffer.alloc(1)); // hello
-      streams.push({ client, call });
-    }
-    await waitFor(
-      (s) => (signal = s),
-      () => received.every((r) => r >= 1),
-      INITIAL_TIMEOUT_MS,
-      'plain streams',
-    );
-    const firsts: number[] = [];
-    const lasts: number[] = [];
-    for (let k = 0; k < pushes; k++) {
-      at.fill(undefined);
-      const start = performance.now();
-      child.stdin.write(`push ${messageBytes}\n`);
-      await waitFor(
-        (s) => (signal = s),
-        () => at.every((t) => t !== undefined),
-        CHANGE_TIMEOUT_MS,
-        'plain push',
-      );
-      const latencies = at.map((t) => t! - start);
-      firsts.push(Math.min(...latencies));
-      lasts.push(Math.max(...latencies));
-      await sleep(QUIET_AFTER_CHANGE_MS);
-    }
-    return {
-      clients: n,
-      messageBytes,
-      firstP50Ms: round(quantile(firsts, 0.5)),
-      lastP50Ms: round(quantile(lasts, 0.5)),
-      lastMaxMs: round(Math.max(...lasts)),
-    };
-  } finally {
-    for (const { client, call } of streams) {
-      call.end();
-      client.close();
-    }
-    child.stdin.end();
-    await exited;
   }
 }
 
