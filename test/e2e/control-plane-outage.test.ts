@@ -17,7 +17,11 @@ import {
   type WeftError,
 } from '@weft/xds-client';
 import { echoMeshYaml } from '@weft/example-demo/mesh-yaml';
-import { eventually, startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import {
+  eventually,
+  startControlPlaneProcess,
+  type ControlPlaneProcess,
+} from '../helpers/processes.js';
 
 /** Records what one watcher heard. */
 class Recorder<T> {
@@ -44,7 +48,10 @@ function splitOf(route: RouteConfigurationUpdate | undefined): Record<string, nu
 }
 
 interface ClientsBody {
-  clients: { nodeId: string; types: Record<string, { subscribed: unknown; ackedVersion: string; sentVersion: string }> }[];
+  clients: {
+    nodeId: string;
+    types: Record<string, { subscribed: unknown; ackedVersion: string; sentVersion: string }>;
+  }[];
 }
 
 for (const transport of ['sotw', 'delta'] as const) {
@@ -66,7 +73,8 @@ for (const transport of ['sotw', 'delta'] as const) {
       cds: new Recorder<unknown>(),
       eds: new Recorder<unknown>(),
     };
-    const counts = (): number[] => [rec.lds, rec.rds, rec.cds, rec.eds].map((r) => r.changes.length);
+    const counts = (): number[] =>
+      [rec.lds, rec.rds, rec.cds, rec.eds].map((r) => r.changes.length);
 
     const writeMesh = (weights: Record<string, number>): Promise<void> =>
       writeFile(
@@ -119,30 +127,58 @@ for (const transport of ['sotw', 'delta'] as const) {
     });
 
     it('receives the Listener, RouteConfiguration, Cluster and endpoints named per DESIGN.md', async () => {
-      await eventually(async () => (counts().every((n) => n === 1) ? true : undefined), 15_000, 'all four resources');
-      assert.deepEqual(splitOf(rec.rds.last), { 'outbound|50051|v1|echo': 80, 'outbound|50051|v2|echo': 20 });
+      await eventually(
+        () => (counts().every((n) => n === 1) ? true : undefined),
+        15_000,
+        'all four resources',
+      );
+      assert.deepEqual(splitOf(rec.rds.last), {
+        'outbound|50051|v1|echo': 80,
+        'outbound|50051|v2|echo': 20,
+      });
       assert.equal(client.connected, true);
     });
 
     it('gets a YAML edit as one RDS update and nothing else', async () => {
       await writeMesh({ v1: 50, v2: 50 });
-      await eventually(async () => (rec.rds.changes.length === 2 ? true : undefined), 15_000, 'the RDS update');
-      assert.deepEqual(splitOf(rec.rds.last), { 'outbound|50051|v1|echo': 50, 'outbound|50051|v2|echo': 50 });
+      await eventually(() => (rec.rds.changes.length === 2 ? true : undefined),
+        15_000,
+        'the RDS update',
+      );
+      assert.deepEqual(splitOf(rec.rds.last), {
+        'outbound|50051|v1|echo': 50,
+        'outbound|50051|v2|echo': 50,
+      });
       assert.deepEqual(counts(), [1, 2, 1, 1]);
     });
 
     it('hears nothing of a broken edit, and the control plane reports it', async () => {
-      await writeFile(join(dir, 'echo.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: [oops\n');
-      await eventually(async () => {
-        const body = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).json()) as { lastRejection: unknown };
-        return body.lastRejection ?? undefined;
-      }, 15_000, 'the rejection');
+      await writeFile(
+        join(dir, 'echo.yaml'),
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: [oops\n',
+      );
+      await eventually(
+        async () => {
+          const body = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).json()) as {
+            lastRejection: unknown;
+          };
+          return body.lastRejection ?? undefined;
+        },
+        15_000,
+        'the rejection',
+      );
       // Restore the last good content: same versions, so still nothing to push.
       await writeMesh({ v1: 50, v2: 50 });
-      await eventually(async () => {
-        const body = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).json()) as { counters: { applied: number } };
-        return body.counters.applied >= 3 ? true : undefined;
-      }, 15_000, 'the restored config to apply');
+      await eventually(
+        async () => {
+          const body = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).json()) as {
+            counters: { applied: number };
+          };
+          return body.counters.applied >= 3 ? true : undefined;
+        },
+        15_000,
+        'the restored config to apply',
+      );
       assert.deepEqual(counts(), [1, 2, 1, 1]);
     });
 
@@ -153,21 +189,36 @@ for (const transport of ['sotw', 'delta'] as const) {
       await disconnected;
       assert.equal(client.connected, false);
       const status = client.status();
-      const held = Object.values(status.types).flatMap((t) => Object.values(t.resources).map((r) => r.state));
+      const held = Object.values(status.types).flatMap((t) =>
+        Object.values(t.resources).map((r) => r.state),
+      );
       assert.deepEqual(held, ['ACKED', 'ACKED', 'ACKED', 'ACKED']);
 
       const reconnected = once(client, 'connected');
       cp = await startControlPlaneProcess(dir, { xdsPort, adminPort });
       await reconnected;
       // The restarted control plane sees the client re-subscribed to all four types.
-      await eventually(async () => {
-        const me = (await clientsOf(cp)).clients.find((c) => c.nodeId === nodeId);
-        return me !== undefined && ['lds', 'rds', 'cds', 'eds'].every((t) => me.types[t]?.subscribed !== undefined) ? me : undefined;
-      }, 15_000, 'the client to re-subscribe');
+      await eventually(
+        async () => {
+          const me = (await clientsOf(cp)).clients.find((c) => c.nodeId === nodeId);
+          return me !== undefined &&
+            ['lds', 'rds', 'cds', 'eds'].every((t) => me.types[t]?.subscribed !== undefined)
+            ? me
+            : undefined;
+        },
+        15_000,
+        'the client to re-subscribe',
+      );
       // Prove the stream is live again with a real change, then check nothing else was re-notified.
       await writeMesh({ v1: 10, v2: 90 });
-      await eventually(async () => (rec.rds.changes.length === 3 ? true : undefined), 15_000, 'the RDS update after restart');
-      assert.deepEqual(splitOf(rec.rds.last), { 'outbound|50051|v1|echo': 10, 'outbound|50051|v2|echo': 90 });
+      await eventually(() => (rec.rds.changes.length === 3 ? true : undefined),
+        15_000,
+        'the RDS update after restart',
+      );
+      assert.deepEqual(splitOf(rec.rds.last), {
+        'outbound|50051|v1|echo': 10,
+        'outbound|50051|v2|echo': 90,
+      });
       assert.deepEqual(counts(), [1, 3, 1, 1]);
       for (const r of [rec.lds, rec.rds, rec.cds, rec.eds]) {
         assert.deepEqual(r.resourceErrors, []);

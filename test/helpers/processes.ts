@@ -6,7 +6,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** Absolute path of the built `weft` CLI entry point. */
-export const WEFT_BIN = fileURLToPath(new URL('../../../packages/cli/dist/src/bin/weft.js', import.meta.url));
+export const WEFT_BIN = fileURLToPath(
+  new URL('../../../packages/cli/dist/src/bin/weft.js', import.meta.url),
+);
 const DRIVER = fileURLToPath(new URL('../interop/grpc-xds-driver.js', import.meta.url));
 
 /** A `weft control-plane` child process. */
@@ -113,7 +115,9 @@ export function startGrpcXdsDriver(bootstrapPath: string): GrpcXdsDriver {
   return {
     calls: (cmd) =>
       new Promise((resolve, reject) => {
-        const onExit = (): void => { reject(new Error(`grpc-js-xds driver exited:\n${stderr}`)); };
+        const onExit = (): void => {
+          reject(new Error(`grpc-js-xds driver exited:\n${stderr}`));
+        };
         child.once('exit', onExit);
         waiting.push((line) => {
           child.off('exit', onExit);
@@ -131,7 +135,11 @@ export function startGrpcXdsDriver(bootstrapPath: string): GrpcXdsDriver {
 }
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. For real-time waits on other processes only. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -141,7 +149,10 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

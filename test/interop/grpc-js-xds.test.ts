@@ -48,7 +48,13 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
     await writeFile(
       bootstrap,
       JSON.stringify({
-        xds_servers: [{ server_uri: `127.0.0.1:${cp.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+        xds_servers: [
+          {
+            server_uri: `127.0.0.1:${cp.xdsPort}`,
+            channel_creds: [{ type: 'insecure' }],
+            server_features: ['xds_v3'],
+          },
+        ],
         node: { id: 'grpc-interop-client', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
       }),
     );
@@ -78,29 +84,47 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
     const result = await driver.calls({ target: 'xds:///echo', n: 1000, concurrency: 16 });
     assert.deepEqual(result.errors, {});
     const share = (result.counts['v2'] ?? 0) / 1000;
-    assert.ok(Math.abs(share - 0.2) <= 0.05, `v2 share ${share} not within 0.20 ± 0.05 (${JSON.stringify(result.counts)})`);
+    assert.ok(
+      Math.abs(share - 0.2) <= 0.05,
+      `v2 share ${share} not within 0.20 ± 0.05 (${JSON.stringify(result.counts)})`,
+    );
   });
 
   it('sends x-user-type: premium to v2 by header match', async () => {
-    const result = await driver.calls({ target: 'xds:///echo', n: 100, metadata: { 'x-user-type': 'premium' } });
+    const result = await driver.calls({
+      target: 'xds:///echo',
+      n: 100,
+      metadata: { 'x-user-type': 'premium' },
+    });
     assert.deepEqual(result, { counts: { v2: 100 }, errors: {} });
   });
 
   it('follows a YAML edit while connected, and ignores a broken one', async () => {
     await writeMesh({ v1: 0, v2: 100 });
-    await eventually(async () => {
-      const r = await driver.calls({ target: 'xds:///echo', n: 50 });
-      return r.counts['v2'] === 50 ? r : undefined;
-    }, 20_000, 'all calls to reach v2 after the edit');
+    await eventually(
+      async () => {
+        const r = await driver.calls({ target: 'xds:///echo', n: 50 });
+        return r.counts['v2'] === 50 ? r : undefined;
+      },
+      20_000,
+      'all calls to reach v2 after the edit',
+    );
 
     // A broken edit: weights that do not add up to 100 and an unknown field.
     const good = await readFile(join(dir, 'echo.yaml'), 'utf8');
-    await writeFile(join(dir, 'echo.yaml'), good.replace('weight: 100', 'weight: 70\n          bogusField: 1'));
+    await writeFile(
+      join(dir, 'echo.yaml'),
+      good.replace('weight: 100', 'weight: 70\n          bogusField: 1'),
+    );
     const admin = `http://127.0.0.1:${cp.adminPort}`;
-    const rejection = await eventually(async () => {
-      const body = (await (await fetch(`${admin}/config`)).json()) as { lastRejection?: unknown };
-      return body.lastRejection ?? undefined;
-    }, 20_000, 'the control plane to reject the broken edit');
+    const rejection = await eventually(
+      async () => {
+        const body = (await (await fetch(`${admin}/config`)).json()) as { lastRejection?: unknown };
+        return body.lastRejection ?? undefined;
+      },
+      20_000,
+      'the control plane to reject the broken edit',
+    );
     assert.match(JSON.stringify(rejection), /echo\.yaml/);
     const after = await driver.calls({ target: 'xds:///echo', n: 50 });
     assert.deepEqual(after, { counts: { v2: 50 }, errors: {} });

@@ -20,7 +20,10 @@ Run 'weft COMMAND --help' for a command's options.
 
 const LATER = new Map<string, string>([
   ['sidecar', 'weft sidecar arrives with the sidecar-lite package (issue "SDK data plane")'],
-  ['config-dump', 'weft config-dump arrives with the observability work; for now read the control plane admin API /clients'],
+  [
+    'config-dump',
+    'weft config-dump arrives with the observability work; for now read the control plane admin API /clients',
+  ],
   ['cert', 'weft cert arrives with the mesh CA (issue "Security")'],
 ]);
 
@@ -66,7 +69,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       }
       case 'validate': {
         if (wantsHelp(rest)) return printHelp(io, VALIDATE_HELP);
-        const { positionals } = parseArgs({ args: [...rest], options: {}, strict: true, allowPositionals: true });
+        const { positionals } = parseArgs({
+          args: [...rest],
+          options: {},
+          strict: true,
+          allowPositionals: true,
+        });
         const dir = positionals[0];
         if (dir === undefined || positionals.length > 1) {
           io.stderr.write('weft validate: expected exactly one DIR\n\n' + VALIDATE_HELP);
@@ -123,7 +131,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
   } catch (err) {
     // parseArgs reports unknown or malformed flags by throwing a TypeError with a clear message.
-    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+    if (
+      err instanceof TypeError &&
+      'code' in err &&
+      String(err.code).startsWith('ERR_PARSE_ARGS')
+    ) {
       io.stderr.write(`weft ${command}: ${err.message}\n`);
       return 2;
     }

@@ -3,18 +3,29 @@
 import { runCli } from '../run-cli.js';
 
 const stopSignal = new Promise<string>((resolve) => {
-  process.once('SIGINT', () => { resolve('SIGINT'); });
-  process.once('SIGTERM', () => { resolve('SIGTERM'); });
+  process.once('SIGINT', () => {
+    resolve('SIGINT');
+  });
+  process.once('SIGTERM', () => {
+    resolve('SIGTERM');
+  });
 });
 
-runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal }).then(
+runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  stopSignal,
+}).then(
   (code) => {
     process.exitCode = code;
     // Long-running commands have closed their servers; exit even if a stray handle lingers.
     if (code !== 0 || process.argv[2] === 'control-plane') process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`weft: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `weft: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -36,11 +36,16 @@ export async function runBootstrap(flags: BootstrapFlags, io: CliIo): Promise<Ex
     })),
     node: {
       id: flags.nodeId,
-      locality: { region: flags.region ?? '', zone: flags.zone ?? '', sub_zone: flags.subZone ?? '' },
+      locality: {
+        region: flags.region ?? '',
+        zone: flags.zone ?? '',
+        sub_zone: flags.subZone ?? '',
+      },
     },
   };
   // Round-trip through the validator: the CLI never writes a file the clients would reject.
-  const text = JSON.stringify(formatBootstrap(parseBootstrap(raw, 'weft bootstrap flags')), null, 2) + '\n';
+  const text =
+    JSON.stringify(formatBootstrap(parseBootstrap(raw, 'weft bootstrap flags')), null, 2) + '\n';
   if (flags.out === undefined) io.stdout.write(text);
   else await writeFile(flags.out, text);
   return 0;

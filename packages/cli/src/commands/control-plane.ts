@@ -42,7 +42,9 @@ function parsePort(name: string, value: string | undefined, fallback: number): n
 /** Runs `weft control-plane` until the stop signal. */
 export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Promise<ExitCode> {
   if (flags.etcd !== undefined) {
-    io.stderr.write('weft control-plane: --etcd is not available in this release; use --config DIR\n');
+    io.stderr.write(
+      'weft control-plane: --etcd is not available in this release; use --config DIR\n',
+    );
     return 2;
   }
   const configDir = flags.config ?? io.env['WEFT_CONFIG_DIR'];
@@ -85,7 +87,11 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
   }
   // One machine-readable line so scripts and tests can find the ports (both may be ephemeral).
   io.stdout.write(
-    JSON.stringify({ event: 'listening', xdsPort: controlPlane.xdsPort, adminPort: controlPlane.adminPort }) + '\n',
+    JSON.stringify({
+      event: 'listening',
+      xdsPort: controlPlane.xdsPort,
+      adminPort: controlPlane.adminPort,
+    }) + '\n',
   );
   const signal = await io.stopSignal;
   logger.info('stopping', { signal });

@@ -41,7 +41,10 @@ export async function runStatus(
   flags: { readonly admin?: string | undefined; readonly output?: string | undefined },
   io: CliIo,
 ): Promise<ExitCode> {
-  const admin = (flags.admin ?? io.env['WEFT_ADMIN'] ?? 'http://127.0.0.1:15014').replace(/\/$/, '');
+  const admin = (flags.admin ?? io.env['WEFT_ADMIN'] ?? 'http://127.0.0.1:15014').replace(
+    /\/$/,
+    '',
+  );
   const output = flags.output ?? 'table';
   if (output !== 'table' && output !== 'json') {
     io.stderr.write(`weft status: -o: expected table or json, got ${JSON.stringify(output)}\n`);
@@ -62,7 +65,9 @@ export async function runStatus(
   }
   const header = ['NODE', 'KIND', 'LOCALITY', ...TYPE_COLUMNS.map((c) => c.toUpperCase())];
   const rows = body.clients.map((c) => {
-    const locality = [c.locality.region, c.locality.zone, c.locality.subZone].filter((s) => s !== '').join('/');
+    const locality = [c.locality.region, c.locality.zone, c.locality.subZone]
+      .filter((s) => s !== '')
+      .join('/');
     return [
       c.nodeId,
       c.kind,
@@ -77,7 +82,9 @@ export async function runStatus(
   for (const c of body.clients) {
     for (const [shortName, t] of Object.entries(c.types)) {
       if (syncState(t) === 'NACKED' && t.lastNack !== null) {
-        io.stdout.write(`${c.nodeId} NACKED ${shortName} version ${t.lastNack.version}: ${t.lastNack.message}\n`);
+        io.stdout.write(
+          `${c.nodeId} NACKED ${shortName} version ${t.lastNack.version}: ${t.lastNack.message}\n`,
+        );
       }
     }
   }
@@ -87,6 +94,15 @@ export async function runStatus(
 /** Left-aligned columns separated by two spaces. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd() + '\n').join('');
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map(
+      (row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd() + '\n',
+    )
+    .join('');
 }

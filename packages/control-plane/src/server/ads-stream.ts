@@ -151,11 +151,14 @@ export abstract class AdsStream {
     if (error !== undefined && error !== null) {
       const atMs = this.host.clock.now();
       const message = error.message ?? '';
-      s.lastNack = { version, nonce, message, atMs };
+      // Stale nonces never get here, so the NACK answers the latest response of this type.
+      const rejectedVersion = nonce === s.sentNonce ? s.sentVersion : '';
+      s.lastNack = { version: rejectedVersion, acceptedVersion: version, nonce, message, atMs };
       this.host.logger.warn('xDS NACK', {
         nodeId: this.nodeId,
         type: TYPE_SHORT_NAMES[typeUrl],
-        version,
+        rejectedVersion,
+        acceptedVersion: version,
         nonce,
         error: message,
       });

@@ -22,8 +22,10 @@ export const TYPE_SHORT_NAMES: Readonly<Record<AdsTypeUrl, string>> = Object.fre
 
 /** A NACK as the server recorded it. */
 export interface NackRecord {
-  /** `version_info` the client still holds (SotW) or the rejected response's version (Delta). */
+  /** Version of the rejected response (what the server sent with `nonce`). */
   readonly version: string;
+  /** `version_info` of the NACK: what the client still holds (SotW; always '' in Delta). */
+  readonly acceptedVersion: string;
   /** Nonce of the rejected response. */
   readonly nonce: string;
   /** `error_detail.message` as sent by the client. */
