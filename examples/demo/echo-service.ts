@@ -51,11 +51,16 @@ export async function startEchoBackend(name: string, port = 0): Promise<EchoBack
     calls: 0,
     close: () =>
       new Promise<void>((resolve) => {
-        server.tryShutdown(() => { resolve(); });
+        server.tryShutdown(() => {
+          resolve();
+        });
       }),
   };
   server.addService(ECHO_SERVICE, {
-    Call: (call: ServerUnaryCall<EchoRequest, EchoResponse>, callback: sendUnaryData<EchoResponse>) => {
+    Call: (
+      call: ServerUnaryCall<EchoRequest, EchoResponse>,
+      callback: sendUnaryData<EchoResponse>,
+    ) => {
       backend.calls++;
       callback(null, { backend: name, message: call.request.message });
     },

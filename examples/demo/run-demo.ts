@@ -21,7 +21,11 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-async function callMany(client: Client, n: number, headers: Record<string, string> = {}): Promise<Record<string, number>> {
+async function callMany(
+  client: Client,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const metadata = new Metadata();
   for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
@@ -38,7 +42,8 @@ async function callMany(client: Client, n: number, headers: Record<string, strin
   for (let i = 0; i < n; i += 10) {
     const batch = await Promise.allSettled(Array.from({ length: Math.min(10, n - i) }, call));
     for (const r of batch) {
-      const key = r.status === 'fulfilled' ? r.value.backend : `error: ${(r.reason as Error).message}`;
+      const key =
+        r.status === 'fulfilled' ? r.value.backend : `error: ${(r.reason as Error).message}`;
       counts[key] = (counts[key] ?? 0) + 1;
     }
   }
@@ -74,11 +79,17 @@ async function main(): Promise<void> {
     });
   const configFile = join(CONFIG_DIR, 'inventory.yaml');
   await writeFile(configFile, yaml({ v1: 90, v2: 10 }));
-  say(`2. mesh config (Istio YAML) written to ${configFile}: 90/10 split v1/v2, x-user-type: premium → v2`);
+  say(
+    `2. mesh config (Istio YAML) written to ${configFile}: 90/10 split v1/v2, x-user-type: premium → v2`,
+  );
 
-  const cp = spawn(process.execPath, [WEFT_BIN, 'control-plane', '--config', CONFIG_DIR, '--xds-port', '0', '--admin-port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const cp = spawn(
+    process.execPath,
+    [WEFT_BIN, 'control-plane', '--config', CONFIG_DIR, '--xds-port', '0', '--admin-port', '0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let cpLog = '';
   cp.stderr.on('data', (c: Buffer) => (cpLog += c.toString()));
   const ports = await new Promise<{ xdsPort: number; adminPort: number }>((resolve, reject) => {
@@ -89,12 +100,31 @@ async function main(): Promise<void> {
     });
   });
   const admin = `http://127.0.0.1:${ports.adminPort}`;
-  say(`3. weft control-plane (pid ${cp.pid}) serving xDS on 127.0.0.1:${ports.xdsPort}, admin on ${admin}`);
+  say(
+    `3. weft control-plane (pid ${cp.pid}) serving xDS on 127.0.0.1:${ports.xdsPort}, admin on ${admin}`,
+  );
 
   const bootstrapFile = join(WORK_DIR, 'bootstrap.json');
   const code = await runCli(
-    ['bootstrap', '--xds-server', `127.0.0.1:${ports.xdsPort}`, '--node-id', 'checkout-1', '--region', 'us-east-1', '--zone', 'us-east-1a', '--out', bootstrapFile],
-    { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal: new Promise(() => undefined) },
+    [
+      'bootstrap',
+      '--xds-server',
+      `127.0.0.1:${ports.xdsPort}`,
+      '--node-id',
+      'checkout-1',
+      '--region',
+      'us-east-1',
+      '--zone',
+      'us-east-1a',
+      '--out',
+      bootstrapFile,
+    ],
+    {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      stopSignal: new Promise(() => undefined),
+    },
   );
   if (code !== 0) throw new Error('weft bootstrap failed');
   process.env['GRPC_XDS_BOOTSTRAP'] = bootstrapFile;
@@ -103,7 +133,9 @@ async function main(): Promise<void> {
   say(`4. gRPC's own proxyless client (@grpc/grpc-js-xds) bootstrapped from ${bootstrapFile}`);
 
   say(`   200 calls to xds:///inventory            → ${percentages(await callMany(client, 200))}`);
-  say(`   20 calls with x-user-type: premium       → ${percentages(await callMany(client, 20, { 'x-user-type': 'premium' }))}`);
+  say(
+    `   20 calls with x-user-type: premium       → ${percentages(await callMany(client, 20, { 'x-user-type': 'premium' }))}`,
+  );
 
   await writeFile(configFile, yaml({ v1: 50, v2: 50 }));
   say('5. edited the YAML to a 50/50 split while the client is connected');
@@ -116,19 +148,32 @@ async function main(): Promise<void> {
   say(`   200 calls to xds:///inventory            → ${percentages(counts)}`);
 
   const good = await readFile(configFile, 'utf8');
-  await writeFile(configFile, good.replace(/weight: 50\n/, 'weight: 50\n          retries: {attempts: 3}\n'));
+  await writeFile(
+    configFile,
+    good.replace(/weight: 50\n/, 'weight: 50\n          retries: {attempts: 3}\n'),
+  );
   say('6. a broken edit: retries placed inside a route destination…');
   let rejection: { issues?: string[] } | undefined;
   for (let i = 0; i < 100 && rejection === undefined; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    rejection = ((await (await fetch(`${admin}/config`)).json()) as { lastRejection?: { issues?: string[] } }).lastRejection;
+    rejection = (
+      (await (await fetch(`${admin}/config`)).json()) as { lastRejection?: { issues?: string[] } }
+    ).lastRejection;
   }
   say(`   rejected by the control plane (${admin}/config):`);
-  for (const issue of rejection?.issues ?? []) say(`     ${typeof issue === 'string' ? issue : JSON.stringify(issue)}`);
-  say(`   and the last good config keeps serving: 200 calls → ${percentages(await callMany(client, 200))}`);
+  for (const issue of rejection?.issues ?? [])
+    say(`     ${typeof issue === 'string' ? issue : JSON.stringify(issue)}`);
+  say(
+    `   and the last good config keeps serving: 200 calls → ${percentages(await callMany(client, 200))}`,
+  );
 
   say('7. weft status:');
-  await runCli(['status', '--admin', admin], { stdout: process.stdout, stderr: process.stderr, env: process.env, stopSignal: new Promise(() => undefined) });
+  await runCli(['status', '--admin', admin], {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    stopSignal: new Promise(() => undefined),
+  });
 
   client.close();
   cp.kill('SIGTERM');
@@ -139,6 +184,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -229,6 +229,14 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       quietMs: options.debounceMs,
       maxMs: options.debounceMaxMs,
       fire: () => {
+        // Node's recursive fs.watch on Linux stops reporting a file once an editor (or a
+        // ConfigMap symlink swap) has replaced it by rename: re-arm before every reload, and
+        // before reading, so a write that lands during the reload is still seen.
+        if (this.#options.watch && !this.#closed) {
+          this.#watcher?.close();
+          this.#watcher = undefined;
+          this.#startWatching();
+        }
         void this.reload().catch((err: unknown) => {
           logger.error('config reload failed', { error: WeftError.from(err).message });
         });

@@ -2,7 +2,7 @@
 // the last good snapshot, admin views; real ADS streams and HTTP on loopback.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
@@ -144,6 +144,32 @@ describe('startControlPlane', () => {
     await next;
     assert.equal(applied.length, 1);
     assert.equal(applied[0]?.files.length, 6);
+  });
+
+  it('keeps seeing a file that editors replace by rename, save after save', async () => {
+    const { fake: clock, clock: weftClock } = createFakeClock();
+    dir = await makeConfigDir({ 'inventory.yaml': serviceEntryYaml('inventory', 8080) });
+    cp = await startControlPlane({ configDir: dir, xdsPort: 0, adminPort: 0, clock: weftClock });
+    const target = join(dir, 'inventory.yaml');
+    const save = async (port: number, how: 'rename' | 'in-place'): Promise<void> => {
+      const watched = once(cp!, 'watch');
+      if (how === 'rename') {
+        await writeFile(`${target}.tmp`, serviceEntryYaml('inventory', port));
+        await rename(`${target}.tmp`, target);
+      } else {
+        await writeFile(target, serviceEntryYaml('inventory', port));
+      }
+      await watched;
+      const applied = once(cp!, 'config-applied');
+      await clock.tickAsync(100);
+      await applied;
+    };
+    await save(8081, 'rename');
+    await save(8082, 'rename');
+    await save(8083, 'in-place');
+    const { body } = await getJson(cp.adminPort, '/config');
+    assert.deepEqual(body.model.services[0].ports, [8083]);
+    assert.equal(cp.version, 4);
   });
 
   it('applies changes at debounceMaxMs even while writes keep coming', async () => {
