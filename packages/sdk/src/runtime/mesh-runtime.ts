@@ -1,0 +1,88 @@
+// The contract between the SDK's core (xDS dependency manager → routing → cluster/LB) and its
+// transports (undici for HTTP, grpc-js for gRPC): one routing implementation for both.
+// DESIGN.md "The request path", steps 1-4.
+import type { WeftError } from '@weft/xds-client';
+
+/** The request attributes routing reads. Built once per request by the transport. */
+export interface RouteInput {
+  /** The target as the caller wrote it: `inventory`, `inventory:8080` (names an xDS Listener). */
+  readonly authority: string;
+  /** Path with query string, e.g. `/items/42?verbose=1`; for gRPC `/pkg.Service/Method`. */
+  readonly path: string;
+  /** Header (or gRPC metadata) value by lower-case name; several values joined by `,`. */
+  readonly header: (lowerCaseName: string) => string | undefined;
+}
+
+/** A locality as in envoy.config.core.v3.Locality. */
+export interface EndpointLocality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subZone: string;
+}
+
+/** One upstream host of a cluster. Immutable; replaced on every EDS update. */
+export interface UpstreamEndpoint {
+  /** `address:port`, unique within the mesh; the pool / subchannel key. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly clusterName: string;
+  readonly locality: EndpointLocality;
+  readonly priority: number;
+}
+
+/** What one attempt on an endpoint came to, as the transport saw it. Feeds health and LB. */
+export type AttemptOutcome =
+  | 'success' // a response arrived (any status the route does not count as a failure)
+  | 'connect-failure' // could not connect (refused, unreachable, TLS handshake)
+  | 'reset' // the connection died mid-request
+  | 'timeout' // the per-try or route timeout fired
+  | 'server-error'; // 5xx / gRPC UNAVAILABLE-class answer
+
+/** A picked endpoint. `done()` must be called exactly once, when the attempt ends. */
+export interface EndpointLease {
+  readonly endpoint: UpstreamEndpoint;
+  done(outcome: AttemptOutcome): void;
+}
+
+/** Where a request goes, decided once per request from the current immutable tables. */
+export interface RouteDecision {
+  readonly listenerName: string;
+  readonly routeConfigName: string;
+  readonly virtualHostName: string;
+  /** The route's `name`, or `#index` when unnamed. */
+  readonly routeName: string;
+  /** The cluster chosen (weighted clusters already picked). */
+  readonly clusterName: string;
+  /** Route timeout in ms (`undefined` = Envoy's default applies at the transport: 15 s; 0 = none). */
+  readonly timeoutMs: number | undefined;
+  /**
+   * Picks an endpoint of `clusterName` by priority, locality and LB policy, skipping `exclude`
+   * (keys already tried by this request, or not connectable right now). Undefined: no healthy
+   * endpoint left (the caller fails with WEFT_NO_HEALTHY_UPSTREAM).
+   */
+  pick(exclude?: ReadonlySet<string>): EndpointLease | undefined;
+}
+
+/** The SDK core as the transports see it. */
+export interface MeshRuntime {
+  /**
+   * Hot path, synchronous: a decision, a WeftError (WEFT_NO_ROUTE with the layer that refused:
+   * listener, virtual host or route), or 'pending' when the listener for `authority` has no
+   * complete config yet (the caller awaits `whenReady`).
+   */
+  route(input: RouteInput): RouteDecision | WeftError | 'pending';
+  /**
+   * Starts following the listener for `authority` (LDS → RDS → CDS → EDS) if not yet, and
+   * resolves once a complete config is in force; rejects with a WeftError naming the missing
+   * resource after `timeoutMs`.
+   */
+  whenReady(authority: string, timeoutMs: number): Promise<void>;
+  /** Every endpoint of every cluster currently referenced by the listener of `authority` (for gRPC subchannels). */
+  endpointsOf(authority: string): readonly UpstreamEndpoint[];
+  /** Registers a listener for config changes of `authority` (new tables in force); returns an unsubscribe function. */
+  onUpdate(authority: string, listener: () => void): () => void;
+  /** What is in force, for the admin API / config dump. */
+  describe(): unknown;
+  close(): void;
+}
