@@ -1,6 +1,7 @@
 // Build step: compiles the Envoy/xDS/udpa protos shipped in @grpc/grpc-js-xds (its deps/
-// folder) into one protobufjs JSON descriptor, dist/xds-protos.json, which the package loads at
-// run time. The protos are never copied into the repository.
+// folder), plus Weft's own protos/ (the workload registry), into one protobufjs JSON descriptor,
+// dist/xds-protos.json, which the package loads at run time. The Envoy protos are never copied
+// into the repository.
 import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,8 @@ const includeDirs = [
   ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(depsDir, d)),
   // google/protobuf/*.proto (descriptor.proto among them) ship with protobufjs.
   dirname(require.resolve('protobufjs/package.json')),
+  // Weft's own protos (weft/registry/v1/registry.proto).
+  join(dirname(fileURLToPath(import.meta.url)), '..', 'protos'),
 ];
 
 /** Every proto whose messages Weft encodes or decodes; their imports come along. */
@@ -39,6 +42,7 @@ const PROTO_FILES = [
   'udpa/type/v1/typed_struct.proto',
   'xds/type/v3/typed_struct.proto',
   'google/rpc/status.proto',
+  'weft/registry/v1/registry.proto',
 ];
 
 const root = new protobuf.Root();

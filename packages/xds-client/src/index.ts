@@ -4,7 +4,7 @@
 export { XdsClient } from './xds-client.js';
 export type { ResourceWatcher } from './ads/resource-watcher.js';
 export type { XdsClientOptions, XdsTransport } from './xds-client-options.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
 export type {
   XdsClientEvents,
   XdsConnectedEvent,
@@ -28,6 +28,7 @@ export type { ConfigIssue } from './errors/weft-error.js';
 export { WEFT_ERROR_CODES } from './errors/codes.js';
 export type { WeftErrorCode } from './errors/codes.js';
 export { systemClock } from './clock.js';
+export { Backoff, DEFAULT_BACKOFF_OPTIONS } from './backoff.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { silentLogger, createJsonLogger } from './logger.js';
 export type { Logger, LogFields, LogLevel } from './logger.js';
