@@ -9,6 +9,10 @@ export const WEFT_ERROR_CODES = {
   WEFT_RESOURCE_DOES_NOT_EXIST: { httpStatus: 503, responseFlag: 'NC' },
   WEFT_NO_ROUTE: { httpStatus: 404, responseFlag: 'NR' },
   WEFT_NO_HEALTHY_UPSTREAM: { httpStatus: 503, responseFlag: 'UH' },
+  /** Every endpoint tried refused or failed the connection (Envoy's UF). */
+  WEFT_CONNECT_FAILURE: { httpStatus: 503, responseFlag: 'UF' },
+  /** The upstream connection ended before a response started (Envoy's UC). */
+  WEFT_UPSTREAM_RESET: { httpStatus: 503, responseFlag: 'UC' },
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
