@@ -19,6 +19,7 @@ import {
   createControlPlaneChannels,
   type ControlPlaneChannelEvent,
 } from './control-plane-channels.js';
+import { ConfigFileCache } from './config/config-file-cache.js';
 import { loadConfigDir } from './config/load-config-dir.js';
 import type { MeshModel } from './config/mesh-model.js';
 import type { ClientKind, ClientView, LocatedIssue, TranslationNote } from './contracts.js';
@@ -178,6 +179,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #metrics: ControlPlaneMetrics;
   readonly #channels = createControlPlaneChannels();
   readonly #notes = new Map<string, readonly TranslationNote[]>();
+  /** Parsed YAML per file, so a reload re-parses only what changed. */
+  readonly #fileCache = new ConfigFileCache();
   #watcher: FSWatcher | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #model: MeshModel | null = null;
@@ -342,7 +345,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   async #reloadNow(): Promise<ReloadResult> {
     const { logger, clock, translator, configDir } = this.#options;
-    const loaded = await loadConfigDir(configDir);
+    const loaded = await loadConfigDir(configDir, { fileCache: this.#fileCache });
     if (!loaded.ok)
       return this.#reject(createRejection('invalid-config', loaded.issues, [], clock.now()));
     const model = loaded.model;

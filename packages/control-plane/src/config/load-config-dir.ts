@@ -1,6 +1,7 @@
 // The YAML config loader: a directory of Istio (and Weft) resources → a frozen MeshModel, or every
 // problem found, each located by file, line, resource and field. Spec: DESIGN.md "Configuration".
 import type { LocatedIssue } from '../contracts.js';
+import type { ConfigFileCache } from './config-file-cache.js';
 import type { MeshModel, MeshSettings } from './mesh-model.js';
 import { parseResources } from './parse-resources.js';
 import type { ParsedResource } from './parse-resources.js';
@@ -18,6 +19,15 @@ export type ConfigLoadResult =
       readonly issues: readonly LocatedIssue[];
       readonly files: readonly string[];
     };
+
+/** Options of {@link loadConfigDir}. */
+export interface LoadConfigDirOptions {
+  /**
+   * Keeps each file's parse between loads of the same directory, so only changed files are
+   * re-parsed; default: none (every file is parsed, as `weft validate` wants).
+   */
+  readonly fileCache?: ConfigFileCache;
+}
 
 /** Mesh-wide defaults when no MeshConfig sets them. */
 export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
@@ -95,8 +105,11 @@ export function buildMeshModel(resources: readonly ParsedResource[]): {
  * validates it all. Never throws for bad input and never stops at the first problem: every issue
  * is returned, sorted by file and line.
  */
-export async function loadConfigDir(dir: string): Promise<ConfigLoadResult> {
-  const read = await readYamlDocuments(dir);
+export async function loadConfigDir(
+  dir: string,
+  options: LoadConfigDirOptions = {},
+): Promise<ConfigLoadResult> {
+  const read = await readYamlDocuments(dir, { fileCache: options.fileCache });
   const parsed = parseResources(read.documents);
   const built = buildMeshModel(parsed.resources);
   const issues = [...read.issues, ...parsed.issues, ...built.issues].sort(

@@ -5,6 +5,7 @@ import { join, sep } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import type { LocatedIssue } from '../contracts.js';
+import type { ConfigFileCache, ParsedConfigFile } from './config-file-cache.js';
 
 /** A path into a YAML document: map keys and sequence indexes. */
 export type FieldPath = readonly (string | number)[];
@@ -77,11 +78,51 @@ function locator(doc: Document.Parsed, lines: LineCounter): (path: FieldPath) =>
   };
 }
 
+/** Parses one file's text (multi-document). A broken document becomes issues and is skipped. */
+function parseYamlFile(file: string, text: string): ParsedConfigFile {
+  const issues: LocatedIssue[] = [];
+  const documents: SourceDocument[] = [];
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  if (!Array.isArray(docs)) return { documents, issues }; // an empty stream: nothing to load
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const error of doc.errors) {
+        const firstLine = error.message.split('\n')[0] ?? error.message;
+        issues.push({
+          file,
+          line: error.linePos?.[0].line ?? lineCounter.linePos(error.pos[0]).line,
+          field: '',
+          message: `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
+        });
+      }
+      continue;
+    }
+    if (doc.contents === null) continue; // an empty document (`---` alone)
+    documents.push({
+      file,
+      value: doc.toJS({ maxAliasCount: 100 }),
+      lineOf: locator(doc, lineCounter),
+    });
+  }
+  return { documents, issues };
+}
+
+/** Options of {@link readYamlDocuments}. */
+export interface ReadYamlOptions {
+  /** Reuses the parse of every file whose bytes are unchanged since the cache last saw it; default: parse everything. */
+  readonly fileCache?: ConfigFileCache;
+}
+
 /**
  * Reads and parses every YAML file under `dir` (multi-document). A syntax error is an issue with
  * its file and line; the broken document is skipped and the others still load.
  */
-export async function readYamlDocuments(dir: string): Promise<ReadResult> {
+export async function readYamlDocuments(
+  dir: string,
+  options: ReadYamlOptions = {},
+): Promise<ReadResult> {
+  const { fileCache } = options;
   const issues: LocatedIssue[] = [];
   const documents: SourceDocument[] = [];
   let files: string[];
@@ -89,44 +130,42 @@ export async function readYamlDocuments(dir: string): Promise<ReadResult> {
     files = await listYamlFiles(dir);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    fileCache?.clear();
     return {
       files: [],
       documents,
       issues: [{ file: dir, field: '', message: `cannot read config directory: ${message}` }],
     };
   }
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(join(dir, file), 'utf8');
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+  // Read in parallel (the bytes are all needed, to hash or to parse); parse in file order.
+  const reads = await Promise.all(
+    files.map((file) =>
+      readFile(join(dir, file)).then(
+        (bytes) => ({ ok: true as const, bytes }),
+        (err: unknown) => ({ ok: false as const, err }),
+      ),
+    ),
+  );
+  const seen = new Set<string>();
+  for (const [i, file] of files.entries()) {
+    const read = reads[i];
+    if (read === undefined) continue;
+    if (!read.ok) {
+      const message = read.err instanceof Error ? read.err.message : String(read.err);
       issues.push({ file, field: '', message: `cannot read file: ${message}` });
       continue;
     }
-    const lineCounter = new LineCounter();
-    const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
-    if (!Array.isArray(docs)) continue; // an empty stream: nothing to load
-    for (const doc of docs) {
-      if (doc.errors.length > 0) {
-        for (const error of doc.errors) {
-          const firstLine = error.message.split('\n')[0] ?? error.message;
-          issues.push({
-            file,
-            line: error.linePos?.[0].line ?? lineCounter.linePos(error.pos[0]).line,
-            field: '',
-            message: `invalid YAML: ${firstLine.replace(/ at line \d+, column \d+:?$/, '')}`,
-          });
-        }
-        continue;
-      }
-      if (doc.contents === null) continue; // an empty document (`---` alone)
-      documents.push({
-        file,
-        value: doc.toJS({ maxAliasCount: 100 }),
-        lineOf: locator(doc, lineCounter),
-      });
+    const parse = (): ParsedConfigFile => parseYamlFile(file, read.bytes.toString('utf8'));
+    let parsed: ParsedConfigFile;
+    if (fileCache === undefined) parsed = parse();
+    else {
+      const path = join(dir, file);
+      seen.add(path);
+      parsed = fileCache.lookup(path, read.bytes, parse);
     }
+    documents.push(...parsed.documents);
+    issues.push(...parsed.issues);
   }
+  fileCache?.retain(seen);
   return { files, documents, issues };
 }
