@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { silentLogger, WeftError, type Logger, type XdsProtos } from '@weft/xds-client';
 import type { ClientView, XdsResourceSet } from '../contracts.js';
+import { EncodedResourceCache, type EncodedResourceCacheStats } from './encoded-resource-cache.js';
 import { createSnapshot, type Snapshot } from './snapshot.js';
 
 /** Builds the resources for one client view. MUST be pure: called again for every view on update. */
@@ -55,6 +56,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
   #generation = 0;
   #snapshots = new Map<string, Snapshot>();
   readonly #views = new Map<string, ClientView>();
+  /** Encodings shared by every view and kept across generations while still in use. */
+  readonly #encoded = new EncodedResourceCache();
 
   /** Creates an empty cache: until the first `update`, every view gets an empty snapshot. */
   constructor(options: SnapshotCacheOptions) {
@@ -72,6 +75,11 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
   /** Whether any update has been accepted. */
   get hasConfig(): boolean {
     return this.#build !== undefined;
+  }
+
+  /** Counters of the encoding reuse between views and generations. */
+  get encodingStats(): EncodedResourceCacheStats {
+    return this.#encoded.stats;
   }
 
   /** Views that currently have a snapshot. */
@@ -112,12 +120,17 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
     const generation = this.#generation + 1;
     const next = new Map<string, Snapshot>();
     const problems: string[] = [];
+    this.#encoded.beginBuild();
     for (const [key, view] of views) {
       const built = this.#buildOne(build, view, generation);
       if (built.ok) next.set(key, built.snapshot);
       else problems.push(...built.problems.map((p) => `${view.kind}: ${p}`));
     }
-    if (problems.length > 0) return { ok: false, problems: [...new Set(problems)] };
+    if (problems.length > 0) {
+      this.#encoded.abortBuild();
+      return { ok: false, problems: [...new Set(problems)] };
+    }
+    this.#encoded.commitBuild();
     this.#build = build;
     this.#generation = generation;
     this.#snapshots = next;
@@ -137,7 +150,12 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
       const resources = build(view);
       const problems = this.#check?.(resources, view) ?? [];
       if (problems.length > 0) return { ok: false, problems };
-      return { ok: true, snapshot: createSnapshot(this.#protos, resources, generation) };
+      return {
+        ok: true,
+        snapshot: createSnapshot(this.#protos, resources, generation, {
+          encodedCache: this.#encoded,
+        }),
+      };
     } catch (err) {
       return { ok: false, problems: [WeftError.from(err).message] };
     }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ADS_TYPE_URLS, type AdsTypeUrl, type AnyMessage, type XdsProtos } from '@weft/xds-client';
 import type { XdsResourceSet } from '../contracts.js';
+import type { EncodedResource, EncodedResourceCache } from './encoded-resource-cache.js';
 
 /** One encoded resource of a snapshot. */
 export interface SnapshotResource {
@@ -38,6 +39,32 @@ function hash(parts: readonly (string | Uint8Array)[]): string {
   return h.digest('hex').slice(0, HASH_CHARS);
 }
 
+/** Options of {@link createSnapshot}. */
+export interface CreateSnapshotOptions {
+  /** Reuses the encoding of resources equal to ones encoded before; default: encode every resource. */
+  readonly encodedCache?: EncodedResourceCache;
+}
+
+function encodeResource(
+  protos: XdsProtos,
+  typeUrl: AdsTypeUrl,
+  name: string,
+  plain: Readonly<Record<string, unknown>>,
+): EncodedResource {
+  let any: AnyMessage;
+  try {
+    any = protos.encodeAny(typeUrl, { ...plain });
+  } catch (err) {
+    throw new Error(
+      `${typeUrl} ${name}: cannot encode: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return { any, version: hash([typeUrl, any.value]) };
+}
+
 /**
  * Encodes a resource set. Versions are content hashes, so identical input yields identical
  * versions across rebuilds and processes (no push when nothing changed). Throws if a
@@ -47,7 +74,9 @@ export function createSnapshot(
   protos: XdsProtos,
   resources: XdsResourceSet,
   generation: number,
+  options: CreateSnapshotOptions = {},
 ): Snapshot {
+  const { encodedCache } = options;
   const types = new Map<AdsTypeUrl, SnapshotTypeEntry>();
   for (const typeUrl of ADS_TYPE_URLS) {
     const byName = new Map<string, SnapshotResource>();
@@ -56,18 +85,10 @@ export function createSnapshot(
     for (const name of names) {
       const plain = input?.get(name);
       if (plain === undefined) continue;
-      let any: AnyMessage;
-      try {
-        any = protos.encodeAny(typeUrl, { ...plain });
-      } catch (err) {
-        throw new Error(
-          `${typeUrl} ${name}: cannot encode: ${err instanceof Error ? err.message : String(err)}`,
-          {
-            cause: err,
-          },
-        );
-      }
-      byName.set(name, { name, version: hash([typeUrl, any.value]), any });
+      const encode = (): EncodedResource => encodeResource(protos, typeUrl, name, plain);
+      const { any, version } =
+        encodedCache === undefined ? encode() : encodedCache.lookup(typeUrl, plain, encode);
+      byName.set(name, { name, version, any });
     }
     const version = hash([typeUrl, ...[...byName.values()].flatMap((r) => [r.name, r.version])]);
     types.set(typeUrl, { version, resources: byName });
