@@ -2,10 +2,63 @@
 // @grpc/grpc-js-xds) and offers Any encoding/decoding on top of them.
 import { readFileSync } from 'node:fs';
 import * as protoLoader from '@grpc/proto-loader';
-import type { GrpcObject, ServiceClientConstructor, ServiceDefinition } from '@grpc/grpc-js';
-import { loadPackageDefinition } from '@grpc/grpc-js';
+import type {
+  GrpcObject,
+  MethodDefinition,
+  ServiceClientConstructor,
+  ServiceDefinition,
+} from '@grpc/grpc-js';
+import { loadPackageDefinition, makeClientConstructor } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { messageNameOf } from './type-urls.js';
+
+function lowerCamelCase(name: string): string {
+  // proto-loader's `originalName`: lodash.camelcase of the method name.
+  return (
+    name.charAt(0).toLowerCase() +
+    name.slice(1).replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())
+  );
+}
+
+/** proto-loader's service definition for one service, minus the reflection-only message definitions. */
+function serviceDefinitionOf(service: protobuf.Service, fullName: string): ServiceDefinition {
+  service.resolveAll();
+  const def: Record<string, MethodDefinition<object, object>> = {};
+  for (const method of service.methodsArray) {
+    const request = method.resolvedRequestType;
+    const response = method.resolvedResponseType;
+    if (request === null || response === null)
+      throw new Error(`proto service ${fullName}: method ${method.name} has unresolved types`);
+    def[method.name] = {
+      path: `/${fullName}/${method.name}`,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
+      requestSerialize: serializerOf(request),
+      requestDeserialize: deserializerOf(request),
+      responseSerialize: serializerOf(response),
+      responseDeserialize: deserializerOf(response),
+      originalName: lowerCamelCase(method.name),
+    };
+  }
+  return def;
+}
+
+function serializerOf(type: protobuf.Type): (value: object) => Buffer {
+  return function serialize(value) {
+    if (Array.isArray(value))
+      throw new Error(
+        `Failed to serialize message: expected object with ${type.name} structure, got array instead`,
+      );
+    // protobufjs writes into a Buffer under Node (as proto-loader relies on): no copy.
+    return type.encode(type.fromObject(value)).finish() as Buffer;
+  };
+}
+
+function deserializerOf(type: protobuf.Type): (bytes: Buffer) => object {
+  return function deserialize(bytes) {
+    return type.toObject(type.decode(bytes), PROTO_OBJECT_OPTIONS);
+  };
+}
 
 /** A google.protobuf.Any as it travels on the wire (proto-loader shape, keepCase). */
 export interface AnyMessage {
@@ -29,14 +82,32 @@ export const PROTO_OBJECT_OPTIONS = Object.freeze({
 /** The loaded proto registry: message types for Any payloads plus gRPC service definitions. */
 export class XdsProtos {
   readonly root: protobuf.Root;
-  readonly packageDefinition: protoLoader.PackageDefinition;
-  readonly grpcObject: GrpcObject;
+  readonly #json: protobuf.INamespace;
+  #packageDefinition: protoLoader.PackageDefinition | undefined;
+  #grpcObject: GrpcObject | undefined;
   private readonly typeCache = new Map<string, protobuf.Type>();
+  private readonly services = new Map<string, ServiceDefinition>();
+  private readonly clients = new Map<string, ServiceClientConstructor>();
 
   constructor(json: protobuf.INamespace) {
+    this.#json = json;
     this.root = protobuf.Root.fromJSON(json);
-    this.packageDefinition = protoLoader.fromJSON(json, PROTO_OBJECT_OPTIONS);
-    this.grpcObject = loadPackageDefinition(this.packageDefinition);
+  }
+
+  /**
+   * Every type and service as @grpc/proto-loader defines them (message definitions carry file
+   * descriptors, for reflection-style tooling). Built on first use: it costs ~200 ms, and
+   * `service()` / `serviceClient()` do not need it.
+   */
+  get packageDefinition(): protoLoader.PackageDefinition {
+    this.#packageDefinition ??= protoLoader.fromJSON(this.#json, PROTO_OBJECT_OPTIONS);
+    return this.#packageDefinition;
+  }
+
+  /** `grpc.loadPackageDefinition(packageDefinition)`; built on first use. */
+  get grpcObject(): GrpcObject {
+    this.#grpcObject ??= loadPackageDefinition(this.packageDefinition);
+    return this.#grpcObject;
   }
 
   /** The message type for a fully qualified name or type URL; throws if it is not loaded. */
@@ -60,21 +131,37 @@ export class XdsProtos {
     }
   }
 
-  /** gRPC service definition by fully qualified name, e.g. `envoy.service.discovery.v3.AggregatedDiscoveryService`. */
+  /**
+   * gRPC service definition by fully qualified name, e.g.
+   * `envoy.service.discovery.v3.AggregatedDiscoveryService`: what proto-loader would give for its
+   * methods (path, streaming flags, (de)serializers with {@link PROTO_OBJECT_OPTIONS}, original
+   * name), built from `root` alone.
+   */
   service(fullName: string): ServiceDefinition {
-    const def = this.packageDefinition[fullName];
-    // Message entries carry a `format` field; service definitions are plain method maps.
-    if (def === undefined || 'format' in def)
-      throw new Error(`proto service ${fullName} is not loaded`);
+    let def = this.services.get(fullName);
+    if (def === undefined) {
+      let service: protobuf.Service;
+      try {
+        service = this.root.lookupService(fullName);
+      } catch {
+        throw new Error(`proto service ${fullName} is not loaded`);
+      }
+      def = serviceDefinitionOf(service, fullName);
+      this.services.set(fullName, def);
+    }
     return def;
   }
 
   /** A gRPC client constructor for a service, for tests, tooling and the xDS client. */
   serviceClient(fullName: string): ServiceClientConstructor {
-    let node: unknown = this.grpcObject;
-    for (const part of fullName.split('.')) node = (node as Record<string, unknown>)[part];
-    if (typeof node !== 'function') throw new Error(`proto service ${fullName} is not loaded`);
-    return node as ServiceClientConstructor;
+    let ctor = this.clients.get(fullName);
+    if (ctor === undefined) {
+      const serviceName = fullName.slice(fullName.lastIndexOf('.') + 1);
+      // Same as grpc.loadPackageDefinition does per service.
+      ctor = makeClientConstructor(this.service(fullName), serviceName, {});
+      this.clients.set(fullName, ctor);
+    }
+    return ctor;
   }
 
   /** Encodes a plain object (snake_case fields) as an Any of the given type URL; throws on a bad shape. */
