@@ -3,6 +3,18 @@
 export { startControlPlane, ControlPlane } from './control-plane.js';
 export type { ControlPlaneOptions, ControlPlaneEvents } from './control-plane.js';
 export { CONTROL_PLANE_CHANNELS } from './control-plane-channels.js';
+export { DEFAULT_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from './registry/workload-registry.js';
+export type {
+  RegistryDocument,
+  RegistrationStatus,
+  RegistrationPlacement,
+  RegisteredEndpoint,
+  RegistrationProtocol,
+  RegistryEntry,
+  DeregistrationReason,
+  EndpointRegisteredEvent,
+  EndpointDeregisteredEvent,
+} from './registry/registered-endpoint.js';
 export type { ControlPlaneChannelEvent } from './control-plane-channels.js';
 export type {
   ReloadResult,
@@ -67,7 +79,18 @@ export type {
   TranslationNote,
 } from './contracts.js';
 export { AdsServer, ADS_SERVICE_NAME } from './server/ads-server.js';
-export type { AdsServerOptions } from './server/ads-server.js';
+export type { AdsServerOptions, AdditionalGrpcService } from './server/ads-server.js';
+export { WorkloadRegistry } from './registry/workload-registry.js';
+export type { WorkloadRegistryOptions, WorkloadRegistryEvents } from './registry/workload-registry.js';
+export { RegistryService, REGISTRY_SERVICE_NAME } from './registry/registry-service.js';
+export type { RegistryServiceOptions } from './registry/registry-service.js';
+export { validateRegistration, MAX_REGISTRATION_WEIGHT } from './registry/validate-registration.js';
+export type {
+  RegistrationIssue,
+  RegistrationValidation,
+} from './registry/validate-registration.js';
+export { mergeRegisteredEndpoints } from './registry/merge-registered-endpoints.js';
+export type { RegistryMergeResult } from './registry/merge-registered-endpoints.js';
 export { TYPE_SHORT_NAMES } from './server/client-status.js';
 export type {
   ClientStatus,

@@ -1,7 +1,12 @@
 // The contract between the SDK's core (xDS dependency manager → routing → cluster/LB) and its
 // transports (undici for HTTP, grpc-js for gRPC): one routing implementation for both.
 // DESIGN.md "The request path", steps 1-4.
-import type { WeftError } from '@weft/xds-client';
+import type {
+  ClusterUpdate,
+  RetryPolicyUpdate,
+  RouteActionUpdate,
+  WeftError,
+} from '@weft/xds-client';
 
 /** The request attributes routing reads. Built once per request by the transport. */
 export interface RouteInput {
@@ -11,6 +16,8 @@ export interface RouteInput {
   readonly path: string;
   /** Header (or gRPC metadata) value by lower-case name; several values joined by `,`. */
   readonly header: (lowerCaseName: string) => string | undefined;
+  /** The client's own address, for `source_ip` hash policies (ring hash); optional. */
+  readonly sourceIp?: string;
 }
 
 /** A locality as in envoy.config.core.v3.Locality. */
@@ -62,6 +69,21 @@ export interface RouteDecision {
    * endpoint left (the caller fails with WEFT_NO_HEALTHY_UPSTREAM).
    */
   pick(exclude?: ReadonlySet<string>): EndpointLease | undefined;
+  /** The route's retry policy (the virtual host's when the route has none); undefined = no retries. */
+  readonly retryPolicy: RetryPolicyUpdate | undefined;
+  /** The whole route action (max stream duration, grpc-timeout cap, mirror policies, hash policies). */
+  readonly action: RouteActionUpdate;
+  /**
+   * The chosen cluster (connect timeout, circuit breakers, TLS, outlier detection); undefined
+   * when its CDS resource is missing or invalid (then `pick()` returns undefined).
+   */
+  readonly cluster: ClusterUpdate | undefined;
+  /**
+   * The WEFT_NO_HEALTHY_UPSTREAM error (a RoutingError, layer 'cluster') to fail with after
+   * `pick(exclude)` returned undefined; its message names the cause (cluster or endpoints
+   * missing or invalid, no endpoints, every endpoint unhealthy / unreachable / excluded).
+   */
+  unavailableError(exclude?: ReadonlySet<string>): WeftError;
 }
 
 /** The SDK core as the transports see it. */
