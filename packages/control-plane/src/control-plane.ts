@@ -1,5 +1,6 @@
-// The control-plane process: config directory → model → per-view snapshots → ADS, with a
-// debounced directory watch and the admin API. DESIGN.md "Configuration", "The `weft` command".
+// The control-plane process: config directory (+ workload registry) → model → per-view
+// snapshots → ADS, with a debounced directory watch and the admin API. DESIGN.md "Configuration",
+// "Workload registry", "The `weft` command".
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -36,6 +37,18 @@ import {
 } from './control-plane-status.js';
 import { defaultMeshTranslator, type MeshTranslator } from './control-plane-translator.js';
 import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
+import { mergeRegisteredEndpoints } from './registry/merge-registered-endpoints.js';
+import type {
+  EndpointDeregisteredEvent,
+  EndpointRegisteredEvent,
+  RegistryDocument,
+} from './registry/registered-endpoint.js';
+import { REGISTRY_SERVICE_NAME, RegistryService } from './registry/registry-service.js';
+import {
+  DEFAULT_LEASE_TTL_MS,
+  MIN_LEASE_TTL_MS,
+  WorkloadRegistry,
+} from './registry/workload-registry.js';
 import { AdsServer } from './server/ads-server.js';
 import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
 import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
@@ -56,6 +69,11 @@ export interface ControlPlaneOptions {
   readonly debounceMaxMs?: number;
   /** Whether to watch `configDir`; default true (false: only `reload()` reloads). */
   readonly watch?: boolean;
+  /**
+   * Workload-registry lease TTL, ms: a registered workload that sends nothing for this long (it
+   * heartbeats every TTL / 3) leaves EDS. Default 10000, at least 300. A closed stream leaves at once.
+   */
+  readonly leaseTtlMs?: number;
   /** Default: the system clock. */
   readonly clock?: Clock;
   /** Default: silent. */
@@ -91,6 +109,10 @@ export interface ControlPlaneEvents {
   'snapshot-build': [event: SnapshotBuildEvent];
   /** @experimental The directory watcher saw a change (before debouncing). */
   watch: [filename: string | null];
+  /** A workload registered an endpoint (or re-registered it with changes). */
+  'endpoint-registered': [event: EndpointRegisteredEvent];
+  /** A registered endpoint left: deregistered, stream closed, lease expired, replaced or shutdown. */
+  'endpoint-deregistered': [event: EndpointDeregisteredEvent];
 }
 
 const DEFAULT_KINDS: readonly ClientKind[] = ['weft', 'grpc', 'envoy'];
@@ -104,6 +126,7 @@ interface ResolvedControlPlaneOptions {
   readonly debounceMs: number;
   readonly debounceMaxMs: number;
   readonly watch: boolean;
+  readonly leaseTtlMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly translator: MeshTranslator;
@@ -147,11 +170,17 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     debounceMs: positive('debounceMs', options.debounceMs, 100),
     debounceMaxMs: positive('debounceMaxMs', options.debounceMaxMs, 10_000),
     watch: options.watch ?? true,
+    leaseTtlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
     translator: options.translator ?? defaultMeshTranslator,
     metricsRegistry: options.metricsRegistry ?? new Registry(),
   };
+  if (!Number.isFinite(resolved.leaseTtlMs) || resolved.leaseTtlMs < MIN_LEASE_TTL_MS)
+    issues.push({
+      path: 'leaseTtlMs',
+      message: `expected at least ${MIN_LEASE_TTL_MS} ms, got ${resolved.leaseTtlMs}`,
+    });
   if (!isRegistry(resolved.metricsRegistry))
     issues.push({ path: 'metricsRegistry', message: 'expected a prom-client Registry' });
   if (issues.length > 0) throw new ConfigError('control plane options', issues);
@@ -176,6 +205,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #ads: AdsServer;
   readonly #admin: AdminServer;
   readonly #debouncer: Debouncer;
+  readonly #registry: WorkloadRegistry;
+  readonly #registryService: RegistryService;
+  /** Rebuilds snapshots from the last loaded config when registrations change (no YAML read). */
+  readonly #registryDebouncer: Debouncer;
   readonly #metrics: ControlPlaneMetrics;
   readonly #channels = createControlPlaneChannels();
   readonly #notes = new Map<string, readonly TranslationNote[]>();
@@ -183,7 +216,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #fileCache = new ConfigFileCache();
   #watcher: FSWatcher | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The served model: the config merged with registrations. */
   #model: MeshModel | null = null;
+  /** The last applied config as loaded, before registrations were merged in. */
+  #configModel: MeshModel | null = null;
   #files: readonly string[] = [];
   #appliedAtMs: number | null = null;
   #lastRejection: ConfigRejection | null = null;
@@ -201,12 +237,20 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       logger,
       check: (resources) => translator.check(resources),
     });
+    this.#registry = new WorkloadRegistry({ leaseTtlMs: options.leaseTtlMs, clock, logger });
+    this.#registry.on('registered', (event) => this.#publish('endpoint-registered', event));
+    this.#registry.on('deregistered', (event) => this.#publish('endpoint-deregistered', event));
+    this.#registry.on('changed', () => this.#registryDebouncer.signal());
+    this.#registryService = new RegistryService({ registry: this.#registry, logger });
     this.#ads = new AdsServer({
       cache: this.#cache,
       host: options.host,
       port: options.xdsPort,
       logger,
       clock,
+      services: [
+        { name: REGISTRY_SERVICE_NAME, implementation: this.#registryService.implementation() },
+      ],
     });
     this.#ads.on('push', (event) => this.#publish('push', event));
     this.#ads.on('ack', (event) => this.#publish('ack', event));
@@ -225,6 +269,19 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         ready: () => this.#cache.hasConfig,
         config: () => this.configDocument(),
         clients: () => this.clients(),
+        registry: () => this.registryDocument(),
+      },
+    });
+    this.#registryDebouncer = new Debouncer({
+      clock,
+      quietMs: options.debounceMs,
+      maxMs: options.debounceMaxMs,
+      fire: () => {
+        if (this.#closed) return;
+        const run = this.#queue.then(() => this.#rebuildForRegistry());
+        this.#queue = run.catch((err: unknown) => {
+          logger.error('registry rebuild failed', { error: WeftError.from(err).message });
+        });
       },
     });
     this.#debouncer = new Debouncer({
@@ -270,6 +327,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** The last rejected config, or null. */
   get lastRejection(): ConfigRejection | null {
     return this.#lastRejection;
+  }
+
+  /** The admin `/registry` document: registered endpoints, their leases and how they are served. */
+  registryDocument(): RegistryDocument {
+    return this.#registry.document();
   }
 
   /** Connected xDS clients. */
@@ -337,18 +399,38 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#debouncer.close();
+    this.#registryDebouncer.close();
     this.#watcher?.close();
     this.#watcher = undefined;
+    this.#registryService.close();
+    this.#registry.close();
     await Promise.all([this.#ads.close(), this.#admin.close()]);
     this.#metrics.unregister();
   }
 
   async #reloadNow(): Promise<ReloadResult> {
-    const { logger, clock, translator, configDir } = this.#options;
+    const { clock, configDir } = this.#options;
     const loaded = await loadConfigDir(configDir, { fileCache: this.#fileCache });
     if (!loaded.ok)
       return this.#reject(createRejection('invalid-config', loaded.issues, [], clock.now()));
-    const model = loaded.model;
+    return this.#apply(loaded.model, loaded.files, 'config');
+  }
+
+  /** Serves the last applied config with the current registrations; nothing before the first config. */
+  #rebuildForRegistry(): void {
+    if (this.#closed || this.#configModel === null) return;
+    this.#apply(this.#configModel, this.#files, 'registry');
+  }
+
+  /** Merges registrations into `configModel`, builds every view's snapshot and serves them. */
+  #apply(
+    configModel: MeshModel,
+    files: readonly string[],
+    trigger: ConfigAppliedEvent['trigger'],
+  ): ReloadResult {
+    const { logger, clock, translator } = this.#options;
+    const merged = mergeRegisteredEndpoints(configModel, this.#registry.entries());
+    const model = merged.model;
     const notes = new Map<string, readonly TranslationNote[]>();
     const build: BuildResources = (view) => {
       const out = translator.translate(model, view);
@@ -369,18 +451,26 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       return this.#reject(createRejection('inconsistent', [], result.problems, clock.now()));
     for (const key of [...this.#notes.keys()]) if (!notes.has(key)) this.#notes.delete(key);
     this.#model = model;
-    this.#files = loaded.files;
+    this.#configModel = configModel;
+    this.#registry.setPlacements(merged.placements);
+    this.#files = files;
     this.#appliedAtMs = appliedAtMs;
     this.#applied += 1;
     const event: ConfigAppliedEvent = {
       version: result.generation,
-      files: loaded.files,
+      files,
       notes: [...notes.values()].flat(),
       atMs: appliedAtMs,
+      trigger,
     };
-    logger.info('config applied', { version: result.generation, files: loaded.files.length });
+    logger.info('config applied', {
+      version: result.generation,
+      files: files.length,
+      registrations: merged.placements.size,
+      trigger,
+    });
     this.#publish('config-applied', event);
-    return { ok: true, version: result.generation, files: loaded.files };
+    return { ok: true, version: result.generation, files };
   }
 
   #reject(rejection: ConfigRejection): ReloadResult {

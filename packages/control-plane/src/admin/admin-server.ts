@@ -1,4 +1,4 @@
-// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients, /metrics.
+// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients, /registry, /metrics.
 // Envoy-admin-like read-only views; DESIGN.md "Configuration" (rejections are visible).
 // /metrics: https://prometheus.io/docs/instrumenting/exposition_formats/
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +15,8 @@ export interface AdminSource {
   config(): unknown;
   /** Connected xDS clients. */
   clients(): readonly ClientStatus[];
+  /** The `/registry` document (registered endpoints with lease state); absent: `/registry` is 404. */
+  registry?(): unknown;
 }
 
 /** Options of {@link AdminServer}. */
@@ -117,6 +119,10 @@ export class AdminServer {
         case '/clients':
           send(res, 200, { clients: this.#source.clients() });
           return;
+        case '/registry':
+          if (this.#source.registry === undefined) this.#notFound(res, path);
+          else send(res, 200, this.#source.registry());
+          return;
         case '/metrics':
           if (this.#metricsRegistry === undefined) this.#notFound(res, path);
           else void this.#sendMetrics(res, this.#metricsRegistry);
@@ -135,6 +141,7 @@ export class AdminServer {
 
   #notFound(res: ServerResponse, path: string): void {
     const paths = ['/healthz', '/ready', '/config', '/clients'];
+    if (this.#source.registry !== undefined) paths.push('/registry');
     if (this.#metricsRegistry !== undefined) paths.push('/metrics');
     send(res, 404, { error: 'not found', path, paths });
   }

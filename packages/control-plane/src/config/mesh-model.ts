@@ -21,11 +21,14 @@ export interface ServicePort {
   readonly protocol: ServiceProtocol;
 }
 
-/** One workload serving a service: an inline ServiceEntry endpoint or a selected WorkloadEntry. */
+/** One workload serving a service: an inline ServiceEntry endpoint, a selected WorkloadEntry or a registration. */
 export interface MeshEndpoint {
   /** IP literal (v4 or v6). */
   readonly address: string;
-  /** Service port number → the port this endpoint listens on (resolved from `ports` by port name). */
+  /**
+   * Service port number → the port this endpoint listens on (resolved from `ports` by port name).
+   * A registered endpoint lists only the ports it serves; it is not in the others' clusters.
+   */
   readonly ports: Readonly<Record<number, number>>;
   readonly labels: Readonly<Record<string, string>>;
   readonly locality: MeshLocality;

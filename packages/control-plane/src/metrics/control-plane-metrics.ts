@@ -10,6 +10,10 @@ import type {
   ConfigRejection,
   SnapshotBuildEvent,
 } from '../control-plane-status.js';
+import type {
+  EndpointDeregisteredEvent,
+  EndpointRegisteredEvent,
+} from '../registry/registered-endpoint.js';
 import {
   TYPE_SHORT_NAMES,
   type AckEvent,
@@ -70,6 +74,8 @@ export class ControlPlaneMetrics {
   readonly #configGeneration: Gauge;
   readonly #convergence: Histogram<'type'>;
   readonly #snapshotBuild: Histogram;
+  readonly #registeredEndpoints: Gauge<'service'>;
+  readonly #registryExpirations: Counter;
   /** generation → ms (clock) it was applied; the newest {@link APPLIED_GENERATIONS_KEPT}. */
   readonly #appliedAtMs = new Map<number, number>();
   readonly #streams = new Map<number, StreamRecord>();
@@ -197,6 +203,25 @@ export class ControlPlaneMetrics {
           registers,
         }),
     );
+    this.#registeredEndpoints = make(
+      'weft_cp_registered_endpoints',
+      () =>
+        new Gauge({
+          name: 'weft_cp_registered_endpoints',
+          help: 'Endpoints held by the workload registry (self-registered, leased), by service.',
+          labelNames: ['service'] as const,
+          registers,
+        }),
+    );
+    this.#registryExpirations = make(
+      'weft_cp_registry_expirations_total',
+      () =>
+        new Counter({
+          name: 'weft_cp_registry_expirations_total',
+          help: 'Registered endpoints dropped because their lease lapsed (no message within the lease TTL; a closed stream is not an expiration).',
+          registers,
+        }),
+    );
     // Known label values start at 0, so a rate() has a series before the first event.
     for (const kind of CLIENT_KINDS)
       for (const transport of TRANSPORTS) this.#clients.set({ kind, transport }, 0);
@@ -211,6 +236,7 @@ export class ControlPlaneMetrics {
     this.#configApplied.inc(0);
     for (const reason of REJECTION_REASONS) this.#configRejected.inc({ reason }, 0);
     this.#configGeneration.set(0);
+    this.#registryExpirations.inc(0);
   }
 
   /** Subscribes to a control plane's events; returns the function that unsubscribes. */
@@ -223,7 +249,11 @@ export class ControlPlaneMetrics {
     source.on('config-applied', this.#onConfigApplied);
     source.on('config-rejected', this.#onConfigRejected);
     source.on('snapshot-build', this.#onSnapshotBuild);
+    source.on('endpoint-registered', this.#onEndpointRegistered);
+    source.on('endpoint-deregistered', this.#onEndpointDeregistered);
     return () => {
+      source.off('endpoint-registered', this.#onEndpointRegistered);
+      source.off('endpoint-deregistered', this.#onEndpointDeregistered);
       source.off('connect', this.#onConnect);
       source.off('disconnect', this.#onDisconnect);
       source.off('push', this.#onPush);
@@ -287,6 +317,17 @@ export class ControlPlaneMetrics {
 
   readonly #onSnapshotBuild = (event: SnapshotBuildEvent): void => {
     this.#snapshotBuild.observe(event.durationMs / 1000);
+  };
+
+  readonly #onEndpointRegistered = (event: EndpointRegisteredEvent): void => {
+    if (event.previous !== null)
+      this.#registeredEndpoints.dec({ service: event.previous.endpoint.service });
+    this.#registeredEndpoints.inc({ service: event.entry.endpoint.service });
+  };
+
+  readonly #onEndpointDeregistered = (event: EndpointDeregisteredEvent): void => {
+    this.#registeredEndpoints.dec({ service: event.entry.endpoint.service });
+    if (event.reason === 'expired') this.#registryExpirations.inc();
   };
 
   #observeConvergence(streamId: number, typeUrl: AdsTypeUrl, nonce: string): void {

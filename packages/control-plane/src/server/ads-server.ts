@@ -17,6 +17,13 @@ import {
   type XdsProtos,
 } from '@weft/xds-client';
 import type { XdsResourceSet } from '../contracts.js';
+
+/** Another gRPC service served on the ADS port (e.g. the workload registry). */
+export interface AdditionalGrpcService {
+  /** Fully qualified name of a service in the loaded protos, e.g. `weft.registry.v1.Registry`. */
+  readonly name: string;
+  readonly implementation: UntypedServiceImplementation;
+}
 import {
   SnapshotCache,
   type BuildResources,
@@ -54,6 +61,8 @@ export interface AdsServerOptions {
   readonly clock?: Clock;
   /** How long `close()` waits for streams to finish before forcing, ms; default 2000. */
   readonly closeTimeoutMs?: number;
+  /** More services for the same gRPC server; default none. */
+  readonly services?: readonly AdditionalGrpcService[];
 }
 
 /**
@@ -70,6 +79,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #closeTimeoutMs: number;
+  readonly #services: readonly AdditionalGrpcService[];
   readonly #streams = new Map<number, AdsStream>();
   #server: Server | undefined;
   #port = 0;
@@ -89,6 +99,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     this.#host = options.host ?? '127.0.0.1';
     this.#requestedPort = options.port ?? 0;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.#services = options.services ?? [];
     this.cache.on('change', this.#onCacheChange);
   }
 
@@ -103,6 +114,8 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     if (this.#state === 'listening') return this.#port;
     const server = new Server();
     server.addService(this.#protos.service(ADS_SERVICE_NAME), this.#implementation());
+    for (const s of this.#services)
+      server.addService(this.#protos.service(s.name), s.implementation);
     const address = this.#host.includes(':')
       ? `[${this.#host}]:${this.#requestedPort}`
       : `${this.#host}:${this.#requestedPort}`;

@@ -29,8 +29,9 @@ export interface ClusterLoadAssignmentInput {
 export function buildClusterLoadAssignment(
   input: ClusterLoadAssignmentInput,
 ): Record<string, unknown> {
-  const endpoints = input.service.endpoints.filter((e) =>
-    labelsMatch(input.subsetLabels, e.labels),
+  // A registered endpoint may serve only some of the service's ports (no entry for the others).
+  const endpoints = input.service.endpoints.filter(
+    (e) => e.ports[input.port] !== undefined && labelsMatch(input.subsetLabels, e.labels),
   );
   const groups = new Map<string, { locality: MeshLocality; endpoints: MeshEndpoint[] }>();
   for (const e of endpoints) {
@@ -58,7 +59,7 @@ export function buildClusterLoadAssignment(
       lb_endpoints: group.endpoints.map((e) => ({
         endpoint: {
           address: {
-            socket_address: { address: e.address, port_value: e.ports[input.port] ?? input.port },
+            socket_address: { address: e.address, port_value: e.ports[input.port] },
           },
         },
         health_status: 'HEALTHY',

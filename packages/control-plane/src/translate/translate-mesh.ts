@@ -66,7 +66,9 @@ export function translateMesh(model: MeshModel, view: ClientView): TranslationRe
       for (const subset of subsets) {
         if (subset.trafficPolicy === undefined) continue; // every host has a policy (the model's contract)
         const name = clusterName(host, port.number, subset.name);
-        const endpoints = service.endpoints.filter((e) => labelsMatch(subset.labels, e.labels));
+        const endpoints = service.endpoints.filter(
+          (e) => e.ports[port.number] !== undefined && labelsMatch(subset.labels, e.labels),
+        );
         const built = buildCluster({
           name,
           policy: subset.trafficPolicy,

@@ -210,6 +210,8 @@ describe('ControlPlaneMetrics', () => {
         weft_cp_config_generation: 'gauge',
         weft_cp_push_convergence_seconds: 'histogram',
         weft_cp_snapshot_build_seconds: 'histogram',
+        weft_cp_registered_endpoints: 'gauge',
+        weft_cp_registry_expirations_total: 'counter',
       });
     });
 
