@@ -1,0 +1,61 @@
+// The state of one gRPC call between its route decision (ConfigSelector) and its end (the call
+// filter's trailers): the decision, the lease picked but not yet started, keys that failed.
+import type { StatusObject } from '@grpc/grpc-js';
+import type { WeftErrorCode } from '@weft/xds-client';
+import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
+
+/** Why the mesh refused a call before picking. */
+export interface GrpcCallRejection {
+  readonly status: StatusObject;
+  readonly weftCode: WeftErrorCode;
+}
+
+/** One call on one channel. Single-threaded: grpc-js calls everything on the event loop. */
+export class GrpcCallState {
+  /** A lease handed to grpc-js in a COMPLETE pick whose stream has not started yet. */
+  private pendingLease: EndpointLease | undefined;
+  /** Endpoint keys this call's attempts failed on; later attempts (grpc-js transparent retries) skip them. */
+  readonly failedKeys = new Set<string>();
+  attempts = 0;
+  endpointKey: string | undefined;
+  finished = false;
+
+  constructor(
+    readonly id: string,
+    readonly method: string,
+    readonly startedAtMs: number,
+    readonly decision: RouteDecision | undefined,
+    readonly rejection: GrpcCallRejection | undefined,
+  ) {}
+
+  /**
+   * Records a pick. A lease from an earlier pick that never started is returned first: grpc-js
+   * re-picks when the chosen subchannel stopped being READY before the stream opened.
+   */
+  picked(lease: EndpointLease): void {
+    this.releasePending('reset');
+    this.pendingLease = lease;
+    this.attempts += 1;
+    this.endpointKey = lease.endpoint.key;
+  }
+
+  /** The stream of `lease` opened: its end is now reported by onCallEnded. */
+  started(lease: EndpointLease): void {
+    if (this.pendingLease === lease) this.pendingLease = undefined;
+  }
+
+  /** The attempt on `lease` ended; reports its outcome exactly once. */
+  ended(lease: EndpointLease, outcome: AttemptOutcome): void {
+    if (this.pendingLease === lease) this.pendingLease = undefined;
+    if (outcome !== 'success') this.failedKeys.add(lease.endpoint.key);
+    lease.done(outcome);
+  }
+
+  /** Returns a lease that was picked but never carried a stream (call cancelled, or re-picked). */
+  releasePending(outcome: AttemptOutcome): void {
+    const lease = this.pendingLease;
+    if (lease === undefined) return;
+    this.pendingLease = undefined;
+    lease.done(outcome);
+  }
+}

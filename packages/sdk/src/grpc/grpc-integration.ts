@@ -1,0 +1,181 @@
+// Plugs a mesh into @grpc/grpc-js: a resolver for `xds:///name[:port]` targets and an LB policy
+// that route every call through the core's tables (gRFC A28 semantics), so users' existing
+// grpc-js clients work unchanged. Installed by createMesh(), never at import (STYLE rule 12).
+// https://github.com/grpc/proposal/blob/master/A28-xds-traffic-splitting-and-routing.md
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ChannelOptions } from '@grpc/grpc-js';
+import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
+import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import {
+  GRPC_CALL_DIAGNOSTICS_CHANNEL,
+  type GrpcCounters,
+  type GrpcMeshContext,
+} from './grpc-mesh-context.js';
+import { registerMeshLoadBalancer } from './grpc-mesh-load-balancer.js';
+import { GrpcMeshResolver } from './grpc-mesh-resolver.js';
+import {
+  addResolverProvider,
+  allocateMeshId,
+  removeResolverProvider,
+  type GrpcResolverProvider,
+} from './grpc-registry.js';
+
+/** Options of installGrpcIntegration. */
+export interface GrpcIntegrationOptions {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** URI scheme to serve. Default `xds` (takes over grpc-js-xds's scheme in this process). */
+  readonly scheme?: string;
+  /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
+  readonly resolutionTimeoutMs?: number;
+}
+
+/** Validated GrpcIntegrationOptions. */
+export interface ResolvedGrpcIntegrationOptions {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly scheme: string;
+  readonly resolutionTimeoutMs: number;
+}
+
+/** Counters of one mesh's gRPC integration, as read by `stats()`. */
+export interface GrpcIntegrationStats {
+  /** Channels currently bound to this mesh (live resolvers). */
+  readonly channels: number;
+  /** Calls routed and not yet finished. */
+  readonly callsInFlight: number;
+  readonly callsStarted: number;
+  /** Finished with status OK. */
+  readonly callsSucceeded: number;
+  /** Finished with another status after the mesh routed them. */
+  readonly callsFailed: number;
+  /** Refused by the mesh before any pick (no route, no config, mesh closed). */
+  readonly callsRejected: number;
+  /** Picks that waited for a connecting endpoint. */
+  readonly picksQueued: number;
+  /** Picks that found no endpoint able to serve (the call failed UNAVAILABLE unless waitForReady). */
+  readonly picksFailed: number;
+  /** Leases reported as 'connect-failure' because their endpoint's subchannel was unreachable. */
+  readonly connectFailuresReported: number;
+}
+
+/** A mesh's hold on grpc-js. */
+export interface GrpcIntegration {
+  /**
+   * This mesh's id (`weft_mesh_<n>`), also the name of its grpc-js LB policy. Pass it as the
+   * channel option `weft.mesh_id` to bind a channel to this mesh explicitly.
+   */
+  readonly meshId: string;
+  /** The URI scheme served. */
+  readonly scheme: string;
+  stats(): GrpcIntegrationStats;
+  /**
+   * Stops serving: channels bound to this mesh fail every later call with UNAVAILABLE "mesh
+   * closed" and drop their connections; new channels bind to the next most recent open mesh,
+   * or fail. grpc-js has no unregister: the resolver class and LB policy name stay registered
+   * (inert) for the life of the process. Idempotent.
+   */
+  uninstall(): void;
+}
+
+const SCHEME_PATTERN = /^[a-z][a-z0-9+.-]*$/;
+const DEFAULT_RESOLUTION_TIMEOUT_MS = 15_000;
+
+/** Validates GrpcIntegrationOptions once; throws a ConfigError listing every issue. */
+export function resolveGrpcIntegrationOptions(
+  options: GrpcIntegrationOptions,
+): ResolvedGrpcIntegrationOptions {
+  const issues: ConfigIssue[] = [];
+  const scheme = options.scheme ?? 'xds';
+  if (typeof scheme !== 'string' || !SCHEME_PATTERN.test(scheme)) {
+    issues.push({
+      path: 'scheme',
+      message: `expected a lower-case URI scheme, got ${JSON.stringify(scheme)}`,
+    });
+  }
+  const resolutionTimeoutMs = options.resolutionTimeoutMs ?? DEFAULT_RESOLUTION_TIMEOUT_MS;
+  if (!Number.isFinite(resolutionTimeoutMs) || resolutionTimeoutMs <= 0) {
+    issues.push({
+      path: 'resolutionTimeoutMs',
+      message: `expected a positive number of ms, got ${String(resolutionTimeoutMs)}`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError('grpc integration options', issues);
+  return Object.freeze({
+    logger: options.logger,
+    clock: options.clock,
+    scheme,
+    resolutionTimeoutMs,
+  });
+}
+
+/**
+ * Registers `runtime` with grpc-js so `SCHEME:///name[:port]` channels created from now on route
+ * per call through the mesh. Call once per mesh (createMesh does); undo with `uninstall()`.
+ */
+export function installGrpcIntegration(
+  runtime: MeshRuntime,
+  options: GrpcIntegrationOptions,
+): GrpcIntegration {
+  const resolved = resolveGrpcIntegrationOptions(options);
+  const counters: GrpcCounters = {
+    callsStarted: 0,
+    callsSucceeded: 0,
+    callsFailed: 0,
+    callsRejected: 0,
+    picksQueued: 0,
+    picksFailed: 0,
+    connectFailuresReported: 0,
+  };
+  const ctx: GrpcMeshContext = {
+    meshId: allocateMeshId(),
+    scheme: resolved.scheme,
+    runtime,
+    logger: resolved.logger,
+    clock: resolved.clock,
+    resolutionTimeoutMs: resolved.resolutionTimeoutMs,
+    counters,
+    diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
+  };
+  const resolvers = new Set<GrpcMeshResolver>();
+  let installed = true;
+
+  const provider: GrpcResolverProvider = {
+    meshId: ctx.meshId,
+    createResolver: (target, listener, _channelOptions: ChannelOptions) => {
+      const resolver = new GrpcMeshResolver(ctx, target, listener, (r) => resolvers.delete(r));
+      if (!installed) resolver.close(closedReason(ctx));
+      else resolvers.add(resolver);
+      return resolver;
+    },
+  };
+
+  registerMeshLoadBalancer(ctx);
+  addResolverProvider(ctx.scheme, provider);
+  ctx.logger.info('grpc: integration installed', { meshId: ctx.meshId, scheme: ctx.scheme });
+
+  return {
+    meshId: ctx.meshId,
+    scheme: ctx.scheme,
+    stats: () => {
+      let callsInFlight = 0;
+      for (const r of resolvers) callsInFlight += r.channel?.calls.size ?? 0;
+      return Object.freeze({ channels: resolvers.size, callsInFlight, ...counters });
+    },
+    uninstall: () => {
+      if (!installed) return;
+      installed = false;
+      removeResolverProvider(ctx.scheme, provider);
+      const reason = closedReason(ctx);
+      for (const resolver of resolvers) resolver.close(reason);
+      ctx.logger.info('grpc: integration uninstalled', {
+        meshId: ctx.meshId,
+        channels: resolvers.size,
+      });
+    },
+  };
+}
+
+function closedReason(ctx: GrpcMeshContext): string {
+  return `weft: mesh ${ctx.meshId} closed; ${ctx.scheme}: channels created under it no longer route (create a new client after createMesh())`;
+}

@@ -1,0 +1,185 @@
+// Per-channel state of the gRPC integration: the endpoints last reported to grpc-js, the table of
+// calls in flight (their route decisions travel to the picker as an id in pickInformation), and
+// the ConfigSelector that routes each call (gRFC A31's per-call config selection).
+// https://github.com/grpc/proposal/blob/master/A31-xds-timeout-support-and-config-selector.md
+import {
+  experimental,
+  status as GrpcStatus,
+  type Metadata,
+  type MethodConfig,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
+import { WeftError } from '@weft/xds-client';
+import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
+import type { GrpcMeshContext } from './grpc-mesh-context.js';
+import { createGrpcRouteInput } from './grpc-route-input.js';
+import { grpcStatusOfWeftCode } from './grpc-status.js';
+
+/** The pickInformation key carrying a call's id from the ConfigSelector to the picker. */
+export const CALL_ID_PICK_KEY = 'weft.call' as const;
+
+/** One finished call, as published on `weft:sdk:grpc-call`. */
+export interface GrpcCallEvent {
+  readonly meshId: string;
+  /** The target's name: `inventory:9090` for `xds:///inventory:9090`. */
+  readonly authority: string;
+  /** `/pkg.Service/Method`. */
+  readonly method: string;
+  readonly routeName: string | undefined;
+  readonly clusterName: string | undefined;
+  /** `address:port` of the last attempt's endpoint; undefined if no attempt was sent. */
+  readonly endpoint: string | undefined;
+  readonly attempts: number;
+  /** The call's final gRPC status code. */
+  readonly code: number;
+  readonly details: string;
+  /** Set when the mesh refused the call before any pick (no route, mesh closed…). */
+  readonly weftCode: string | undefined;
+  readonly durationMs: number;
+}
+
+type CallConfig = ReturnType<experimental.ConfigSelector['invoke']>;
+
+/** The per-channel state shared by one resolver instance and the LB policy it feeds. */
+export class GrpcMeshChannel {
+  readonly calls = new Map<string, GrpcCallState>();
+  /** The endpoints last reported to grpc-js, in report order. */
+  endpoints: readonly UpstreamEndpoint[] = [];
+  /** Set once the mesh is closed: every later call fails UNAVAILABLE with this text. */
+  closedReason: string | undefined;
+  /** The last failure to resolve (whenReady rejection), quoted in "not ready" failures. */
+  lastResolutionError: string | undefined;
+  private nextCallId = 0;
+  readonly configSelector: experimental.ConfigSelector;
+
+  constructor(
+    readonly ctx: GrpcMeshContext,
+    readonly authority: string,
+  ) {
+    this.configSelector = {
+      invoke: (method, metadata) => this.routeCall(method, metadata),
+      // One selector per channel, reused across resolutions: nothing to release.
+      unref: () => undefined,
+    };
+  }
+
+  private routeCall(method: string, metadata: Metadata): CallConfig {
+    const { ctx } = this;
+    ctx.counters.callsStarted += 1;
+    this.nextCallId += 1;
+    const id = String(this.nextCallId);
+    const decided = this.decide(method, metadata);
+    const methodConfig: MethodConfig = { name: [] };
+    let call: GrpcCallState;
+    if ('status' in decided) {
+      call = new GrpcCallState(id, method, ctx.clock.now(), undefined, decided);
+    } else {
+      call = new GrpcCallState(id, method, ctx.clock.now(), decided, undefined);
+      this.calls.set(id, call);
+      // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
+      // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
+      const timeoutMs = decided.timeoutMs;
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        methodConfig.timeout = {
+          seconds: Math.floor(timeoutMs / 1000),
+          nanos: (timeoutMs % 1000) * 1_000_000,
+        };
+      }
+    }
+    return {
+      methodConfig,
+      pickInformation: call.decision === undefined ? {} : { [CALL_ID_PICK_KEY]: id },
+      status: GrpcStatus.OK,
+      dynamicFilterFactories: [{ createFilter: () => new GrpcCallFilter(this, call) }],
+    };
+  }
+
+  private decide(method: string, metadata: Metadata): RouteDecision | GrpcCallRejection {
+    if (this.closedReason !== undefined) {
+      return reject(GrpcStatus.UNAVAILABLE, this.closedReason, 'WEFT_CLOSED');
+    }
+    const result = this.ctx.runtime.route(createGrpcRouteInput(this.authority, method, metadata));
+    if (result === 'pending') {
+      const why = this.lastResolutionError === undefined ? '' : `: ${this.lastResolutionError}`;
+      return reject(
+        GrpcStatus.UNAVAILABLE,
+        `weft: no complete xDS config for ${this.authority} yet${why}`,
+        'WEFT_RESOURCE_DOES_NOT_EXIST',
+      );
+    }
+    if (result instanceof WeftError) {
+      return reject(
+        grpcStatusOfWeftCode(result.code),
+        `weft: ${result.code}: ${result.message}`,
+        result.code,
+      );
+    }
+    return result;
+  }
+
+  /** Ends `call`: forgets it, returns an unused lease, counts and publishes it. Idempotent. */
+  finishCall(call: GrpcCallState, status: StatusObject): void {
+    if (call.finished) return;
+    call.finished = true;
+    this.calls.delete(call.id);
+    // A lease picked for a stream that never opened (cancelled meanwhile) says nothing of the host.
+    call.releasePending('success');
+    const { ctx } = this;
+    if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
+    else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;
+    else ctx.counters.callsFailed += 1;
+    if (ctx.diagnostics.hasSubscribers) {
+      const event: GrpcCallEvent = {
+        meshId: ctx.meshId,
+        authority: this.authority,
+        method: call.method,
+        routeName: call.decision?.routeName,
+        clusterName: call.decision?.clusterName,
+        endpoint: call.endpointKey,
+        attempts: call.attempts,
+        code: status.code,
+        details: status.details,
+        weftCode: call.rejection?.weftCode,
+        durationMs: ctx.clock.now() - call.startedAtMs,
+      };
+      ctx.diagnostics.publish(event);
+    }
+  }
+}
+
+function reject(
+  code: GrpcStatus,
+  details: string,
+  weftCode: GrpcCallRejection['weftCode'],
+): GrpcCallRejection {
+  return { status: { code, details, metadata: new GrpcMetadata() }, weftCode };
+}
+
+/**
+ * The per-call filter: fails a refused call with the mesh's own status text (a non-OK
+ * CallConfig.status would be replaced by grpc-js's generic "Failed to route call"), and sees
+ * every call's final status, including calls cancelled before any pick.
+ */
+class GrpcCallFilter extends experimental.BaseFilter {
+  constructor(
+    private readonly channel: GrpcMeshChannel,
+    private readonly call: GrpcCallState,
+  ) {
+    super();
+  }
+
+  override sendMetadata(metadata: Promise<Metadata>): Promise<Metadata> {
+    const rejection = this.call.rejection;
+    if (rejection === undefined) return metadata;
+    // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(rejection.status);
+  }
+
+  override receiveTrailers(status: StatusObject): StatusObject {
+    this.channel.finishCall(this.call, status);
+    return status;
+  }
+}

@@ -1,0 +1,31 @@
+// What every part of one mesh's gRPC integration shares: the runtime, injected logger and clock,
+// counters and the diagnostics channel. One per installGrpcIntegration(); never module-level.
+import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
+import type { Clock, Logger } from '@weft/xds-client';
+import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+
+/** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
+export const GRPC_CALL_DIAGNOSTICS_CHANNEL = 'weft:sdk:grpc-call' as const;
+
+/** Mutable counters behind `GrpcIntegration.stats()`. */
+export interface GrpcCounters {
+  callsStarted: number;
+  callsSucceeded: number;
+  callsFailed: number;
+  callsRejected: number;
+  picksQueued: number;
+  picksFailed: number;
+  connectFailuresReported: number;
+}
+
+/** The shared state of one mesh's gRPC integration. */
+export interface GrpcMeshContext {
+  readonly meshId: string;
+  readonly scheme: string;
+  readonly runtime: MeshRuntime;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly resolutionTimeoutMs: number;
+  readonly counters: GrpcCounters;
+  readonly diagnostics: DiagnosticsChannel;
+}

@@ -1,0 +1,215 @@
+// The grpc-js LB policy of one mesh: one subchannel per endpoint key of the channel's listener
+// (every cluster, every priority), kept connecting, and a GrpcMeshPicker over their states.
+// Endpoint choice itself is the core's (RouteDecision.pick); this policy only knows which
+// endpoints are connectable right now. Registered under the mesh's own name (`weft_mesh_<n>`).
+import {
+  connectivityState as ConnectivityState,
+  experimental,
+  type ChannelOptions,
+} from '@grpc/grpc-js';
+import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import { GrpcMeshChannel } from './grpc-mesh-channel.js';
+import type { GrpcMeshContext } from './grpc-mesh-context.js';
+import { createFailingPicker, GrpcMeshPicker, type PickerSubchannel } from './grpc-mesh-picker.js';
+
+/**
+ * The resolver attribute carrying the GrpcMeshChannel to the LB policy. The prefix keeps it
+ * out of subchannel arguments (grpc-js drops `grpc.internal.no_subchannel*` keys).
+ */
+export const MESH_CHANNEL_ATTRIBUTE = `${experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.weft_mesh_channel`;
+
+type LoadBalancerConstructor = Parameters<typeof experimental.registerLoadBalancerType>[1];
+type LoadBalancingConfigConstructor = Parameters<typeof experimental.registerLoadBalancerType>[2];
+
+interface SubchannelEntry {
+  readonly endpoint: UpstreamEndpoint;
+  readonly subchannel: experimental.SubchannelInterface;
+  state: ConnectivityState;
+}
+
+/** Registers the LB policy `ctx.meshId` with grpc-js. grpc-js cannot unregister it. */
+export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
+  const policyName = ctx.meshId;
+
+  /** The (empty) config of this policy: everything it needs comes from the resolver. */
+  class MeshLoadBalancingConfig implements experimental.TypedLoadBalancingConfig {
+    getLoadBalancerName(): string {
+      return policyName;
+    }
+    toJsonObject(): object {
+      return { [policyName]: {} };
+    }
+    static createFromJson(_obj: unknown): MeshLoadBalancingConfig {
+      return new MeshLoadBalancingConfig();
+    }
+  }
+
+  class MeshLoadBalancer implements experimental.LoadBalancer {
+    private readonly entries = new Map<string, SubchannelEntry>();
+    private channel: GrpcMeshChannel | undefined;
+    private lastError: string | null = null;
+    private destroyed = false;
+    private readonly onStateChange: experimental.ConnectivityStateListener = (
+      subchannel,
+      _previous,
+      next,
+      _keepaliveTime,
+      errorMessage,
+    ) => {
+      const entry = this.findEntry(subchannel);
+      if (entry === undefined || this.destroyed) return;
+      entry.state = next;
+      if (next === ConnectivityState.TRANSIENT_FAILURE && errorMessage !== undefined) {
+        this.lastError = `${entry.endpoint.key}: ${errorMessage}`;
+      }
+      // Keep every endpoint warm (as round_robin does), so failover finds connections ready.
+      if (next === ConnectivityState.IDLE) subchannel.startConnecting();
+      this.publish();
+    };
+
+    constructor(private readonly helper: experimental.ChannelControlHelper) {}
+
+    updateAddressList(
+      endpointList: experimental.StatusOr<experimental.Endpoint[]>,
+      _config: experimental.TypedLoadBalancingConfig,
+      options: ChannelOptions,
+      _resolutionNote: string,
+    ): boolean {
+      const channel: unknown = options[MESH_CHANNEL_ATTRIBUTE];
+      if (!(channel instanceof GrpcMeshChannel)) {
+        this.helper.updateState(
+          ConnectivityState.TRANSIENT_FAILURE,
+          createFailingPicker(`weft: LB policy ${policyName} needs the weft resolver of its mesh`),
+          null,
+        );
+        return false;
+      }
+      this.channel = channel;
+      if (!endpointList.ok) {
+        this.lastError = endpointList.error.details;
+        // Like grpc-js policies, keep serving the last endpoints on a resolution error, except
+        // when the mesh closed: then drop every connection.
+        if (channel.closedReason !== undefined) this.removeAll();
+        this.publish();
+        return true;
+      }
+      this.sync(channel.endpoints, subchannelArgs(options));
+      this.publish();
+      return true;
+    }
+
+    exitIdle(): void {
+      for (const entry of this.entries.values()) {
+        if (entry.state === ConnectivityState.IDLE) entry.subchannel.startConnecting();
+      }
+    }
+
+    resetBackoff(): void {
+      // Subchannels own their backoff; grpc-js resets it through the subchannel pool.
+    }
+
+    destroy(): void {
+      this.destroyed = true;
+      this.removeAll();
+    }
+
+    getTypeName(): string {
+      return policyName;
+    }
+
+    private sync(endpoints: readonly UpstreamEndpoint[], args: ChannelOptions): void {
+      const wanted = new Map<string, UpstreamEndpoint>();
+      for (const endpoint of endpoints) wanted.set(endpoint.key, endpoint);
+      for (const [key, entry] of this.entries) {
+        if (!wanted.has(key)) this.remove(key, entry);
+      }
+      for (const [key, endpoint] of wanted) {
+        if (this.entries.has(key)) continue;
+        const subchannel = this.helper.createSubchannel(
+          { host: endpoint.address, port: endpoint.port },
+          args,
+        );
+        subchannel.ref();
+        this.helper.addChannelzChild(subchannel.getChannelzRef());
+        const entry: SubchannelEntry = {
+          endpoint,
+          subchannel,
+          state: subchannel.getConnectivityState(),
+        };
+        this.entries.set(key, entry);
+        subchannel.addConnectivityStateListener(this.onStateChange);
+        if (entry.state === ConnectivityState.IDLE) subchannel.startConnecting();
+      }
+    }
+
+    private remove(key: string, entry: SubchannelEntry): void {
+      this.entries.delete(key);
+      entry.subchannel.removeConnectivityStateListener(this.onStateChange);
+      entry.subchannel.unref();
+      this.helper.removeChannelzChild(entry.subchannel.getChannelzRef());
+    }
+
+    private removeAll(): void {
+      for (const [key, entry] of this.entries) this.remove(key, entry);
+    }
+
+    private findEntry(subchannel: experimental.SubchannelInterface): SubchannelEntry | undefined {
+      for (const entry of this.entries.values()) {
+        if (entry.subchannel === subchannel) return entry;
+      }
+      return undefined;
+    }
+
+    /** Reports the aggregate state and a fresh picker over the current subchannel states. */
+    private publish(): void {
+      const channel = this.channel;
+      if (this.destroyed || channel === undefined) return;
+      if (channel.closedReason !== undefined) {
+        this.helper.updateState(
+          ConnectivityState.TRANSIENT_FAILURE,
+          createFailingPicker(channel.closedReason),
+          channel.closedReason,
+        );
+        return;
+      }
+      const snapshot = new Map<string, PickerSubchannel>();
+      let ready = false;
+      let connecting = false;
+      for (const [key, entry] of this.entries) {
+        snapshot.set(key, { subchannel: entry.subchannel, state: entry.state });
+        if (entry.state === ConnectivityState.READY) ready = true;
+        else if (entry.state !== ConnectivityState.TRANSIENT_FAILURE) connecting = true;
+      }
+      const state = ready
+        ? ConnectivityState.READY
+        : connecting
+          ? ConnectivityState.CONNECTING
+          : ConnectivityState.TRANSIENT_FAILURE;
+      const picker = new GrpcMeshPicker(channel, snapshot, (key) => {
+        const entry = this.entries.get(key);
+        if (entry?.state === ConnectivityState.IDLE) entry.subchannel.startConnecting();
+      });
+      const message =
+        state === ConnectivityState.TRANSIENT_FAILURE
+          ? (this.lastError ?? `weft: no endpoints for ${channel.authority}`)
+          : null;
+      this.helper.updateState(state, picker, message);
+    }
+  }
+
+  experimental.registerLoadBalancerType(
+    policyName,
+    MeshLoadBalancer satisfies LoadBalancerConstructor,
+    MeshLoadBalancingConfig satisfies LoadBalancingConfigConstructor,
+  );
+}
+
+/** Channel options for subchannels: without the resolver's per-channel attributes. */
+function subchannelArgs(options: ChannelOptions): ChannelOptions {
+  const args: ChannelOptions = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key === experimental.CHANNEL_ARGS_CONFIG_SELECTOR_KEY) continue;
+    args[key] = value as unknown;
+  }
+  return args;
+}

@@ -1,0 +1,154 @@
+// The picker of the mesh LB policy: reads the call's route decision (by the id the
+// ConfigSelector put in pickInformation) and asks the core for an endpoint whose subchannel is
+// READY. When none is, it tells apart "still connecting" (queue) from "unreachable" (report
+// connect-failure so the core's health moves traffic to the next priority; fail only when
+// nothing can serve). DESIGN.md "The request path", steps 3 and 5.
+import {
+  connectivityState as ConnectivityState,
+  experimental,
+  Metadata,
+  status as GrpcStatus,
+} from '@grpc/grpc-js';
+import type { EndpointLease } from '../runtime/mesh-runtime.js';
+import type { GrpcCallState } from './grpc-call-state.js';
+import { CALL_ID_PICK_KEY, type GrpcMeshChannel } from './grpc-mesh-channel.js';
+import { outcomeOfGrpcStatus } from './grpc-status.js';
+
+/** One subchannel as the picker saw it when it was made. */
+export interface PickerSubchannel {
+  readonly subchannel: experimental.SubchannelInterface;
+  readonly state: ConnectivityState;
+}
+
+const QUEUE: experimental.PickResult = {
+  pickResultType: experimental.PickResultType.QUEUE,
+  subchannel: null,
+  status: null,
+  onCallStarted: null,
+  onCallEnded: null,
+};
+
+/** An immutable snapshot of the LB policy's subchannels; replaced on every state change. */
+export class GrpcMeshPicker implements experimental.Picker {
+  /** Keys whose subchannel is not READY: the first pick excludes them. */
+  private readonly notReady: ReadonlySet<string>;
+
+  constructor(
+    private readonly channel: GrpcMeshChannel,
+    private readonly subchannels: ReadonlyMap<string, PickerSubchannel>,
+    /** Asks the LB policy to connect an IDLE subchannel (run after the pick returns). */
+    private readonly requestConnection: (key: string) => void,
+  ) {
+    const notReady = new Set<string>();
+    for (const [key, entry] of subchannels) {
+      if (entry.state !== ConnectivityState.READY) notReady.add(key);
+    }
+    this.notReady = notReady;
+  }
+
+  pick(args: experimental.PickArgs): experimental.PickResult {
+    const id = args.extraPickInfo[CALL_ID_PICK_KEY];
+    const call = id === undefined ? undefined : this.channel.calls.get(id);
+    if (call?.decision === undefined) {
+      return fail(
+        experimental.PickResultType.DROP,
+        `weft: call to ${this.channel.authority} has no route decision (not routed by this mesh's resolver)`,
+      );
+    }
+    const decision = call.decision;
+    // A lease from an earlier pick of this call that never started goes back before a new one.
+    call.releasePending('reset');
+    let exclude: ReadonlySet<string> = this.notReady;
+    if (call.failedKeys.size > 0) exclude = new Set([...this.notReady, ...call.failedKeys]);
+    const lease = decision.pick(exclude);
+    if (lease !== undefined) {
+      const entry = this.subchannels.get(lease.endpoint.key);
+      if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
+      // The core knows an endpoint this channel has no subchannel for yet (EDS moved ahead of
+      // the resolver's last report): hand it back unused and look further.
+      lease.done('success');
+    }
+    return this.probe(call);
+  }
+
+  /**
+   * Nothing READY can serve the call. Walk what the core would pick if not-READY endpoints were
+   * allowed: unreachable ones are reported as connect failures (feeding the core's health, so
+   * priority failover happens), connecting ones make the call wait for the next picker.
+   */
+  private probe(call: GrpcCallState): experimental.PickResult {
+    const decision = call.decision;
+    if (decision === undefined) return QUEUE;
+    const { counters } = this.channel.ctx;
+    const tried = new Set(call.failedKeys);
+    let waiting = false;
+    for (let i = 0; i <= this.subchannels.size; i++) {
+      const lease = decision.pick(tried);
+      if (lease === undefined) break;
+      const key = lease.endpoint.key;
+      tried.add(key);
+      const entry = this.subchannels.get(key);
+      if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
+      if (entry?.state === ConnectivityState.TRANSIENT_FAILURE) {
+        counters.connectFailuresReported += 1;
+        lease.done('connect-failure');
+        continue;
+      }
+      // IDLE, CONNECTING, or not yet created: worth waiting for.
+      lease.done('success');
+      waiting = true;
+      if (entry?.state === ConnectivityState.IDLE) {
+        queueMicrotask(() => {
+          this.requestConnection(key);
+        });
+      }
+    }
+    if (waiting) {
+      counters.picksQueued += 1;
+      return QUEUE;
+    }
+    counters.picksFailed += 1;
+    return fail(
+      experimental.PickResultType.TRANSIENT_FAILURE,
+      `weft: no healthy upstream for ${this.channel.authority} in cluster ${decision.clusterName} ` +
+        `(route ${decision.routeName}; ${tried.size} endpoint(s) unreachable or excluded)`,
+    );
+  }
+
+  private complete(
+    call: GrpcCallState,
+    lease: EndpointLease,
+    entry: PickerSubchannel,
+  ): experimental.PickResult {
+    call.picked(lease);
+    return {
+      pickResultType: experimental.PickResultType.COMPLETE,
+      subchannel: entry.subchannel,
+      status: null,
+      onCallStarted: () => {
+        call.started(lease);
+      },
+      onCallEnded: (code) => {
+        call.ended(lease, outcomeOfGrpcStatus(code));
+      },
+    };
+  }
+}
+
+function fail(
+  type: experimental.PickResultType.TRANSIENT_FAILURE | experimental.PickResultType.DROP,
+  details: string,
+): experimental.PickResult {
+  return {
+    pickResultType: type,
+    subchannel: null,
+    status: { code: GrpcStatus.UNAVAILABLE, details, metadata: new Metadata() },
+    onCallStarted: null,
+    onCallEnded: null,
+  };
+}
+
+/** A picker for a policy with nothing to offer: every call fails UNAVAILABLE with `details`. */
+export function createFailingPicker(details: string): experimental.Picker {
+  return { pick: () => fail(experimental.PickResultType.TRANSIENT_FAILURE, details) };
+}
