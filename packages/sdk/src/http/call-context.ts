@@ -1,0 +1,24 @@
+// What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
+import type { Clock, Logger } from '@weft/xds-client';
+import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import type { EndpointPools } from './endpoint-pools.js';
+import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
+import type { MeshCall } from './mesh-call.js';
+
+/** Shared, per dispatcher; read by every request. */
+export interface CallContext {
+  readonly runtime: MeshRuntime;
+  readonly pools: EndpointPools;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly counters: HttpCounters;
+  /** How long a request waits for a listener's first complete config, in ms. */
+  readonly resourceWaitMs: number;
+  /** Route timeout when the route sets none, in ms (Envoy: 15000). */
+  readonly defaultRouteTimeoutMs: number;
+  /** Follows `authority`'s config so pools of endpoints that leave it are closed. */
+  follow(authority: string): void;
+  isClosed(): boolean;
+  /** Publishes the request record (diagnostics channel, debug log). */
+  publish(call: MeshCall, outcome: HttpRequestOutcome, err: Error | undefined): void;
+}

@@ -1,0 +1,79 @@
+// The per-request record published on diagnostics_channel `weft:sdk:request` and logged at debug,
+// and the counters behind `mesh.stats().http`. (STYLE rules 28-29.)
+import type { AttemptOutcome } from '../runtime/mesh-runtime.js';
+
+/** Channel name of the per-request record. */
+export const HTTP_REQUEST_CHANNEL = 'weft:sdk:request' as const;
+
+/** How a request ended, from the mesh's side. */
+export type HttpRequestOutcome =
+  | AttemptOutcome
+  /** The route table had no route (NR), or the origin is not one the mesh routes. */
+  | 'no-route'
+  /** No endpoint could be picked (UH), or all refused the connection (UF; see `responseFlag`). */
+  | 'no-healthy-upstream'
+  /** The caller aborted it. */
+  | 'cancelled'
+  /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
+  | 'error';
+
+/** Published once per request when it ends (response complete, or failed). */
+export interface HttpRequestEvent {
+  readonly authority: string;
+  readonly method: string;
+  readonly path: string;
+  /** Undefined when no route was chosen. */
+  readonly cluster: string | undefined;
+  /** `address:port` of the last endpoint tried; undefined when none was. */
+  readonly endpoint: string | undefined;
+  readonly outcome: HttpRequestOutcome;
+  /** Response status, when one arrived. */
+  readonly statusCode: number | undefined;
+  /** Envoy response flag: `-`, NR, UH, UF, UT, UC… */
+  readonly responseFlag: string;
+  /** Endpoints tried (connect failures moved on to the next). */
+  readonly attempts: number;
+  /** From dispatch to the end of the response or the failure, in ms (the mesh's clock). */
+  readonly durationMs: number;
+  readonly error: Error | undefined;
+}
+
+/** Counters of the HTTP path since the mesh was created. A plain object; read-only snapshot. */
+export interface MeshHttpStats {
+  /** Requests dispatched. */
+  readonly requests: number;
+  /** Requests that got a response (any status). */
+  readonly responses: number;
+  /** Requests that failed without a response, or whose response body failed. */
+  readonly failures: number;
+  /** Attempts whose connection could not be established. */
+  readonly connectFailures: number;
+  /** Attempts moved to another endpoint within one request after a connect failure. */
+  readonly retriesToNextEndpoint: number;
+  /** Requests that hit the route timeout. */
+  readonly timeouts: number;
+  /** Endpoint pools open now. */
+  readonly pools: number;
+}
+
+/** Mutable counters, owned by one dispatcher. */
+export class HttpCounters {
+  requests = 0;
+  responses = 0;
+  failures = 0;
+  connectFailures = 0;
+  retriesToNextEndpoint = 0;
+  timeouts = 0;
+
+  snapshot(pools: number): MeshHttpStats {
+    return {
+      requests: this.requests,
+      responses: this.responses,
+      failures: this.failures,
+      connectFailures: this.connectFailures,
+      retriesToNextEndpoint: this.retriesToNextEndpoint,
+      timeouts: this.timeouts,
+      pools,
+    };
+  }
+}

@@ -1,0 +1,85 @@
+// Reads the caller's request headers in any of the shapes undici accepts, lazily, and adds the
+// Host header that keeps the caller's authority when the origin is rewritten to an endpoint.
+import type { Dispatcher } from 'undici';
+
+type UndiciHeaders = Dispatcher.DispatchOptions['headers'];
+
+function toText(value: unknown): string {
+  return typeof value === 'string'
+    ? value
+    : Buffer.isBuffer(value)
+      ? value.toString('latin1')
+      : `${value as number}`;
+}
+
+function joinValue(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(toText).join(',');
+  return toText(value);
+}
+
+/**
+ * Builds a lower-case name → value map of `headers`; several values of one name are joined by
+ * `,`. Called at most once per request, and only when a route has header matchers.
+ */
+export function indexHeaders(headers: UndiciHeaders): ReadonlyMap<string, string> {
+  const map = new Map<string, string>();
+  const add = (name: unknown, value: unknown): void => {
+    const v = joinValue(value);
+    if (v === undefined) return;
+    const key = String(name).toLowerCase();
+    const previous = map.get(key);
+    map.set(key, previous === undefined ? v : `${previous},${v}`);
+  };
+  if (headers === undefined || headers === null) return map;
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2) add(flat[i], flat[i + 1]);
+  } else if (isIterable(headers)) {
+    for (const entry of headers) add(entry[0], entry[1]);
+  } else {
+    const record = headers as Record<string, unknown>;
+    for (const name in record) add(name, record[name]);
+  }
+  return map;
+}
+
+function isIterable(value: object): value is Iterable<[string, unknown]> {
+  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+function isHost(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 4 && name.toLowerCase() === 'host';
+}
+
+/**
+ * Returns headers that carry `host: authority`: the caller's own Host header wins (it is kept as
+ * is); otherwise a copy with one added. `hostOnly` is the shared object for header-less requests.
+ * Must not mutate `headers`: callers may reuse their options object.
+ */
+export function withHostHeader(
+  headers: UndiciHeaders,
+  authority: string,
+  hostOnly: Readonly<Record<string, string>>,
+): UndiciHeaders {
+  if (headers === undefined || headers === null) return hostOnly;
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    for (let i = 0; i < flat.length; i += 2) if (isHost(flat[i])) return headers;
+    return [...headers, 'host', authority];
+  }
+  if (isIterable(headers)) {
+    const flat: string[] = [];
+    for (const [name, value] of headers) {
+      if (isHost(name)) return headers;
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) flat.push(name, v);
+      else flat.push(name, value);
+    }
+    flat.push('host', authority);
+    return flat;
+  }
+  const record = headers as Record<string, unknown>;
+  for (const name in record) if (isHost(name)) return headers;
+  return { ...(headers as Record<string, string>), host: authority };
+}
