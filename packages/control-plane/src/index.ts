@@ -30,7 +30,7 @@ export {
   validateConfigDir,
   DEFAULT_MESH_SETTINGS,
 } from './config/load-config-dir.js';
-export type { ConfigLoadResult } from './config/load-config-dir.js';
+export type { ConfigLoadResult, LoadConfigDirOptions } from './config/load-config-dir.js';
 export { formatConfigIssues } from './config/format-config-issues.js';
 export { translateMesh } from './translate/translate-mesh.js';
 export type { TranslationResult } from './translate/translate-mesh.js';
@@ -102,6 +102,8 @@ export type {
   AdsServerEvents,
 } from './server/client-status.js';
 export { classifyClientKind, WEFT_USER_AGENT_NAME } from './server/client-identity.js';
+export { ConfigFileCache } from './config/config-file-cache.js';
+export type { ConfigFileCacheStats, ParsedConfigFile } from './config/config-file-cache.js';
 export { SnapshotCache, viewKey } from './snapshot/snapshot-cache.js';
 export type {
   SnapshotCacheOptions,
@@ -111,7 +113,17 @@ export type {
   CheckResources,
 } from './snapshot/snapshot-cache.js';
 export { createSnapshot, createEmptySnapshot } from './snapshot/snapshot.js';
-export type { Snapshot, SnapshotTypeEntry, SnapshotResource } from './snapshot/snapshot.js';
+export type {
+  Snapshot,
+  SnapshotTypeEntry,
+  SnapshotResource,
+  CreateSnapshotOptions,
+} from './snapshot/snapshot.js';
+export { EncodedResourceCache } from './snapshot/encoded-resource-cache.js';
+export type {
+  EncodedResource,
+  EncodedResourceCacheStats,
+} from './snapshot/encoded-resource-cache.js';
 export { AdminServer } from './admin/admin-server.js';
 export type { AdminServerOptions, AdminSource } from './admin/admin-server.js';
 export type { MeshTranslator } from './control-plane-translator.js';
