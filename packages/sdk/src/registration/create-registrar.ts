@@ -120,7 +120,10 @@ function checkEndpoint(endpoint: RegistrationEndpoint): void {
     });
   const protocol: unknown = e.protocol;
   if (protocol !== undefined && protocol !== 'http' && protocol !== 'grpc')
-    issues.push({ path: 'protocol', message: `expected http or grpc, got ${String(protocol)}` });
+    issues.push({
+      path: 'protocol',
+      message: `expected http or grpc, got ${JSON.stringify(protocol)}`,
+    });
   if (issues.length > 0) throw new ConfigError('registration', issues);
 }
 
