@@ -9,3 +9,42 @@ export type {
   RegistrationEndpoint,
   RegistrationLocality,
 } from './registration/registration-types.js';
+
+// Core: xDS dependency manager → routing → cluster/LB, behind the MeshRuntime contract
+export {
+  createMeshRuntime,
+  resolveMeshRuntimeOptions,
+  listenerNameOf,
+  DEFAULT_RESOURCE_WAIT_MS,
+} from './runtime/create-mesh-runtime.js';
+export type {
+  MeshRuntimeOptions,
+  ResolvedMeshRuntimeOptions,
+} from './runtime/create-mesh-runtime.js';
+export type {
+  MeshRuntime,
+  RouteInput,
+  RouteDecision,
+  EndpointLease,
+  UpstreamEndpoint,
+  EndpointLocality,
+  AttemptOutcome,
+} from './runtime/mesh-runtime.js';
+export { RoutingError } from './routing/routing-error.js';
+export type { MeshLayer } from './routing/routing-error.js';
+export { XdsDependencyManager, referencedClusters } from './xds/xds-dependency-manager.js';
+export type {
+  XdsConfigWatcher,
+  XdsDependencyManagerOptions,
+  XdsDependencyResourceTypes,
+} from './xds/xds-dependency-manager.js';
+export type { XdsConfig, XdsClusterConfig } from './xds/xds-config.js';
+export type { XdsWatchSource } from './xds/xds-watch-source.js';
+export { RouteTable } from './routing/route-table.js';
+export { xxhash64 } from './routing/xxhash64.js';
+export { ClusterBalancer } from './cluster/cluster-balancer.js';
+export {
+  EndpointHealthStore,
+  UNREACHABLE_BACKOFF_BASE_MS,
+  UNREACHABLE_BACKOFF_MAX_MS,
+} from './cluster/endpoint-health-store.js';

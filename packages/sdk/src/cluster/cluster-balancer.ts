@@ -22,6 +22,11 @@ import { availability, priorityLoads } from './priority-load.js';
 import type { Ring } from './ring-hash.js';
 import { buildRing, ringIndex } from './ring-hash.js';
 
+/** Supplies the request hash; asked only by ring_hash clusters, at most once per pick. */
+export interface RequestHashSource {
+  requestHash(): bigint;
+}
+
 /** What every balancer of a runtime shares. */
 export interface BalancerContext {
   readonly store: EndpointHealthStore;
@@ -263,11 +268,11 @@ export class ClusterBalancer {
   }
 
   /**
-   * Picks an endpoint, or undefined when none is available. `requestHash` is asked only by
+   * Picks an endpoint, or undefined when none is available. `hashSource` is asked only by
    * ring_hash clusters (it also chooses the priority, as in Envoy); excluded keys are treated as
    * unavailable for this pick, so a request whose tries exhausted a priority spills to the next.
    */
-  pick(requestHash: () => bigint, exclude?: ReadonlySet<string>): EndpointLease | undefined {
+  pick(hashSource: RequestHashSource, exclude?: ReadonlySet<string>): EndpointLease | undefined {
     if (this.priorities.length === 0) return undefined;
     const now = this.ctx.now();
     const ex = exclude !== undefined && exclude.size > 0 ? exclude : undefined;
@@ -276,7 +281,7 @@ export class ClusterBalancer {
     if (last === 0) return undefined;
     const policy = this.lbPolicy;
     if (policy.kind === 'ring_hash') {
-      const hash = requestHash();
+      const hash = hashSource.requestHash();
       const p = this.choosePriority(view, Number(hash & 0xffffffffn) / 0x1_0000_0000);
       return this.pickFromRing(p, hash, now, ex);
     }
@@ -347,7 +352,8 @@ export class ClusterBalancer {
     // A42: walk clockwise to the first usable endpoint.
     for (let k = 0; k < n; k++) {
       const entry = group.entries[ring.owners[(start + k) % n] ?? 0];
-      if (entry !== undefined && this.isAvailable(entry, now, ex)) return new Lease(entry, this.ctx.store);
+      if (entry !== undefined && this.isAvailable(entry, now, ex))
+        return new Lease(entry, this.ctx.store);
     }
     return undefined;
   }

@@ -27,13 +27,23 @@ function mergeRound(acc: bigint, val: bigint): bigint {
 }
 
 function u64(b: Uint8Array, i: number): bigint {
-  const lo = ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0;
-  const hi = ((b[i + 4] ?? 0) | ((b[i + 5] ?? 0) << 8) | ((b[i + 6] ?? 0) << 16) | ((b[i + 7] ?? 0) << 24)) >>> 0;
+  const lo =
+    ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>>
+    0;
+  const hi =
+    ((b[i + 4] ?? 0) |
+      ((b[i + 5] ?? 0) << 8) |
+      ((b[i + 6] ?? 0) << 16) |
+      ((b[i + 7] ?? 0) << 24)) >>>
+    0;
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 function u32(b: Uint8Array, i: number): bigint {
-  return BigInt(((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>> 0);
+  return BigInt(
+    ((b[i] ?? 0) | ((b[i + 1] ?? 0) << 8) | ((b[i + 2] ?? 0) << 16) | ((b[i + 3] ?? 0) << 24)) >>>
+      0,
+  );
 }
 
 /** XXH64 of `input`'s bytes (strings are UTF-8 encoded), seed 0, as an unsigned 64-bit bigint. */
@@ -72,7 +82,7 @@ export function xxhash64(input: string | Uint8Array): bigint {
     i += 4;
   }
   for (; i < len; i++) {
-    h ^= (BigInt((b[i] ?? 0)) * P5) & MASK;
+    h ^= (BigInt(b[i] ?? 0) * P5) & MASK;
     h = (rotl(h, 11n) * P1) & MASK;
   }
   h ^= h >> 33n;
