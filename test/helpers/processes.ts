@@ -28,6 +28,7 @@ export interface ControlPlaneProcess {
 export async function startControlPlaneProcess(
   configDir: string,
   ports: { xdsPort?: number; adminPort?: number } = {},
+  extraArgs: readonly string[] = [],
 ): Promise<ControlPlaneProcess> {
   const child = spawn(
     process.execPath,
@@ -42,6 +43,7 @@ export async function startControlPlaneProcess(
       String(ports.adminPort ?? 0),
       '--log-level',
       'debug',
+      ...extraArgs,
     ],
     { stdio: 'pipe' },
   );

@@ -4,7 +4,7 @@ import { ConfigError, createJsonLogger, type LogLevel } from '@weft/xds-client';
 import type { CliIo, ExitCode } from '../cli-io.js';
 
 export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--admin-port 15014]
-                          [--host 127.0.0.1] [--log-level info]
+                          [--lease-ttl-ms 10000] [--host 127.0.0.1] [--log-level info]
 
 Serves the Istio-style YAML in DIR as xDS (ADS, State-of-the-World and Delta) to Weft SDKs,
 Weft sidecars and gRPC proxyless clients. DIR is watched: a valid edit is pushed to every
@@ -13,7 +13,10 @@ client (debounced), an invalid one is rejected and the last good config keeps se
   --config DIR        directory of YAML files (env WEFT_CONFIG_DIR)
   --etcd URLS         distributed config store (not in this release: use --config)
   --xds-port N        ADS gRPC port; 0 picks a free one (env WEFT_XDS_PORT, default 15010)
-  --admin-port N      admin HTTP port: /healthz /ready /config /clients (env WEFT_ADMIN_PORT, default 15014)
+  --admin-port N      admin HTTP port: /healthz /ready /config /clients /registry /metrics
+                      (env WEFT_ADMIN_PORT, default 15014)
+  --lease-ttl-ms N    workload-registry lease: a registered workload silent this long leaves EDS
+                      (env WEFT_LEASE_TTL_MS, default 10000, at least 300)
   --host ADDR         address to bind (default 127.0.0.1)
   --log-level LEVEL   debug | info | warn | error (default info)
 `;
@@ -24,6 +27,7 @@ export interface ControlPlaneFlags {
   readonly etcd?: string | undefined;
   readonly xdsPort?: string | undefined;
   readonly adminPort?: string | undefined;
+  readonly leaseTtlMs?: string | undefined;
   readonly host?: string | undefined;
   readonly logLevel?: string | undefined;
 }
@@ -59,9 +63,16 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
   }
   let xdsPort: number;
   let adminPort: number;
+  let leaseTtlMs: number | undefined;
   try {
     xdsPort = parsePort('--xds-port', flags.xdsPort ?? io.env['WEFT_XDS_PORT'], 15010);
     adminPort = parsePort('--admin-port', flags.adminPort ?? io.env['WEFT_ADMIN_PORT'], 15014);
+    const ttl = flags.leaseTtlMs ?? io.env['WEFT_LEASE_TTL_MS'];
+    if (ttl !== undefined) {
+      leaseTtlMs = Number(ttl);
+      if (!Number.isInteger(leaseTtlMs) || leaseTtlMs < 300)
+        throw new Error(`--lease-ttl-ms: expected an integer ≥ 300, got ${JSON.stringify(ttl)}`);
+    }
   } catch (err) {
     io.stderr.write(`weft control-plane: ${(err as Error).message}\n`);
     return 2;
@@ -73,6 +84,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
       configDir,
       xdsPort,
       adminPort,
+      ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
       host: flags.host ?? '127.0.0.1',
       logger,
     });
