@@ -10,6 +10,18 @@ export type {
   RegistrationLocality,
 } from './registration/registration-types.js';
 
+// gRPC: grpc-js resolver + LB policy registration (installed by createMesh)
+export { installGrpcIntegration, resolveGrpcIntegrationOptions } from './grpc/grpc-integration.js';
+export type {
+  GrpcIntegration,
+  GrpcIntegrationOptions,
+  GrpcIntegrationStats,
+  ResolvedGrpcIntegrationOptions,
+} from './grpc/grpc-integration.js';
+export { GRPC_MESH_ID_OPTION } from './grpc/grpc-registry.js';
+export { GRPC_CALL_DIAGNOSTICS_CHANNEL } from './grpc/grpc-mesh-context.js';
+export type { GrpcCallEvent } from './grpc/grpc-mesh-channel.js';
+
 // Core: xDS dependency manager → routing → cluster/LB, behind the MeshRuntime contract
 export {
   createMeshRuntime,

@@ -24,7 +24,11 @@ type LoadBalancingConfigConstructor = Parameters<typeof experimental.registerLoa
 interface SubchannelEntry {
   readonly endpoint: UpstreamEndpoint;
   readonly subchannel: experimental.SubchannelInterface;
+  /** Per entry: grpc-js may pass the listener the unwrapped subchannel, so no identity lookups. */
+  readonly listener: experimental.ConnectivityStateListener;
   state: ConnectivityState;
+  /** Failed to connect and not READY since: counts as unreachable while it retries (gRFC A62's sticky TRANSIENT_FAILURE). */
+  failing: boolean;
 }
 
 /** Registers the LB policy `ctx.meshId` with grpc-js. grpc-js cannot unregister it. */
@@ -49,24 +53,6 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
     private channel: GrpcMeshChannel | undefined;
     private lastError: string | null = null;
     private destroyed = false;
-    private readonly onStateChange: experimental.ConnectivityStateListener = (
-      subchannel,
-      _previous,
-      next,
-      _keepaliveTime,
-      errorMessage,
-    ) => {
-      const entry = this.findEntry(subchannel);
-      if (entry === undefined || this.destroyed) return;
-      entry.state = next;
-      if (next === ConnectivityState.TRANSIENT_FAILURE && errorMessage !== undefined) {
-        this.lastError = `${entry.endpoint.key}: ${errorMessage}`;
-      }
-      // Keep every endpoint warm (as round_robin does), so failover finds connections ready.
-      if (next === ConnectivityState.IDLE) subchannel.startConnecting();
-      this.publish();
-    };
-
     constructor(private readonly helper: experimental.ChannelControlHelper) {}
 
     updateAddressList(
@@ -134,17 +120,21 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
         const entry: SubchannelEntry = {
           endpoint,
           subchannel,
+          listener: (_subchannel, _previous, next, _keepaliveTime, errorMessage) => {
+            this.onStateChange(entry, next, errorMessage);
+          },
           state: subchannel.getConnectivityState(),
+          failing: false,
         };
         this.entries.set(key, entry);
-        subchannel.addConnectivityStateListener(this.onStateChange);
+        subchannel.addConnectivityStateListener(entry.listener);
         if (entry.state === ConnectivityState.IDLE) subchannel.startConnecting();
       }
     }
 
     private remove(key: string, entry: SubchannelEntry): void {
       this.entries.delete(key);
-      entry.subchannel.removeConnectivityStateListener(this.onStateChange);
+      entry.subchannel.removeConnectivityStateListener(entry.listener);
       entry.subchannel.unref();
       this.helper.removeChannelzChild(entry.subchannel.getChannelzRef());
     }
@@ -153,11 +143,21 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
       for (const [key, entry] of this.entries) this.remove(key, entry);
     }
 
-    private findEntry(subchannel: experimental.SubchannelInterface): SubchannelEntry | undefined {
-      for (const entry of this.entries.values()) {
-        if (entry.subchannel === subchannel) return entry;
+    private onStateChange(
+      entry: SubchannelEntry,
+      next: ConnectivityState,
+      errorMessage: string | undefined,
+    ): void {
+      if (this.destroyed || this.entries.get(entry.endpoint.key) !== entry) return;
+      entry.state = next;
+      if (next === ConnectivityState.READY) entry.failing = false;
+      if (next === ConnectivityState.TRANSIENT_FAILURE) {
+        entry.failing = true;
+        if (errorMessage !== undefined) this.lastError = `${entry.endpoint.key}: ${errorMessage}`;
       }
-      return undefined;
+      // Keep every endpoint warm (as round_robin does), so failover finds connections ready.
+      if (next === ConnectivityState.IDLE) entry.subchannel.startConnecting();
+      this.publish();
     }
 
     /** Reports the aggregate state and a fresh picker over the current subchannel states. */
@@ -176,9 +176,13 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
       let ready = false;
       let connecting = false;
       for (const [key, entry] of this.entries) {
-        snapshot.set(key, { subchannel: entry.subchannel, state: entry.state });
-        if (entry.state === ConnectivityState.READY) ready = true;
-        else if (entry.state !== ConnectivityState.TRANSIENT_FAILURE) connecting = true;
+        const state =
+          entry.failing && entry.state !== ConnectivityState.READY
+            ? ConnectivityState.TRANSIENT_FAILURE
+            : entry.state;
+        snapshot.set(key, { subchannel: entry.subchannel, state });
+        if (state === ConnectivityState.READY) ready = true;
+        else if (state !== ConnectivityState.TRANSIENT_FAILURE) connecting = true;
       }
       const state = ready
         ? ConnectivityState.READY

@@ -32,6 +32,8 @@ const QUEUE: experimental.PickResult = {
 export class GrpcMeshPicker implements experimental.Picker {
   /** Keys whose subchannel is not READY: the first pick excludes them. */
   private readonly notReady: ReadonlySet<string>;
+  /** No subchannel is READY yet and some are connecting: every call waits, no lease taken. */
+  private readonly allConnecting: boolean;
 
   constructor(
     private readonly channel: GrpcMeshChannel,
@@ -40,10 +42,15 @@ export class GrpcMeshPicker implements experimental.Picker {
     private readonly requestConnection: (key: string) => void,
   ) {
     const notReady = new Set<string>();
+    let connecting = false;
     for (const [key, entry] of subchannels) {
       if (entry.state !== ConnectivityState.READY) notReady.add(key);
+      if (entry.state === ConnectivityState.CONNECTING || entry.state === ConnectivityState.IDLE) {
+        connecting = true;
+      }
     }
     this.notReady = notReady;
+    this.allConnecting = connecting && notReady.size === subchannels.size;
   }
 
   pick(args: experimental.PickArgs): experimental.PickResult {
@@ -54,6 +61,11 @@ export class GrpcMeshPicker implements experimental.Picker {
         experimental.PickResultType.DROP,
         `weft: call to ${this.channel.authority} has no route decision (not routed by this mesh's resolver)`,
       );
+    }
+    if (this.allConnecting) {
+      // Startup (or every connection lost at once): nothing to pick from yet, so take no lease.
+      this.channel.ctx.counters.picksQueued += 1;
+      return QUEUE;
     }
     const decision = call.decision;
     // A lease from an earlier pick of this call that never started goes back before a new one.
