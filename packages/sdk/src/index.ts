@@ -1,5 +1,22 @@
-// @weft/sdk: the in-process data plane. Empty until the "SDK data plane" issue lands; it exists so
-// the workspace graph and the dependency arrows (sdk → xds-client) are in place.
+// @weft/sdk: the in-process data plane. createMesh() composes @weft/xds-client into routing tables
+// and balancers and plugs them into undici (HTTP) and grpc-js. DESIGN.md "The request path".
+export { createMesh } from './create-mesh.js';
+export type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
+export type { MeshOptions, MeshLocality } from './mesh-options.js';
+export { HTTP_REQUEST_CHANNEL } from './http/http-request-event.js';
+export type {
+  HttpRequestEvent,
+  HttpRequestOutcome,
+  MeshHttpStats,
+} from './http/http-request-event.js';
+
+// For libraries and tooling
+export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
+export type { ResolvedMeshOptions, ResolvedWorkload } from './mesh-options.js';
+export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
+export type { MeshDispatcherOptions } from './http/mesh-dispatcher.js';
+
+// Registration
 export { createRegistrar } from './registration/create-registrar.js';
 export type {
   Registrar,

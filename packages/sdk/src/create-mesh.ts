@@ -1,0 +1,252 @@
+// createMesh: validates options once, connects the xDS client, builds the runtime and plugs it
+// into undici (HTTP) and grpc-js; `close()` undoes it all. DESIGN.md "The request path".
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-client';
+import type { TimerHandle } from '@weft/xds-client';
+import { fetch as undiciFetch } from 'undici';
+import type { RequestInfo, RequestInit, Response } from 'undici';
+import { installGrpcIntegration } from './grpc/grpc-integration.js';
+import type { GrpcIntegration } from './grpc/grpc-integration.js';
+import { MeshDispatcher } from './http/mesh-dispatcher.js';
+import type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
+import { resolveMeshOptions } from './mesh-options.js';
+import type { MeshOptions, ResolvedMeshOptions } from './mesh-options.js';
+import { createRegistrar } from './registration/create-registrar.js';
+import type {
+  Registrar,
+  Registration,
+  RegistrationEndpoint,
+} from './registration/registration-types.js';
+import { createMeshRuntime } from './runtime/create-mesh-runtime.js';
+import type { MeshRuntime } from './runtime/mesh-runtime.js';
+
+class WeftMesh implements Mesh {
+  readonly nodeId: string;
+  readonly dispatcher: MeshDispatcher;
+  private readonly client: XdsClient;
+  private readonly runtime: MeshRuntime;
+  private readonly grpc: GrpcIntegration;
+  private readonly cancelProbe: () => void;
+  private registrar: Registrar | undefined = undefined;
+  private readonly servers = new Set<MeshServer>();
+  private readonly registrations = new Set<Registration>();
+  private state: 'open' | 'closed' | 'destroyed' = 'open';
+  private closing: Promise<void> | undefined = undefined;
+  private accepted = false;
+  private lastProblem: Error | undefined = undefined;
+  private readonly readyWaiters = new Set<(err?: Error) => void>();
+
+  constructor(private readonly options: ResolvedMeshOptions) {
+    const { bootstrap, clock, logger } = options;
+    this.nodeId = bootstrap.node.id;
+    const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
+      createDefaultResourceTypes();
+    this.client = new XdsClient({
+      bootstrap,
+      resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration],
+      clock,
+      logger,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+    });
+    this.client.on('ack', () => {
+      this.markAccepted();
+    });
+    this.client.on('nack', (event) => {
+      this.lastProblem = new WeftError(
+        'WEFT_INVALID_RESOURCE',
+        `${event.shortName} NACKed: ${event.message}`,
+      );
+    });
+    this.client.on('disconnected', (event) => {
+      this.lastProblem = event.error;
+    });
+    this.runtime = createMeshRuntime({
+      watchSource: this.client,
+      localLocality: bootstrap.node.locality,
+      resourceTypes: { listener, routeConfiguration, cluster, clusterLoadAssignment },
+      clock,
+      logger,
+    });
+    this.dispatcher = new MeshDispatcher({ runtime: this.runtime, clock, logger });
+    this.grpc = installGrpcIntegration(this.runtime, { clock, logger });
+    // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
+    // first accepted response proves the control plane answers (listeners are small).
+    this.cancelProbe = this.client.watch(listener, '*', {
+      onChanged: () => undefined,
+      onResourceError: () => undefined,
+      onAmbientError: (err) => {
+        this.lastProblem = err;
+      },
+    });
+    logger.info('mesh: created', {
+      nodeId: this.nodeId,
+      server: bootstrap.xdsServers[0]?.serverUri,
+      locality: bootstrap.node.locality,
+    });
+  }
+
+  fetch = (input: RequestInfo, init?: RequestInit): Promise<Response> =>
+    undiciFetch(input, { ...init, dispatcher: this.dispatcher });
+
+  ready(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(this.closedError());
+    if (this.accepted) return Promise.resolve();
+    const { clock, readyTimeoutMs, bootstrap } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      let timer: TimerHandle | undefined = undefined;
+      const settle = (err?: Error): void => {
+        this.readyWaiters.delete(settle);
+        if (timer !== undefined) clock.clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      this.readyWaiters.add(settle);
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        const server = bootstrap.xdsServers.map((s) => s.serverUri).join(', ');
+        const last = this.lastProblem;
+        settle(
+          new WeftError(
+            'WEFT_XDS_STREAM',
+            `mesh: control plane ${server} (${this.options.source}) gave no accepted config within ${readyTimeoutMs}ms` +
+              (last === undefined ? '' : `: ${last.message}`),
+            { cause: last },
+          ),
+        );
+      }, readyTimeoutMs);
+    });
+  }
+
+  async serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer> {
+    this.assertOpen();
+    const address = options.address ?? '127.0.0.1';
+    const server: Server = createServer(listener);
+    server.listen(options.port, options.host ?? address);
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    let registration: Registration;
+    try {
+      registration = await this.register({
+        service: options.service,
+        port,
+        protocol: 'http',
+        address,
+        labels: options.labels ?? this.options.workload.labels,
+        ...(options.servicePort === undefined ? {} : { servicePort: options.servicePort }),
+      });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    const served: MeshServer = {
+      port,
+      server,
+      registration,
+      close: async () => {
+        this.servers.delete(served);
+        await registration.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+      },
+    };
+    this.servers.add(served);
+    return served;
+  }
+
+  async register(endpoint: RegistrationEndpoint): Promise<Registration> {
+    this.assertOpen();
+    const { bootstrap, workload, clock, logger } = this.options;
+    this.registrar ??= createRegistrar({
+      controlPlaneAddress: bootstrap.xdsServers[0]?.serverUri ?? '',
+      clock,
+      logger,
+      node: {
+        id: this.nodeId,
+        locality: bootstrap.node.locality,
+        namespace: workload.namespace,
+        serviceAccount: workload.serviceAccount,
+      },
+    });
+    const registration = await this.registrar.register(endpoint);
+    this.registrations.add(registration);
+    return registration;
+  }
+
+  stats(): MeshStats {
+    return {
+      http: this.dispatcher.stats(),
+      grpc: this.grpc.stats(),
+      xds: { connected: this.client.connected, ready: this.accepted },
+    };
+  }
+
+  describe(): unknown {
+    return this.runtime.describe();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown(undefined);
+    return this.closing;
+  }
+
+  destroy(cause?: Error): Promise<void> {
+    if (this.state === 'destroyed') return this.closing ?? Promise.resolve();
+    this.closing = this.shutdown(cause ?? new WeftError('WEFT_DESTROYED', 'mesh destroyed'));
+    return this.closing;
+  }
+
+  private async shutdown(cause: Error | undefined): Promise<void> {
+    this.state = cause === undefined ? 'closed' : 'destroyed';
+    for (const settle of [...this.readyWaiters]) settle(this.closedError());
+    const servers = [...this.servers];
+    this.servers.clear();
+    this.grpc.uninstall();
+    const drained = cause === undefined ? this.dispatcher.close() : this.dispatcher.destroy(cause);
+    await Promise.all([
+      ...servers.map((s) => s.close().catch(() => undefined)),
+      ...[...this.registrations].map((r) => r.close().catch(() => undefined)),
+      drained.catch(() => undefined),
+    ]);
+    this.registrations.clear();
+    await this.registrar?.close().catch(() => undefined);
+    this.cancelProbe();
+    this.runtime.close();
+    await this.client.close();
+    this.options.logger.info('mesh: closed', {
+      nodeId: this.nodeId,
+      destroyed: cause !== undefined,
+    });
+  }
+
+  private markAccepted(): void {
+    if (this.accepted) return;
+    this.accepted = true;
+    for (const settle of [...this.readyWaiters]) settle();
+  }
+
+  private closedError(): WeftError {
+    return this.state === 'destroyed'
+      ? new WeftError('WEFT_DESTROYED', 'mesh destroyed')
+      : new WeftError('WEFT_CLOSED', 'mesh closed');
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw this.closedError();
+  }
+}
+
+/**
+ * Creates a mesh client. Validates every option at once (one ConfigError, WEFT_INVALID_CONFIG,
+ * listing each issue with its path), loads the bootstrap, opens the xDS stream and installs the
+ * gRPC integration (`xds:///` targets). Await `mesh.ready()` to know the control plane answered.
+ */
+export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+  return new WeftMesh(await resolveMeshOptions(options));
+}

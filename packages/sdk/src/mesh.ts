@@ -1,0 +1,80 @@
+// The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
+import type { RequestListener, Server } from 'node:http';
+import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
+import type { MeshHttpStats } from './http/http-request-event.js';
+import type { Registration, RegistrationEndpoint } from './registration/registration-types.js';
+import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
+
+/** Options of `mesh.serve()`. */
+export interface MeshServeOptions {
+  /** Service host the server belongs to, e.g. `inventory`. */
+  readonly service: string;
+  /** Port to listen on; 0 = ephemeral (the one bound is registered). */
+  readonly port: number;
+  /** Workload labels (DestinationRule subsets select on them). Default: the mesh's workload labels. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Address clients dial (registered in EDS), an IP literal. Default `127.0.0.1`. */
+  readonly address?: string;
+  /** Address to bind. Default: `address`. */
+  readonly host?: string;
+  /** The service port clients address (`inventory:8080`). Default: see RegistrationEndpoint.servicePort. */
+  readonly servicePort?: number;
+}
+
+/** A server started by `mesh.serve()` and registered with the control plane. */
+export interface MeshServer {
+  /** The bound port. */
+  readonly port: number;
+  readonly server: Server;
+  readonly registration: Registration;
+  /** Deregisters at once, then closes the server (in-flight requests finish). */
+  close(): Promise<void>;
+}
+
+/** Counters of one mesh; a plain object. */
+export interface MeshStats {
+  readonly http: MeshHttpStats;
+  readonly grpc: GrpcIntegrationStats;
+  readonly xds: {
+    /** Whether the xDS stream is up. */
+    readonly connected: boolean;
+    /** Whether the control plane's first response was accepted. */
+    readonly ready: boolean;
+  };
+}
+
+/** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
+export interface Mesh {
+  /** The xDS node id this client announced. */
+  readonly nodeId: string;
+  /**
+   * An undici Dispatcher for any undici API: `request(url, { dispatcher: mesh.dispatcher })`.
+   * Mesh failures reject with a WeftError (code, httpStatus, responseFlag).
+   */
+  readonly dispatcher: Dispatcher;
+  /**
+   * undici's `fetch` through the mesh. Fetch semantics: a mesh failure rejects with
+   * `TypeError('fetch failed')` whose `cause` is the WeftError.
+   */
+  fetch(input: RequestInfo, init?: RequestInit): Promise<Response>;
+  /**
+   * Resolves once the xDS stream is up and the control plane's first response was accepted;
+   * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),
+   * WEFT_CLOSED / WEFT_DESTROYED after close / destroy.
+   */
+  ready(): Promise<void>;
+  /** Starts an HTTP server for `listener` and registers it as an endpoint of `options.service`. */
+  serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer>;
+  /** Registers an endpoint served by the caller (e.g. a gRPC server); `close()` deregisters. */
+  register(endpoint: RegistrationEndpoint): Promise<Registration>;
+  stats(): MeshStats;
+  /** What the runtime holds, for debugging (listeners, clusters, endpoints). */
+  describe(): unknown;
+  /**
+   * Drains: deregisters, closes served servers, lets in-flight requests finish, closes pools, the
+   * gRPC integration and the xDS client. Later calls fail WEFT_CLOSED. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Aborts: in-flight requests fail with `cause` (default WEFT_DESTROYED); everything closes now. */
+  destroy(cause?: Error): Promise<void>;
+}
