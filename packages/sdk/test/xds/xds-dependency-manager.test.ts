@@ -212,8 +212,8 @@ describe('XdsDependencyManager', () => {
       'rc',
       new WeftError('WEFT_RESOURCE_DOES_NOT_EXIST', 'rds rc: does not exist'),
     );
-    assert.equal(r.errors[0]?.layer, 'route-config');
-    assert.equal(r.errors[0]?.code, 'WEFT_NO_ROUTE');
+    assert.equal(r.errors[0]!.layer, 'route-config');
+    assert.equal(r.errors[0]!.code, 'WEFT_NO_ROUTE');
     assert.deepEqual(r.src.watched('cds'), []);
   });
 
