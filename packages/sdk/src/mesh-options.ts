@@ -167,6 +167,9 @@ function methodsOf(v: unknown, names: readonly string[]): boolean {
   return isObject(v) && names.every((n) => typeof v[n] === 'function');
 }
 
+/** Placeholder id of a bootstrap built from `controlPlane` (replaced by the real default). */
+const SYNTHESIZED_NODE_ID = 'weft-sdk-synthesized';
+
 /** A bootstrap with only a server: what `controlPlane: 'host:port'` stands for. */
 function bootstrapFor(serverUri: string, transport: XdsTransport | undefined): Json {
   return {
@@ -177,7 +180,7 @@ function bootstrapFor(serverUri: string, transport: XdsTransport | undefined): J
         server_features: transport === 'delta' ? ['xds_v3', 'weft_delta'] : ['xds_v3'],
       },
     ],
-    node: { id: '' },
+    node: { id: SYNTHESIZED_NODE_ID },
   };
 }
 
@@ -328,7 +331,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     node: {
       id:
         nodeId ??
-        (base.node.id !== ''
+        (base.node.id !== '' && base.node.id !== SYNTHESIZED_NODE_ID
           ? base.node.id
           : `${workload.name === '' ? 'weft' : workload.name}-${hostname()}-${process.pid}`),
       locality: {
