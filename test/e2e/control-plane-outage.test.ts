@@ -141,7 +141,8 @@ for (const transport of ['sotw', 'delta'] as const) {
 
     it('gets a YAML edit as one RDS update and nothing else', async () => {
       await writeMesh({ v1: 50, v2: 50 });
-      await eventually(() => (rec.rds.changes.length === 2 ? true : undefined),
+      await eventually(
+        () => (rec.rds.changes.length === 2 ? true : undefined),
         15_000,
         'the RDS update',
       );
@@ -211,7 +212,8 @@ for (const transport of ['sotw', 'delta'] as const) {
       );
       // Prove the stream is live again with a real change, then check nothing else was re-notified.
       await writeMesh({ v1: 10, v2: 90 });
-      await eventually(() => (rec.rds.changes.length === 3 ? true : undefined),
+      await eventually(
+        () => (rec.rds.changes.length === 3 ? true : undefined),
         15_000,
         'the RDS update after restart',
       );

@@ -23,6 +23,9 @@ import type {
 import { createMeshRuntime } from './runtime/create-mesh-runtime.js';
 import type { MeshRuntime } from './runtime/mesh-runtime.js';
 
+/** Default of MeshServeOptions.drainMs. */
+const DEFAULT_DRAIN_MS = 1000;
+
 class WeftMesh implements Mesh {
   readonly nodeId: string;
   readonly dispatcher: MeshDispatcher;
@@ -148,6 +151,12 @@ class WeftMesh implements Mesh {
       close: async () => {
         this.servers.delete(served);
         await registration.close();
+        const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+        if (drainMs > 0) {
+          await new Promise<void>((resolve) => {
+            this.options.clock.setTimeout(resolve, drainMs);
+          });
+        }
         await new Promise<void>((resolve) => {
           server.close(() => {
             resolve();

@@ -19,6 +19,11 @@ export interface MeshServeOptions {
   readonly host?: string;
   /** The service port clients address (`inventory:8080`). Default: see RegistrationEndpoint.servicePort. */
   readonly servicePort?: number;
+  /**
+   * On `close()`, how long the server keeps serving after it has left EDS, in ms, so clients
+   * move off it before its connections close (Istio's drain duration). Default 1000.
+   */
+  readonly drainMs?: number;
 }
 
 /** A server started by `mesh.serve()` and registered with the control plane. */
@@ -27,7 +32,10 @@ export interface MeshServer {
   readonly port: number;
   readonly server: Server;
   readonly registration: Registration;
-  /** Deregisters at once, then closes the server (in-flight requests finish). */
+  /**
+   * Deregisters at once, keeps serving for `drainMs` while clients learn the endpoint is gone,
+   * then closes the server (in-flight requests finish).
+   */
   close(): Promise<void>;
 }
 
