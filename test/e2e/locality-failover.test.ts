@@ -96,7 +96,7 @@ class Load {
   readonly grpc: string[] = [];
   readonly failures: string[] = [];
   #running = true;
-  readonly #done: Promise<void[]>;
+  readonly #done: Promise<unknown>;
 
   constructor(mesh: Mesh, client: Client) {
     const httpLoop = async (): Promise<void> => {
