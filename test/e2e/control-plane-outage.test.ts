@@ -3,7 +3,7 @@
 // that is killed and restarted leaves the client's resources in force with no spurious update.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -21,6 +21,7 @@ import {
   eventually,
   startControlPlaneProcess,
   type ControlPlaneProcess,
+  writeFileAtomic,
 } from '../helpers/processes.js';
 
 /** Records what one watcher heard. */
@@ -77,7 +78,7 @@ for (const transport of ['sotw', 'delta'] as const) {
       [rec.lds, rec.rds, rec.cds, rec.eds].map((r) => r.changes.length);
 
     const writeMesh = (weights: Record<string, number>): Promise<void> =>
-      writeFile(
+      writeFileAtomic(
         join(dir, 'echo.yaml'),
         echoMeshYaml({
           host: 'echo',
@@ -154,7 +155,7 @@ for (const transport of ['sotw', 'delta'] as const) {
     });
 
     it('hears nothing of a broken edit, and the control plane reports it', async () => {
-      await writeFile(
+      await writeFileAtomic(
         join(dir, 'echo.yaml'),
         'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: [oops\n',
       );

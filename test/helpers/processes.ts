@@ -158,3 +158,15 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Replaces a config file the way careful editors and ConfigMap updates do: write a temporary
+ * file beside it, then rename over it. A watcher never sees a half-written (e.g. empty) file,
+ * which would be a valid, empty mesh.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const { rename, writeFile } = await import('node:fs/promises');
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}

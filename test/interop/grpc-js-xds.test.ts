@@ -13,6 +13,7 @@ import {
   startGrpcXdsDriver,
   type ControlPlaneProcess,
   type GrpcXdsDriver,
+  writeFileAtomic,
 } from '../helpers/processes.js';
 
 describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
@@ -24,7 +25,7 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
   let driver: GrpcXdsDriver;
 
   const writeMesh = (weights: Record<string, number>): Promise<void> =>
-    writeFile(
+    writeFileAtomic(
       join(dir, 'echo.yaml'),
       echoMeshYaml({
         host: 'echo',
@@ -112,7 +113,7 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
 
     // A broken edit: weights that do not add up to 100 and an unknown field.
     const good = await readFile(join(dir, 'echo.yaml'), 'utf8');
-    await writeFile(
+    await writeFileAtomic(
       join(dir, 'echo.yaml'),
       good.replace('weight: 100', 'weight: 70\n          bogusField: 1'),
     );

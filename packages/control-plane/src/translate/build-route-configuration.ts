@@ -138,6 +138,26 @@ export function buildRouteConfiguration(input: RouteConfigurationInput): {
       ? dp?.trafficPolicy
       : dp?.subsets.find((s) => s.name === d.subset)?.trafficPolicy;
   };
+  // Istio's rule: a hash policy applies when every destination hashes on the same key.
+  const hashPolicyOf = (
+    policies: readonly (TrafficPolicy | undefined)[],
+    routeName: string,
+  ): Record<string, unknown>[] | undefined => {
+    const keys = policies.map((p) => {
+      const lb = p?.loadBalancer;
+      return lb?.kind === 'RING_HASH' ? JSON.stringify(lb.hashKey) : '';
+    });
+    const key0 = keys[0] ?? '';
+    if (key0 === '' || !keys.every((k) => k === key0)) return undefined;
+    const hashKey = JSON.parse(key0) as HashKey;
+    if (grpc && hashKey.kind !== 'header') {
+      note(
+        `route ${routeName}: consistentHash on ${hashKey.kind} is not supported by gRPC clients; not sent`,
+      );
+      return undefined;
+    }
+    return [hashPolicy(hashKey)];
+  };
   const clusterOf = (d: { host: string; subset: string; port: number | null }): string =>
     clusterName(d.host, portOf(d), d.subset);
 
@@ -189,30 +209,23 @@ export function buildRouteConfiguration(input: RouteConfigurationInput): {
           runtime_fraction: { default_value: percent(r.mirror.percent) },
         },
       ];
-    // Istio's rule: a hash policy applies when every destination hashes on the same key.
-    const keys = r.destinations.map((d) => {
-      const lb = policyOf(d)?.loadBalancer;
-      return lb?.kind === 'RING_HASH' ? JSON.stringify(lb.hashKey) : '';
-    });
-    const key0 = keys[0] ?? '';
-    if (key0 !== '' && keys.every((k) => k === key0)) {
-      const hashKey = JSON.parse(key0) as HashKey;
-      if (grpc && hashKey.kind !== 'header')
-        note(
-          `route ${routeName}: consistentHash on ${hashKey.kind} is not supported by gRPC clients; not sent`,
-        );
-      else a['hash_policy'] = [hashPolicy(hashKey)];
-    }
+    const hash = hashPolicyOf(r.destinations.map(policyOf), routeName);
+    if (hash !== undefined) a['hash_policy'] = hash;
     return a;
   };
 
   const routes: Record<string, unknown>[] = [];
   const vs = model.virtualServices.get(host);
   if (vs === undefined || vs.http.length === 0) {
+    const hash = hashPolicyOf([model.destinationPolicies.get(host)?.trafficPolicy], 'default');
     routes.push({
       name: 'default',
       match: { prefix: '/' },
-      route: { cluster: clusterName(host, port, ''), timeout: msToDuration(0) },
+      route: {
+        cluster: clusterName(host, port, ''),
+        timeout: msToDuration(0),
+        ...(hash === undefined ? {} : { hash_policy: hash }),
+      },
     });
   } else {
     for (const [i, r] of vs.http.entries()) {

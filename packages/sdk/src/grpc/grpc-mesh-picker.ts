@@ -32,6 +32,8 @@ const QUEUE: experimental.PickResult = {
 export class GrpcMeshPicker implements experimental.Picker {
   /** Keys whose subchannel is not READY: the first pick excludes them. */
   private readonly notReady: ReadonlySet<string>;
+  /** Keys whose subchannel is in TRANSIENT_FAILURE: what a ring_hash pick excludes (gRFC A42). */
+  private readonly failing: ReadonlySet<string>;
   /** No subchannel is READY yet and some are connecting: every call waits, no lease taken. */
   private readonly allConnecting: boolean;
 
@@ -42,14 +44,17 @@ export class GrpcMeshPicker implements experimental.Picker {
     private readonly requestConnection: (key: string) => void,
   ) {
     const notReady = new Set<string>();
+    const failing = new Set<string>();
     let connecting = false;
     for (const [key, entry] of subchannels) {
       if (entry.state !== ConnectivityState.READY) notReady.add(key);
+      if (entry.state === ConnectivityState.TRANSIENT_FAILURE) failing.add(key);
       if (entry.state === ConnectivityState.CONNECTING || entry.state === ConnectivityState.IDLE) {
         connecting = true;
       }
     }
     this.notReady = notReady;
+    this.failing = failing;
     this.allConnecting = connecting && notReady.size === subchannels.size;
   }
 
@@ -70,12 +75,27 @@ export class GrpcMeshPicker implements experimental.Picker {
     const decision = call.decision;
     // A lease from an earlier pick of this call that never started goes back before a new one.
     call.releasePending('reset');
-    let exclude: ReadonlySet<string> = this.notReady;
-    if (call.failedKeys.size > 0) exclude = new Set([...this.notReady, ...call.failedKeys]);
+    // ring_hash keeps a key on its endpoint while that endpoint is merely connecting (gRFC A42):
+    // only failing endpoints are skipped, and the call waits for a connecting one.
+    const sticky = decision.cluster?.lbPolicy.kind === 'ring_hash';
+    const base = sticky ? this.failing : this.notReady;
+    let exclude: ReadonlySet<string> = base;
+    if (call.failedKeys.size > 0) exclude = new Set([...base, ...call.failedKeys]);
     const lease = decision.pick(exclude);
     if (lease !== undefined) {
       const entry = this.subchannels.get(lease.endpoint.key);
       if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
+      if (sticky && entry !== undefined && entry.state !== ConnectivityState.TRANSIENT_FAILURE) {
+        lease.done('success');
+        if (entry.state === ConnectivityState.IDLE) {
+          const key = lease.endpoint.key;
+          queueMicrotask(() => {
+            this.requestConnection(key);
+          });
+        }
+        this.channel.ctx.counters.picksQueued += 1;
+        return QUEUE;
+      }
       // The core knows an endpoint this channel has no subchannel for yet (EDS moved ahead of
       // the resolver's last report): hand it back unused and look further.
       lease.done('success');
