@@ -11,6 +11,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { runCli } from '@weft/cli';
 import { EchoClient, startEchoBackend, type EchoResponse } from './echo-service.js';
 import { echoMeshYaml } from './mesh-yaml.js';
+import { runSdkDemo } from './sdk-demo.js';
 
 const require = createRequire(import.meta.url);
 const WEFT_BIN = join(dirname(require.resolve('@weft/cli/package.json')), 'dist/src/bin/weft.js');
@@ -48,6 +49,10 @@ async function callMany(
     }
   }
   return counts;
+}
+
+async function configVersion(admin: string): Promise<number> {
+  return ((await (await fetch(`${admin}/config`)).json()) as { version: number }).version;
 }
 
 function percentages(counts: Record<string, number>): string {
@@ -153,8 +158,8 @@ async function main(): Promise<void> {
     good.replace(/weight: 50\n/, 'weight: 50\n          retries: {attempts: 3}\n'),
   );
   say('6. a broken edit: retries placed inside a route destination…');
-  let rejection: { issues?: string[] } | undefined;
-  for (let i = 0; i < 100 && rejection === undefined; i++) {
+  let rejection: { issues?: string[] } | null | undefined;
+  for (let i = 0; i < 100 && (rejection === undefined || rejection === null); i++) {
     await new Promise((r) => setTimeout(r, 100));
     rejection = (
       (await (await fetch(`${admin}/config`)).json()) as { lastRejection?: { issues?: string[] } }
@@ -176,6 +181,14 @@ async function main(): Promise<void> {
   });
 
   client.close();
+  // Put the good config back (the broken edit is still on disk) before the SDK part.
+  const appliedBefore = await configVersion(admin);
+  await writeFile(configFile, good);
+  for (let i = 0; i < 100 && (await configVersion(admin)) === appliedBefore; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await runSdkDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
+
   cp.kill('SIGTERM');
   await new Promise((r) => cp.once('exit', r));
   await Promise.all([v1.close(), v2.close()]);
