@@ -47,7 +47,7 @@ export function isAdsTypeUrl(typeUrl: string | undefined): typeUrl is AdsTypeUrl
  * Base of one ADS stream. Subclasses handle requests and compute responses; this class owns
  * identity, status, nonces and ACK/NACK bookkeeping, and serialises work per stream.
  */
-export abstract class AdsStream {
+export abstract class AdsStream<Req = unknown, Res = unknown> {
   readonly streamId: number;
   abstract readonly protocol: 'sotw' | 'delta';
   protected readonly host: StreamHost;
@@ -57,11 +57,31 @@ export abstract class AdsStream {
   #nonceCounter = 0;
   #closed = false;
 
-  protected constructor(host: StreamHost, streamId: number) {
+  /** The gRPC call; subclasses write responses to it. */
+  protected readonly call: DuplexCall<Req, Res>;
+
+  /** Attaches to a call: its events drive everything from here (requests arrive after construction). */
+  constructor(host: StreamHost, streamId: number, call: DuplexCall<Req, Res>) {
     this.host = host;
     this.streamId = streamId;
     this.#connectedAtMs = host.clock.now();
+    this.call = call;
+    call.on('data', (req) => this.guard('request', () => this.onRequest(req)));
+    call.on('end', () => {
+      this.markClosed();
+      call.end();
+    });
+    call.on('cancelled', () => this.markClosed());
+    call.on('close', () => this.markClosed());
+    call.on('error', () => this.markClosed());
   }
+
+  /** Handles one request of the stream. */
+  protected abstract onRequest(req: Req): void;
+  /** Whether the client has asked for this type on this stream. */
+  protected abstract hasType(typeUrl: AdsTypeUrl): boolean;
+  /** Sends the type's resources if they changed for this client. */
+  protected abstract pushType(typeUrl: AdsTypeUrl): void;
 
   /** Known once the first request arrived. */
   get identity(): ClientIdentity | undefined {
@@ -78,10 +98,18 @@ export abstract class AdsStream {
   }
 
   /** Pushes whatever changed in the current snapshot, types in make-before-break order. */
-  abstract pushChanges(): void;
+  pushChanges(): void {
+    if (this.closed) return;
+    for (const typeUrl of ADS_TYPE_URLS) {
+      if (this.hasType(typeUrl)) this.guard('push', () => this.pushType(typeUrl));
+    }
+  }
 
   /** Ends the stream from the server side (status OK). */
-  abstract end(): void;
+  end(): void {
+    this.markClosed();
+    this.call.end();
+  }
 
   /** JSON-able status. */
   snapshotStatus(): ClientStatus {

@@ -1,7 +1,6 @@
 // One DeltaAggregatedResources (incremental) stream: subscribe/unsubscribe, per-resource
 // versions, removed_resources. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
 import {
-  ADS_TYPE_URLS,
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
   type AdsTypeUrl,
@@ -9,13 +8,7 @@ import {
 } from '@weft/xds-client';
 import type { NodeMessage } from './client-identity.js';
 import { encodedBytes, TYPE_SHORT_NAMES } from './client-status.js';
-import {
-  AdsStream,
-  isAdsTypeUrl,
-  type DuplexCall,
-  type ErrorDetail,
-  type StreamHost,
-} from './ads-stream.js';
+import { AdsStream, isAdsTypeUrl, type ErrorDetail } from './ads-stream.js';
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest as proto-loader delivers it. */
 export interface DeltaDiscoveryRequestMessage {
@@ -53,42 +46,22 @@ interface DeltaTypeState {
  * not exist" for incremental variants; clients treat removal of a name they never had as
  * does-not-exist), and stays subscribed so it is pushed when it appears.
  */
-export class DeltaStream extends AdsStream {
+export class DeltaStream extends AdsStream<
+  DeltaDiscoveryRequestMessage,
+  DeltaDiscoveryResponseMessage
+> {
   readonly protocol = 'delta' as const;
-  readonly #call: DuplexCall<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>;
   readonly #types = new Map<AdsTypeUrl, DeltaTypeState>();
 
-  /** Attaches to a call; events of the call drive everything from here. */
-  constructor(
-    host: StreamHost,
-    streamId: number,
-    call: DuplexCall<DeltaDiscoveryRequestMessage, DeltaDiscoveryResponseMessage>,
-  ) {
-    super(host, streamId);
-    this.#call = call;
-    call.on('data', (req) => this.guard('request', () => this.#onRequest(req)));
-    call.on('end', () => {
-      this.markClosed();
-      call.end();
-    });
-    call.on('cancelled', () => this.markClosed());
-    call.on('close', () => this.markClosed());
-    call.on('error', () => this.markClosed());
+  protected override hasType(typeUrl: AdsTypeUrl): boolean {
+    return this.#types.has(typeUrl);
   }
 
-  override end(): void {
-    this.markClosed();
-    this.#call.end();
+  protected override pushType(typeUrl: AdsTypeUrl): void {
+    this.#respond(typeUrl, new Set());
   }
 
-  override pushChanges(): void {
-    if (this.closed) return;
-    for (const typeUrl of ADS_TYPE_URLS) {
-      if (this.#types.has(typeUrl)) this.guard('push', () => this.#respond(typeUrl, new Set()));
-    }
-  }
-
-  #onRequest(req: DeltaDiscoveryRequestMessage): void {
+  protected override onRequest(req: DeltaDiscoveryRequestMessage): void {
     if (this.closed) return;
     this.noteNode(req.node);
     const typeUrl = req.type_url;
@@ -193,7 +166,7 @@ export class DeltaStream extends AdsStream {
     const s = this.typeStatus(typeUrl);
     s.sentVersion = entry.version;
     s.sentNonce = nonce;
-    this.#call.write({
+    this.call.write({
       system_version_info: entry.version,
       resources,
       type_url: typeUrl,

@@ -1,7 +1,6 @@
 // One StreamAggregatedResources (state-of-the-world) stream: subscriptions, nonces, ACK/NACK,
 // push-on-change. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#the-xds-transport-protocol
 import {
-  ADS_TYPE_URLS,
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
   type AdsTypeUrl,
@@ -9,13 +8,7 @@ import {
 } from '@weft/xds-client';
 import type { NodeMessage } from './client-identity.js';
 import { encodedBytes, TYPE_SHORT_NAMES } from './client-status.js';
-import {
-  AdsStream,
-  isAdsTypeUrl,
-  type DuplexCall,
-  type ErrorDetail,
-  type StreamHost,
-} from './ads-stream.js';
+import { AdsStream, isAdsTypeUrl, type ErrorDetail } from './ads-stream.js';
 
 /** envoy.service.discovery.v3.DiscoveryRequest as proto-loader delivers it. */
 export interface DiscoveryRequestMessage {
@@ -49,42 +42,19 @@ function isFullSetType(typeUrl: AdsTypeUrl): boolean {
 }
 
 /** Server side of one SotW ADS stream. */
-export class SotwStream extends AdsStream {
+export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResponseMessage> {
   readonly protocol = 'sotw' as const;
-  readonly #call: DuplexCall<DiscoveryRequestMessage, DiscoveryResponseMessage>;
   readonly #types = new Map<AdsTypeUrl, SotwTypeState>();
 
-  /** Attaches to a call; events of the call drive everything from here. */
-  constructor(
-    host: StreamHost,
-    streamId: number,
-    call: DuplexCall<DiscoveryRequestMessage, DiscoveryResponseMessage>,
-  ) {
-    super(host, streamId);
-    this.#call = call;
-    call.on('data', (req) => this.guard('request', () => this.#onRequest(req)));
-    call.on('end', () => {
-      this.markClosed();
-      call.end();
-    });
-    call.on('cancelled', () => this.markClosed());
-    call.on('close', () => this.markClosed());
-    call.on('error', () => this.markClosed());
+  protected override hasType(typeUrl: AdsTypeUrl): boolean {
+    return this.#types.has(typeUrl);
   }
 
-  override end(): void {
-    this.markClosed();
-    this.#call.end();
+  protected override pushType(typeUrl: AdsTypeUrl): void {
+    this.#respond(typeUrl, false);
   }
 
-  override pushChanges(): void {
-    if (this.closed) return;
-    for (const typeUrl of ADS_TYPE_URLS) {
-      if (this.#types.has(typeUrl)) this.guard('push', () => this.#respond(typeUrl, false));
-    }
-  }
-
-  #onRequest(req: DiscoveryRequestMessage): void {
+  protected override onRequest(req: DiscoveryRequestMessage): void {
     if (this.closed) return;
     this.noteNode(req.node);
     const typeUrl = req.type_url;
@@ -172,7 +142,7 @@ export class SotwStream extends AdsStream {
     s.sentVersion = entry.version;
     s.sentNonce = nonce;
     const anys = desired.map((r) => r.any);
-    this.#call.write({
+    this.call.write({
       version_info: entry.version,
       resources: anys,
       type_url: typeUrl,
