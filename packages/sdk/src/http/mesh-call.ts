@@ -56,9 +56,10 @@ function isReplayable(body: unknown): boolean {
   );
 }
 
+/** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
   -readonly [K in keyof Dispatcher.DispatchOptions]: Dispatcher.DispatchOptions[K];
-};
+} & { servername?: unknown };
 
 /** One send of the request to one endpoint; the pool drives it through undici's callbacks. */
 class Attempt implements LegacyHandler {
@@ -153,13 +154,19 @@ class Attempt implements LegacyHandler {
 export class MeshCall implements RouteInput {
   readonly authority: string;
   readonly path: string;
-  /** Lazily indexes the caller's headers on the first lookup (only routes with header matchers look). */
-  readonly header = (lowerCaseName: string): string | undefined =>
-    (this.headerIndex ??= indexHeaders(this.opts.headers)).get(lowerCaseName);
+  /**
+   * Lazily indexes the caller's headers on the first lookup (only routes with header matchers or
+   * header hash policies look); the bound lookup itself is made on first access.
+   */
+  get header(): (lowerCaseName: string) => string | undefined {
+    return (this.headerLookup ??= (lowerCaseName: string): string | undefined =>
+      (this.headerIndex ??= indexHeaders(this.opts.headers)).get(lowerCaseName));
+  }
 
   statusCode: number | undefined = undefined;
   timeoutError: WeftError | undefined = undefined;
   private headerIndex: ReadonlyMap<string, string> | undefined = undefined;
+  private headerLookup: ((lowerCaseName: string) => string | undefined) | undefined = undefined;
   private decision: RouteDecision | undefined = undefined;
   private upstream: MutableDispatchOptions | undefined = undefined;
   private exclude: Set<string> | undefined = undefined;
@@ -224,10 +231,13 @@ export class MeshCall implements RouteInput {
     }
     this.decision = result;
     this.ctx.follow(this.authority);
-    this.upstream = {
-      ...this.opts,
-      headers: withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders),
-    };
+    const headers = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
+    this.upstream = { ...this.opts, headers };
+    // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
+    const serverName = this.target.serverName;
+    if (serverName !== undefined && headers !== this.opts.headers && !(this.opts as MutableDispatchOptions).servername) {
+      this.upstream.servername = serverName;
+    }
     const timeoutMs = result.timeoutMs ?? this.ctx.defaultRouteTimeoutMs;
     if (timeoutMs > 0) {
       this.timer = this.ctx.clock.setTimeout(() => {

@@ -76,8 +76,10 @@ export class CompiledRoute {
   /** Whether the request matches path, every header matcher and every query matcher. */
   matches(req: RequestView): boolean {
     if (!this.pathMatches(req)) return false;
-    const header = req.input.header;
-    for (const h of this.headers) if (!h.test(header)) return false;
+    if (this.headers.length > 0) {
+      const header = req.input.header;
+      for (const h of this.headers) if (!h.test(header)) return false;
+    }
     if (this.queries.length > 0) {
       const q = req.query;
       for (const m of this.queries) if (!m.test(q)) return false;
