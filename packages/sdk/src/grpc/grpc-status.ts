@@ -32,6 +32,7 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
     case 'WEFT_OVERFLOW':
     case 'WEFT_CONNECT_FAILURE':
     case 'WEFT_UPSTREAM_RESET':
+    case 'WEFT_RETRIES_EXHAUSTED':
     case 'WEFT_RESOURCE_DOES_NOT_EXIST':
     case 'WEFT_XDS_STREAM':
     case 'WEFT_CLOSED':

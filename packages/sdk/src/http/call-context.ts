@@ -1,5 +1,6 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
+import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
@@ -12,6 +13,10 @@ export interface CallContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly counters: HttpCounters;
+  /** Uniform in [0, 1): back-off jitter. */
+  readonly random: () => number;
+  /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
+  readonly retryBudgets: RetryBudgets;
   /** How long a request waits for a listener's first complete config, in ms. */
   readonly resourceWaitMs: number;
   /** Route timeout when the route sets none, in ms (Envoy: 15000). */

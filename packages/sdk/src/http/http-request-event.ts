@@ -31,8 +31,10 @@ export interface HttpRequestEvent {
   readonly statusCode: number | undefined;
   /** Envoy response flag: `-`, NR, UH, UF, UT, UC… */
   readonly responseFlag: string;
-  /** Endpoints tried (connect failures moved on to the next). */
+  /** Tries sent: 1, plus connect failures moved to the next endpoint, plus retries. */
   readonly attempts: number;
+  /** Retries the route's retry policy made (after a retriable status, reset or per-try timeout). */
+  readonly retries: number;
   /** From dispatch to the end of the response or the failure, in ms (the mesh's clock). */
   readonly durationMs: number;
   readonly error: Error | undefined;
@@ -52,6 +54,16 @@ export interface MeshHttpStats {
   readonly retriesToNextEndpoint: number;
   /** Requests that hit the route timeout. */
   readonly timeouts: number;
+  /** Retries made under a route's retry policy. */
+  readonly retries: number;
+  /** Requests whose last try failed retriably with no retries left (the outcome stands, or URX). */
+  readonly retriesExhausted: number;
+  /** Retries not made because the cluster's max_retries (or retry budget) was reached. */
+  readonly retryBudgetExceeded: number;
+  /** Tries that hit the route's per-try timeout. */
+  readonly perTryTimeouts: number;
+  /** Requests with a retry policy not retried because their body is a stream (sent once). */
+  readonly retriesSkippedStreamedBody: number;
   /** Endpoint pools open now. */
   readonly pools: number;
 }
@@ -64,6 +76,11 @@ export class HttpCounters {
   connectFailures = 0;
   retriesToNextEndpoint = 0;
   timeouts = 0;
+  retries = 0;
+  retriesExhausted = 0;
+  retryBudgetExceeded = 0;
+  perTryTimeouts = 0;
+  retriesSkippedStreamedBody = 0;
 
   snapshot(pools: number): MeshHttpStats {
     return {
@@ -73,6 +90,11 @@ export class HttpCounters {
       connectFailures: this.connectFailures,
       retriesToNextEndpoint: this.retriesToNextEndpoint,
       timeouts: this.timeouts,
+      retries: this.retries,
+      retriesExhausted: this.retriesExhausted,
+      retryBudgetExceeded: this.retryBudgetExceeded,
+      perTryTimeouts: this.perTryTimeouts,
+      retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
       pools,
     };
   }

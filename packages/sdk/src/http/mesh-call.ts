@@ -1,16 +1,14 @@
 // One request through the mesh: route once, pick an endpoint, send on its pool; a connect failure
-// moves to the next endpoint within the same request; the route timeout aborts the upstream.
-// DESIGN.md "The request path", steps 1-6.
-import type { Duplex } from 'node:stream';
+// moves to the next endpoint within the same request; the route's retry policy retries 5xx,
+// resets and per-try timeouts on another host after a jittered back-off; the route timeout bounds
+// the whole request, retries included. DESIGN.md "The request path", steps 1-6.
 import { WeftError } from '@weft/xds-client';
-import type { TimerHandle } from '@weft/xds-client';
+import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
-import type {
-  AttemptOutcome,
-  EndpointLease,
-  RouteDecision,
-  RouteInput,
-} from '../runtime/mesh-runtime.js';
+import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
+import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
+import type { RetriableFailure } from '../routing/retry-conditions.js';
+import { Attempt } from './attempt.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
@@ -61,95 +59,6 @@ type MutableDispatchOptions = {
   -readonly [K in keyof Dispatcher.DispatchOptions]: Dispatcher.DispatchOptions[K];
 } & { servername?: unknown };
 
-/** One send of the request to one endpoint; the pool drives it through undici's callbacks. */
-class Attempt implements LegacyHandler {
-  connected = false;
-  responded = false;
-  /** The request gave up on this attempt (timeout before connect); ignore what comes later. */
-  abandoned = false;
-  abortUpstream: ((err?: Error) => void) | undefined = undefined;
-  private reported = false;
-
-  constructor(
-    private readonly call: MeshCall,
-    readonly lease: EndpointLease,
-  ) {}
-
-  /** Tells the LB/health layer how the attempt went; at most once. */
-  report(outcome: AttemptOutcome): void {
-    if (this.reported) return;
-    this.reported = true;
-    this.lease.done(outcome);
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.abandoned) {
-      abort(this.call.timeoutError ?? new WeftError('WEFT_CLOSED', 'request abandoned'));
-      return;
-    }
-    this.abortUpstream = abort;
-    this.connected = true;
-    this.call.forwardConnect(abort);
-  }
-
-  onResponseStarted(): void {
-    if (!this.abandoned) this.call.handler.onResponseStarted?.();
-  }
-
-  onHeaders(
-    statusCode: number,
-    rawHeaders: Buffer[],
-    resume: () => void,
-    statusText: string,
-  ): boolean {
-    if (this.abandoned) return false;
-    if (statusCode >= 200 && !this.responded) {
-      this.responded = true;
-      this.call.responseStarted(statusCode);
-      this.report(statusCode >= 500 ? 'server-error' : 'success');
-    }
-    return this.call.handler.onHeaders(statusCode, rawHeaders, resume, statusText);
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.abandoned) return false;
-    return this.call.handler.onData(chunk);
-  }
-
-  onComplete(trailers: Buffer[] | string[] | null): void {
-    if (this.abandoned) return;
-    this.call.finish(
-      this.call.statusCode !== undefined && this.call.statusCode >= 500
-        ? 'server-error'
-        : 'success',
-      undefined,
-    );
-    this.call.handler.onComplete(trailers);
-  }
-
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    if (this.abandoned) return;
-    this.responded = true;
-    this.call.responseStarted(statusCode);
-    this.report('success');
-    this.call.finish('success', undefined);
-    this.call.handler.onUpgrade?.(statusCode, rawHeaders, socket);
-  }
-
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    if (!this.abandoned) this.call.handler.onBodySent?.(chunkSize, totalBytesSent);
-  }
-
-  onRequestSent(): void {
-    if (!this.abandoned) this.call.handler.onRequestSent?.();
-  }
-
-  onError(err: Error): void {
-    if (this.abandoned) return;
-    this.call.attemptFailed(this, err);
-  }
-}
-
 /** The state of one request from dispatch to its end. Also the RouteInput routing reads. */
 export class MeshCall implements RouteInput {
   readonly authority: string;
@@ -169,11 +78,23 @@ export class MeshCall implements RouteInput {
   private headerLookup: ((lowerCaseName: string) => string | undefined) | undefined = undefined;
   private decision: RouteDecision | undefined = undefined;
   private upstream: MutableDispatchOptions | undefined = undefined;
+  /** Keys not to pick next: endpoints that failed to connect or already failed a retried try. */
   private exclude: Set<string> | undefined = undefined;
   private current: Attempt | undefined = undefined;
   private attempts = 0;
   private lastConnectError: Error | undefined = undefined;
   private timer: TimerHandle | undefined = undefined;
+  /** Undefined when the route has none or the body cannot be sent twice. */
+  private retryPolicy: RetryPolicyUpdate | undefined = undefined;
+  private retries = 0;
+  /** A retriable failure met a policy with no retries left: the final error is URX. */
+  private exhausted = false;
+  private holdsRetry = false;
+  private countsForBudget = false;
+  private backoffTimer: TimerHandle | undefined = undefined;
+  private perTryTimer: TimerHandle | undefined = undefined;
+  private connectForwarded = false;
+  private responseStartForwarded = false;
   private callerAborted = false;
   private finished = false;
   private readonly startMs: number;
@@ -235,8 +156,22 @@ export class MeshCall implements RouteInput {
     this.upstream = { ...this.opts, headers };
     // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
     const serverName = this.target.serverName;
-    if (serverName !== undefined && headers !== this.opts.headers && !(this.opts as MutableDispatchOptions).servername) {
+    if (
+      serverName !== undefined &&
+      headers !== this.opts.headers &&
+      !(this.opts as MutableDispatchOptions).servername
+    ) {
       this.upstream.servername = serverName;
+    }
+    const policy = result.retryPolicy;
+    if (policy !== undefined && policy.numRetries > 0) {
+      // A streamed body is consumed by the first try: never sent twice (its outcome stands).
+      if (isReplayable(this.opts.body)) this.retryPolicy = policy;
+      else this.ctx.counters.retriesSkippedStreamedBody++;
+    }
+    if (result.cluster?.circuitBreakers.retryBudget !== undefined) {
+      this.countsForBudget = true;
+      this.ctx.retryBudgets.requestStarted(result.clusterName);
     }
     const timeoutMs = result.timeoutMs ?? this.ctx.defaultRouteTimeoutMs;
     if (timeoutMs > 0) {
@@ -244,11 +179,14 @@ export class MeshCall implements RouteInput {
         this.timedOut(timeoutMs);
       }, timeoutMs);
     }
-    this.send();
+    this.send(false);
   }
 
-  /** Picks the next endpoint (skipping those that failed to connect) and sends on its pool. */
-  private send(): void {
+  /**
+   * Picks the next endpoint (skipping `exclude`) and sends on its pool. A retry (`anyWhenAllTried`)
+   * prefers an endpoint not tried before and falls back to any when all were.
+   */
+  private send(anyWhenAllTried: boolean): void {
     const decision = this.decision;
     const upstream = this.upstream;
     if (decision === undefined || upstream === undefined || this.finished) return;
@@ -259,6 +197,10 @@ export class MeshCall implements RouteInput {
     let lease: EndpointLease | undefined;
     try {
       lease = decision.pick(this.exclude);
+      if (lease === undefined && anyWhenAllTried && this.exclude !== undefined) {
+        this.exclude = undefined;
+        lease = decision.pick(undefined);
+      }
     } catch (err) {
       this.fail(WeftError.from(err), 'error');
       return;
@@ -267,16 +209,19 @@ export class MeshCall implements RouteInput {
       const last = this.lastConnectError;
       if (last === undefined) {
         this.fail(decision.unavailableError(this.exclude), 'no-healthy-upstream');
-      } else {
-        this.fail(
+        return;
+      }
+      if (this.retried('connect-failure')) return;
+      this.fail(
+        this.final(
           new WeftError(
             'WEFT_CONNECT_FAILURE',
             `cluster ${decision.clusterName}: every endpoint failed to connect (${this.attempts} tried): ${last.message}`,
             { cause: last },
           ),
-          'connect-failure',
-        );
-      }
+        ),
+        'connect-failure',
+      );
       return;
     }
     const entry = this.ctx.pools.get(lease.endpoint, decision.cluster?.connectTimeoutMs);
@@ -285,20 +230,113 @@ export class MeshCall implements RouteInput {
       this.fail(new WeftError('WEFT_CLOSED', 'mesh dispatcher is closed'), 'error');
       return;
     }
-    if (this.attempts > 0) this.ctx.counters.retriesToNextEndpoint++;
+    if (this.attempts > 0 && !anyWhenAllTried) this.ctx.counters.retriesToNextEndpoint++;
     this.attempts++;
     const attempt = new Attempt(this, lease);
     this.current = attempt;
+    const perTryMs = this.retryPolicy?.perTryTimeoutMs;
+    if (perTryMs !== undefined && perTryMs > 0) {
+      if (this.perTryTimer !== undefined) this.ctx.clock.clearTimeout(this.perTryTimer);
+      this.perTryTimer = this.ctx.clock.setTimeout(() => {
+        this.perTryTimedOut(attempt, perTryMs);
+      }, perTryMs);
+    }
     upstream.origin = entry.origin;
     entry.pool.dispatch(upstream, attempt);
   }
 
-  /** The first attempt that connects hands the caller its abort function (only one ever does). */
-  forwardConnect(abort: (err?: Error) => void): void {
+  /**
+   * Schedules the next try after the back-off when the policy retries `failure` (or a status, when
+   * `failure` is undefined and the caller checked it), retries are left and the cluster admits a
+   * retry. False: the current outcome stands.
+   */
+  private retried(failure: RetriableFailure | undefined): boolean {
+    const policy = this.retryPolicy;
+    const decision = this.decision;
+    if (policy === undefined || decision === undefined || this.finished) return false;
+    if (failure !== undefined && !retriesFailure(policy, failure)) return false;
+    if (this.callerAborted || this.ctx.isClosed()) return false;
+    if (this.retries >= policy.numRetries) {
+      if (!this.exhausted) this.ctx.counters.retriesExhausted++;
+      this.exhausted = true;
+      return false;
+    }
+    if (!this.holdsRetry) {
+      if (
+        !this.ctx.retryBudgets.tryAcquire(decision.clusterName, decision.cluster?.circuitBreakers)
+      ) {
+        this.ctx.counters.retryBudgetExceeded++;
+        this.ctx.logger.debug('mesh http: retry budget of the cluster exceeded, not retrying', {
+          cluster: decision.clusterName,
+        });
+        return false;
+      }
+      this.holdsRetry = true;
+    }
+    const delayMs = retryBackoffMs(policy, this.retries, this.ctx.random);
+    this.retries++;
+    this.ctx.counters.retries++;
+    if (this.perTryTimer !== undefined) {
+      this.ctx.clock.clearTimeout(this.perTryTimer);
+      this.perTryTimer = undefined;
+    }
+    this.backoffTimer = this.ctx.clock.setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.send(true);
+    }, delayMs);
+    return true;
+  }
+
+  /** The request's error after a retriable failure: URX wrapping it when retries ran out. */
+  private final(err: WeftError): WeftError {
+    if (!this.exhausted || this.retries === 0) return err;
+    return new WeftError(
+      'WEFT_RETRIES_EXHAUSTED',
+      `cluster ${this.decision?.clusterName ?? ''}: retries exhausted (${this.attempts} attempts): ${err.message}`,
+      { cause: err },
+    );
+  }
+
+  /** Headers of `attempt` arrived: true when the status is retried (the caller never sees it). */
+  retriedOnStatus(attempt: Attempt, statusCode: number): boolean {
+    const policy = this.retryPolicy;
+    if (policy === undefined || !retriesStatus(policy, statusCode)) return false;
+    if (!this.retried(undefined)) return false;
+    attempt.report(statusCode >= 500 ? 'server-error' : 'success');
+    (this.exclude ??= new Set()).add(attempt.lease.endpoint.key);
+    this.ctx.logger.debug('mesh http: retrying a retriable status', {
+      cluster: this.decision?.clusterName,
+      endpoint: attempt.lease.endpoint.key,
+      statusCode,
+    });
+    attempt.abandon(new WeftError('WEFT_INTERNAL', `status ${statusCode} retried`));
+    return true;
+  }
+
+  /** The first attempt that connects hands the caller an abort function for the whole request. */
+  forwardConnect(): void {
+    if (this.connectForwarded) return;
+    this.connectForwarded = true;
     this.handler.onConnect((reason?: Error) => {
       if (!this.finished) this.callerAborted = true;
-      abort(reason);
+      const attempt = this.current;
+      if (attempt?.abortUpstream !== undefined && !attempt.abandoned) {
+        attempt.abortUpstream(reason);
+      } else {
+        // Between tries (back-off) or still connecting: nothing upstream to abort yet.
+        if (attempt !== undefined && !attempt.abandoned) {
+          attempt.abandoned = true;
+          attempt.report('success');
+        }
+        this.fail(reason ?? new WeftError('WEFT_CLOSED', 'request aborted'), 'cancelled');
+      }
     });
+  }
+
+  responseStartedOnce(): void {
+    if (this.responseStartForwarded) return;
+    this.responseStartForwarded = true;
+    this.handler.onResponseStarted?.();
   }
 
   responseStarted(statusCode: number): void {
@@ -306,7 +344,7 @@ export class MeshCall implements RouteInput {
     this.ctx.counters.responses++;
   }
 
-  /** An attempt's error: move on after a connect failure, else end the request. */
+  /** An attempt's error: move on after a connect failure, retry a reset, else end the request. */
   attemptFailed(attempt: Attempt, err: Error): void {
     if (this.finished) {
       attempt.report(attempt.responded ? 'success' : 'reset');
@@ -330,7 +368,7 @@ export class MeshCall implements RouteInput {
           endpoint: key,
           error: err.message,
         });
-        this.send();
+        this.send(false);
         return;
       }
       this.fail(
@@ -359,17 +397,42 @@ export class MeshCall implements RouteInput {
       this.fail(err, 'cancelled');
     } else {
       attempt.report('reset');
+      (this.exclude ??= new Set()).add(key);
+      if (this.retried('reset')) return;
       this.fail(
-        new WeftError(
-          'WEFT_UPSTREAM_RESET',
-          `cluster ${cluster}: endpoint ${key}: ${err.message}`,
-          {
-            cause: err,
-          },
+        this.final(
+          new WeftError(
+            'WEFT_UPSTREAM_RESET',
+            `cluster ${cluster}: endpoint ${key}: ${err.message}`,
+            {
+              cause: err,
+            },
+          ),
         ),
         'reset',
       );
     }
+  }
+
+  /** The per-try timeout of `attempt` fired: retry on another endpoint, or end like a route timeout. */
+  private perTryTimedOut(attempt: Attempt, perTryMs: number): void {
+    this.perTryTimer = undefined;
+    if (this.finished || attempt !== this.current || attempt.abandoned) return;
+    this.ctx.counters.perTryTimeouts++;
+    const decision = this.decision;
+    const err = new WeftError(
+      'WEFT_TIMEOUT',
+      `cluster ${decision?.clusterName ?? ''}: endpoint ${attempt.lease.endpoint.key}: per-try timeout after ${perTryMs}ms`,
+    );
+    if (!attempt.responded) {
+      attempt.report('timeout');
+      (this.exclude ??= new Set()).add(attempt.lease.endpoint.key);
+      if (this.retried('per-try-timeout')) {
+        attempt.abandon(err);
+        return;
+      }
+    }
+    this.abortWithTimeout(this.final(err));
   }
 
   private timedOut(timeoutMs: number): void {
@@ -377,18 +440,26 @@ export class MeshCall implements RouteInput {
     if (this.finished) return;
     this.ctx.counters.timeouts++;
     const decision = this.decision;
-    const err = new WeftError(
-      'WEFT_TIMEOUT',
-      `cluster ${decision?.clusterName ?? ''}: route ${decision?.routeName ?? ''}: timeout after ${timeoutMs}ms`,
+    this.abortWithTimeout(
+      new WeftError(
+        'WEFT_TIMEOUT',
+        `cluster ${decision?.clusterName ?? ''}: route ${decision?.routeName ?? ''}: timeout after ${timeoutMs}ms`,
+      ),
     );
+  }
+
+  /** Ends the request with `err`, aborting the attempt in flight (also between tries). */
+  private abortWithTimeout(err: WeftError): void {
     this.timeoutError = err;
     const attempt = this.current;
-    if (attempt?.abortUpstream !== undefined) {
-      attempt.abortUpstream(err); // → attemptFailed(err) → fail
-    } else if (attempt !== undefined) {
-      // Still connecting or queued in the pool: abort as soon as it connects, answer now.
-      attempt.abandoned = true;
-      attempt.report('timeout');
+    if (attempt !== undefined && !attempt.abandoned) {
+      if (attempt.abortUpstream !== undefined) {
+        attempt.abortUpstream(err); // → attemptFailed(err) → fail
+      } else {
+        // Still connecting or queued in the pool: abort as soon as it connects, answer now.
+        attempt.abandoned = true;
+        attempt.report('timeout');
+      }
     }
     this.fail(err, 'timeout');
   }
@@ -406,14 +477,19 @@ export class MeshCall implements RouteInput {
     }
   }
 
-  /** Stops the timer, counts, and publishes the request record (once). */
+  /** Stops the timers, releases the retry budget, counts, and publishes the record (once). */
   finish(outcome: HttpRequestOutcome, err: Error | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== undefined) {
-      this.ctx.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    const clock = this.ctx.clock;
+    if (this.timer !== undefined) clock.clearTimeout(this.timer);
+    if (this.perTryTimer !== undefined) clock.clearTimeout(this.perTryTimer);
+    if (this.backoffTimer !== undefined) clock.clearTimeout(this.backoffTimer);
+    this.timer = this.perTryTimer = this.backoffTimer = undefined;
+    const cluster = this.decision?.clusterName ?? '';
+    if (this.holdsRetry) this.ctx.retryBudgets.release(cluster);
+    if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
+    this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
     this.ctx.publish(this, outcome, err);
   }
@@ -430,6 +506,7 @@ export class MeshCall implements RouteInput {
       statusCode: this.statusCode,
       responseFlag: err instanceof WeftError ? err.responseFlag : '-',
       attempts: this.attempts,
+      retries: this.retries,
       durationMs: this.ctx.clock.now() - this.startMs,
       error: err,
     };

@@ -6,6 +6,7 @@ import type { Channel } from 'node:diagnostics_channel';
 import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-client';
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
+import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
@@ -36,6 +37,8 @@ export interface MeshDispatcherOptions {
   readonly resourceWaitMs?: number;
   /** Route timeout when the route sets none, in ms; 0 = none. Default 15000 (Envoy's). */
   readonly defaultRouteTimeoutMs?: number;
+  /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
+  readonly random?: () => number;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -45,6 +48,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly connectTimeoutMs: number;
   readonly resourceWaitMs: number;
   readonly defaultRouteTimeoutMs: number;
+  readonly random: () => number;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -60,6 +64,9 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
     }
     return value;
   };
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    issues.push({ path: 'random', message: 'expected a function returning [0, 1)' });
+  }
   const resolved = Object.freeze({
     runtime: options.runtime,
     clock: options.clock ?? systemClock,
@@ -77,6 +84,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
       DEFAULT_ROUTE_TIMEOUT_MS,
       0,
     ),
+    random: options.random ?? Math.random,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -86,7 +94,8 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
  * An undici Dispatcher for the mesh. Use it with any undici API (`request`, `fetch`, `stream`,
  * `pipeline`) or as `dispatcher` of one call. The request's origin `http://HOST[:PORT]` names the
  * xDS listener; the request goes to an endpoint of the routed cluster with `Host: HOST[:PORT]`.
- * Mesh failures reach the handler's `onError` as WeftError (NR, UH, UF, UC, UT).
+ * The route's retry policy and timeouts apply (see the package README, "Retries and timeouts").
+ * Mesh failures reach the handler's `onError` as WeftError (NR, UH, UF, UC, UT, URX).
  */
 export class MeshDispatcher extends Dispatcher {
   private readonly ctx: CallContext;
@@ -112,6 +121,8 @@ export class MeshDispatcher extends Dispatcher {
       clock: o.clock,
       logger: o.logger,
       counters: this.counters,
+      random: o.random,
+      retryBudgets: new RetryBudgets(),
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {

@@ -13,6 +13,11 @@ export const WEFT_ERROR_CODES = {
   WEFT_CONNECT_FAILURE: { httpStatus: 503, responseFlag: 'UF' },
   /** The upstream connection ended before a response started (Envoy's UC). */
   WEFT_UPSTREAM_RESET: { httpStatus: 503, responseFlag: 'UC' },
+  /**
+   * The route's retries ran out and the last attempt failed without a response (Envoy's URX);
+   * `cause` is that attempt's error.
+   */
+  WEFT_RETRIES_EXHAUSTED: { httpStatus: 503, responseFlag: 'URX' },
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },

@@ -1,7 +1,12 @@
 // A hand-written MeshRuntime for transport tests: routes authorities to fixed endpoint lists,
 // picks in order (skipping excluded keys) and records every lease outcome.
 import { WeftError } from '@weft/xds-client';
-import type { RouteActionUpdate } from '@weft/xds-client';
+import type {
+  CircuitBreakersUpdate,
+  ClusterUpdate,
+  RetryPolicyUpdate,
+  RouteActionUpdate,
+} from '@weft/xds-client';
 import type {
   AttemptOutcome,
   EndpointLease,
@@ -15,6 +20,9 @@ import type {
 export interface FakeRoute {
   readonly cluster: string;
   readonly timeoutMs?: number | undefined;
+  readonly retryPolicy?: RetryPolicyUpdate | undefined;
+  /** Circuit breakers of the cluster (max_retries, retry budget); undefined = no CDS resource. */
+  readonly circuitBreakers?: CircuitBreakersUpdate | undefined;
   /** Ports on 127.0.0.1, in pick order; may depend on the request (header routing). */
   readonly ports: (input: RouteInput) => readonly number[];
 }
@@ -80,9 +88,15 @@ export class FakeMeshRuntime implements MeshRuntime {
       clusterName: route.cluster,
       timeoutMs: route.timeoutMs,
       pick,
-      retryPolicy: undefined,
+      retryPolicy: route.retryPolicy,
       action: {} as RouteActionUpdate,
-      cluster: undefined,
+      cluster:
+        route.circuitBreakers === undefined
+          ? undefined
+          : ({
+              name: route.cluster,
+              circuitBreakers: route.circuitBreakers,
+            } as unknown as ClusterUpdate),
       unavailableError: () =>
         new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `cluster ${route.cluster}: no healthy upstream`),
     };

@@ -1,0 +1,105 @@
+// One send of a mesh request to one endpoint: the undici handler its pool drives. Forwards to the
+// caller through its MeshCall, which decides whether a response or failure ends the request or
+// is retried. DESIGN.md "The request path", steps 5-6.
+import type { Duplex } from 'node:stream';
+import { WeftError } from '@weft/xds-client';
+import type { AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
+import type { LegacyHandler } from './legacy-handler.js';
+import type { MeshCall } from './mesh-call.js';
+
+/** One attempt; ignores everything undici says after the request gave up on it (`abandoned`). */
+export class Attempt implements LegacyHandler {
+  connected = false;
+  responded = false;
+  /** The request gave up on this attempt (timeout, or retried); ignore what comes later. */
+  abandoned = false;
+  abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  private reported = false;
+
+  constructor(
+    private readonly call: MeshCall,
+    readonly lease: EndpointLease,
+  ) {}
+
+  /** Tells the LB/health layer how the attempt went; at most once. */
+  report(outcome: AttemptOutcome): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.lease.done(outcome);
+  }
+
+  /** Gives up on this attempt: later callbacks are ignored and the upstream request is aborted. */
+  abandon(reason: Error): void {
+    this.abandoned = true;
+    this.abortUpstream?.(reason);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.abandoned) {
+      abort(this.call.timeoutError ?? new WeftError('WEFT_CLOSED', 'request abandoned'));
+      return;
+    }
+    this.abortUpstream = abort;
+    this.connected = true;
+    this.call.forwardConnect();
+  }
+
+  onResponseStarted(): void {
+    if (!this.abandoned) this.call.responseStartedOnce();
+  }
+
+  onHeaders(
+    statusCode: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    statusText: string,
+  ): boolean {
+    if (this.abandoned) return false;
+    if (statusCode >= 200 && !this.responded) {
+      // A retriable status is not shown to the caller: the attempt is dropped and retried.
+      if (this.call.retriedOnStatus(this, statusCode)) return false;
+      this.responded = true;
+      this.call.responseStarted(statusCode);
+      this.report(statusCode >= 500 ? 'server-error' : 'success');
+    }
+    return this.call.handler.onHeaders(statusCode, rawHeaders, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.abandoned) return false;
+    return this.call.handler.onData(chunk);
+  }
+
+  onComplete(trailers: Buffer[] | string[] | null): void {
+    if (this.abandoned) return;
+    this.call.finish(
+      this.call.statusCode !== undefined && this.call.statusCode >= 500
+        ? 'server-error'
+        : 'success',
+      undefined,
+    );
+    this.call.handler.onComplete(trailers);
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    if (this.abandoned) return;
+    this.responded = true;
+    this.call.responseStarted(statusCode);
+    this.report('success');
+    this.call.finish('success', undefined);
+    this.call.handler.onUpgrade?.(statusCode, rawHeaders, socket);
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    if (!this.abandoned) this.call.handler.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  onRequestSent(): void {
+    if (!this.abandoned) this.call.handler.onRequestSent?.();
+  }
+
+  onError(err: Error): void {
+    if (this.abandoned) return;
+    this.call.attemptFailed(this, err);
+  }
+}
