@@ -1,6 +1,7 @@
 // The state of one gRPC call between its route decision (ConfigSelector) and its end (the call
-// filter's trailers): the decision, the lease picked but not yet started, keys that failed.
-import type { StatusObject } from '@grpc/grpc-js';
+// filter's trailers): the decision, the lease picked but not yet started, keys that failed or
+// were tried, and the retry policy grpc-js runs for it (gRFC A44).
+import type { RetryPolicy, status as Status, StatusObject } from '@grpc/grpc-js';
 import type { WeftErrorCode } from '@weft/xds-client';
 import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
 
@@ -16,7 +17,19 @@ export class GrpcCallState {
   private pendingLease: EndpointLease | undefined;
   /** Endpoint keys this call's attempts failed on; later attempts (grpc-js transparent retries) skip them. */
   readonly failedKeys = new Set<string>();
+  /** Endpoint keys of attempts that ended: a retry prefers another endpoint. */
+  readonly triedKeys = new Set<string>();
   attempts = 0;
+  /** Attempts whose stream opened; more than one means grpc-js retried. */
+  streamsStarted = 0;
+  /** The status of the last attempt that ended (what a refused retry fails with). */
+  lastStatus: { readonly code: Status; readonly details: string } | undefined;
+  /** The retry policy handed to grpc-js in the method config; undefined = no retries. */
+  retryPolicy: RetryPolicy | undefined;
+  /** The call holds one of its cluster's concurrent-retry slots (released when it finishes). */
+  holdsRetry = false;
+  /** The call counts as active for its cluster's percentage retry budget. */
+  countsForBudget = false;
   endpointKey: string | undefined;
   finished = false;
 
@@ -42,12 +55,15 @@ export class GrpcCallState {
   /** The stream of `lease` opened: its end is now reported by onCallEnded. */
   started(lease: EndpointLease): void {
     if (this.pendingLease === lease) this.pendingLease = undefined;
+    this.streamsStarted += 1;
   }
 
-  /** The attempt on `lease` ended; reports its outcome exactly once. */
-  ended(lease: EndpointLease, outcome: AttemptOutcome): void {
+  /** The attempt on `lease` ended with `code`; reports its outcome exactly once. */
+  ended(lease: EndpointLease, outcome: AttemptOutcome, code: Status, details: string): void {
     if (this.pendingLease === lease) this.pendingLease = undefined;
     if (outcome !== 'success') this.failedKeys.add(lease.endpoint.key);
+    this.triedKeys.add(lease.endpoint.key);
+    this.lastStatus = { code, details };
     lease.done(outcome);
   }
 

@@ -5,6 +5,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
+import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -57,6 +58,12 @@ export interface GrpcIntegrationStats {
   readonly picksFailed: number;
   /** Leases reported as 'connect-failure' because their endpoint's subchannel was unreachable. */
   readonly connectFailuresReported: number;
+  /** Attempts after a call's first, made by grpc-js under the route's retry policy (gRFC A44). */
+  readonly retries: number;
+  /** Calls that ended with a retriable status after their last allowed attempt. */
+  readonly retriesExhausted: number;
+  /** Retries refused because the cluster's max_retries (or retry budget) was reached. */
+  readonly retryBudgetExceeded: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -126,6 +133,9 @@ export function installGrpcIntegration(
     picksQueued: 0,
     picksFailed: 0,
     connectFailuresReported: 0,
+    retries: 0,
+    retriesExhausted: 0,
+    retryBudgetExceeded: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -135,6 +145,7 @@ export function installGrpcIntegration(
     clock: resolved.clock,
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
+    retryBudgets: new RetryBudgets(),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

@@ -1,14 +1,18 @@
 // Per-channel state of the gRPC integration: the endpoints last reported to grpc-js, the table of
 // calls in flight (their route decisions travel to the picker as an id in pickInformation), and
-// the ConfigSelector that routes each call (gRFC A31's per-call config selection).
+// the ConfigSelector that routes each call (gRFC A31's per-call config selection) and hands
+// grpc-js the route's timeout and retry policy (gRFC A44).
 // https://github.com/grpc/proposal/blob/master/A31-xds-timeout-support-and-config-selector.md
+// https://github.com/grpc/proposal/blob/master/A44-xds-retry.md
 import {
   experimental,
   status as GrpcStatus,
   type Metadata,
   type MethodConfig,
+  type RetryPolicy,
   type StatusObject,
 } from '@grpc/grpc-js';
+import type { RetryPolicyUpdate } from '@weft/xds-client';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
@@ -16,6 +20,37 @@ import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
+import { retriableGrpcCodes } from '../routing/retry-conditions.js';
+
+/** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
+export const GRPC_JS_MAX_ATTEMPTS = 5;
+
+function isGrpcStatus(code: number): code is GrpcStatus {
+  return GrpcStatus[code] !== undefined;
+}
+
+/** Seconds as a proto3 JSON duration string, as grpc-js's service config wants them. */
+function durationString(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/**
+ * The route's retry policy as a gRPC method-config retryPolicy (gRFC A44): attempts =
+ * 1 + num_retries, Envoy's back-off base/max with multiplier 2, the gRPC conditions as status
+ * codes. Undefined when it retries nothing a gRPC call can fail with.
+ */
+export function grpcRetryPolicyOf(policy: RetryPolicyUpdate | undefined): RetryPolicy | undefined {
+  if (policy === undefined || policy.numRetries <= 0) return undefined;
+  const codes = retriableGrpcCodes(policy).filter(isGrpcStatus);
+  if (codes.length === 0) return undefined;
+  return {
+    maxAttempts: policy.numRetries + 1,
+    initialBackoff: durationString(policy.baseIntervalMs),
+    maxBackoff: durationString(policy.maxIntervalMs),
+    backoffMultiplier: 2,
+    retryableStatusCodes: codes,
+  };
+}
 
 /** The pickInformation key carrying a call's id from the ConfigSelector to the picker. */
 export const CALL_ID_PICK_KEY = 'weft.call' as const;
@@ -32,6 +67,8 @@ export interface GrpcCallEvent {
   /** `address:port` of the last attempt's endpoint; undefined if no attempt was sent. */
   readonly endpoint: string | undefined;
   readonly attempts: number;
+  /** Attempts grpc-js made under the route's retry policy after the first. */
+  readonly retries: number;
   /** The call's final gRPC status code. */
   readonly code: number;
   readonly details: string;
@@ -52,6 +89,8 @@ export class GrpcMeshChannel {
   /** The last failure to resolve (whenReady rejection), quoted in "not ready" failures. */
   lastResolutionError: string | undefined;
   private nextCallId = 0;
+  /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
+  private readonly warnedRoutes = new Set<string>();
   readonly configSelector: experimental.ConfigSelector;
 
   constructor(
@@ -80,12 +119,23 @@ export class GrpcMeshChannel {
       this.calls.set(id, call);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
+      // The deadline covers every attempt and back-off: retries never outlast the route timeout.
       const timeoutMs = decided.timeoutMs;
       if (timeoutMs !== undefined && timeoutMs > 0) {
         methodConfig.timeout = {
           seconds: Math.floor(timeoutMs / 1000),
           nanos: (timeoutMs % 1000) * 1_000_000,
         };
+      }
+      const retryPolicy = grpcRetryPolicyOf(decided.retryPolicy);
+      if (retryPolicy !== undefined) {
+        methodConfig.retryPolicy = retryPolicy;
+        call.retryPolicy = retryPolicy;
+        this.warnUnsupportedRetrySettings(decided);
+      }
+      if (decided.cluster?.circuitBreakers.retryBudget !== undefined) {
+        call.countsForBudget = true;
+        ctx.retryBudgets.requestStarted(decided.clusterName);
       }
     }
     return {
@@ -94,6 +144,29 @@ export class GrpcMeshChannel {
       status: GrpcStatus.OK,
       dynamicFilterFactories: [{ createFilter: () => new GrpcCallFilter(this, call) }],
     };
+  }
+
+  /**
+   * grpc-js 1.14 has no per-attempt timeout and caps attempts at 5 per call: say so once per
+   * route instead of dropping the setting silently.
+   */
+  private warnUnsupportedRetrySettings(decision: RouteDecision): void {
+    const policy = decision.retryPolicy;
+    if (policy === undefined || this.warnedRoutes.has(decision.routeName)) return;
+    const perTry = policy.perTryTimeoutMs !== undefined;
+    const capped = policy.numRetries + 1 > GRPC_JS_MAX_ATTEMPTS;
+    if (!perTry && !capped) return;
+    this.warnedRoutes.add(decision.routeName);
+    this.ctx.logger.warn('weft grpc: route retry settings grpc-js cannot apply in full', {
+      authority: this.authority,
+      route: decision.routeName,
+      perTryTimeoutMs: perTry
+        ? `${policy.perTryTimeoutMs}ms not applied (grpc-js has no per-attempt timeout; the route timeout bounds the call)`
+        : undefined,
+      attempts: capped
+        ? `${policy.numRetries + 1} capped to ${GRPC_JS_MAX_ATTEMPTS} unless the channel sets grpc-node.retry_max_attempts_limit`
+        : undefined,
+    });
   }
 
   private decide(method: string, metadata: Metadata): RouteDecision | GrpcCallRejection {
@@ -127,6 +200,18 @@ export class GrpcMeshChannel {
     // A lease picked for a stream that never opened (cancelled meanwhile) says nothing of the host.
     call.releasePending('success');
     const { ctx } = this;
+    const cluster = call.decision?.clusterName ?? '';
+    if (call.holdsRetry) ctx.retryBudgets.release(cluster);
+    if (call.countsForBudget) ctx.retryBudgets.requestEnded(cluster);
+    if (call.streamsStarted > 1) ctx.counters.retries += call.streamsStarted - 1;
+    const policy = call.retryPolicy;
+    if (
+      policy !== undefined &&
+      call.streamsStarted >= Math.min(policy.maxAttempts, GRPC_JS_MAX_ATTEMPTS) &&
+      policy.retryableStatusCodes.includes(status.code)
+    ) {
+      ctx.counters.retriesExhausted += 1;
+    }
     if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
     else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;
     else ctx.counters.callsFailed += 1;
@@ -139,6 +224,7 @@ export class GrpcMeshChannel {
         clusterName: call.decision?.clusterName,
         endpoint: call.endpointKey,
         attempts: call.attempts,
+        retries: Math.max(0, call.streamsStarted - 1),
         code: status.code,
         details: status.details,
         weftCode: call.rejection?.weftCode,

@@ -2,6 +2,7 @@
 // counters and the diagnostics channel. One per installGrpcIntegration(); never module-level.
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
+import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -16,6 +17,9 @@ export interface GrpcCounters {
   picksQueued: number;
   picksFailed: number;
   connectFailuresReported: number;
+  retries: number;
+  retriesExhausted: number;
+  retryBudgetExceeded: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -27,5 +31,7 @@ export interface GrpcMeshContext {
   readonly clock: Clock;
   readonly resolutionTimeoutMs: number;
   readonly counters: GrpcCounters;
+  /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
+  readonly retryBudgets: RetryBudgets;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -75,13 +75,23 @@ export class GrpcMeshPicker implements experimental.Picker {
     const decision = call.decision;
     // A lease from an earlier pick of this call that never started goes back before a new one.
     call.releasePending('reset');
+    const refused = this.admitRetry(call);
+    if (refused !== undefined) return refused;
     // ring_hash keeps a key on its endpoint while that endpoint is merely connecting (gRFC A42):
     // only failing endpoints are skipped, and the call waits for a connecting one.
     const sticky = decision.cluster?.lbPolicy.kind === 'ring_hash';
     const base = sticky ? this.failing : this.notReady;
     let exclude: ReadonlySet<string> = base;
     if (call.failedKeys.size > 0) exclude = new Set([...base, ...call.failedKeys]);
-    const lease = decision.pick(exclude);
+    let lease: EndpointLease | undefined;
+    // A retry (gRFC A44 attempt after one that ended) prefers an endpoint not tried before and
+    // falls back to any READY one, tried or not, when all were (Envoy's previous-hosts predicate).
+    if (call.triedKeys.size > 0) {
+      lease = decision.pick(new Set([...exclude, ...call.triedKeys]));
+      lease ??= decision.pick(base);
+    } else {
+      lease = decision.pick(exclude);
+    }
     if (lease !== undefined) {
       const entry = this.subchannels.get(lease.endpoint.key);
       if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
@@ -147,6 +157,37 @@ export class GrpcMeshPicker implements experimental.Picker {
     );
   }
 
+  /**
+   * A pick for an attempt after one ended is a retry: it needs one of the cluster's concurrent
+   * retry slots (circuit breaker max_retries). Over the limit the call ends with the last
+   * attempt's status (a DROP is never retried by grpc-js), as Envoy returns the last response.
+   */
+  private admitRetry(call: GrpcCallState): experimental.PickResult | undefined {
+    const decision = call.decision;
+    const last = call.lastStatus;
+    if (decision === undefined || last === undefined || call.retryPolicy === undefined) {
+      return undefined;
+    }
+    if (call.holdsRetry) return undefined;
+    const { retryBudgets, counters } = this.channel.ctx;
+    if (retryBudgets.tryAcquire(decision.clusterName, decision.cluster?.circuitBreakers)) {
+      call.holdsRetry = true;
+      return undefined;
+    }
+    counters.retryBudgetExceeded += 1;
+    return {
+      pickResultType: experimental.PickResultType.DROP,
+      subchannel: null,
+      status: {
+        code: last.code,
+        details: `${last.details} (weft: retry not made, cluster ${decision.clusterName} is at its max_retries)`,
+        metadata: new Metadata(),
+      },
+      onCallStarted: null,
+      onCallEnded: null,
+    };
+  }
+
   private complete(
     call: GrpcCallState,
     lease: EndpointLease,
@@ -160,8 +201,8 @@ export class GrpcMeshPicker implements experimental.Picker {
       onCallStarted: () => {
         call.started(lease);
       },
-      onCallEnded: (code) => {
-        call.ended(lease, outcomeOfGrpcStatus(code));
+      onCallEnded: (code, details) => {
+        call.ended(lease, outcomeOfGrpcStatus(code), code, details);
       },
     };
   }

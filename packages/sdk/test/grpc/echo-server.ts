@@ -1,5 +1,5 @@
 // Real grpc-js echo servers on 127.0.0.1 for the gRPC integration tests (no .proto: JSON).
-import type { status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import {
   Server,
   ServerCredentials,
@@ -38,6 +38,9 @@ export interface TestEchoServer {
   delayMs: number;
   /** When set, answer with this status instead. */
   failWith: status | undefined;
+  /** Answer this many next calls with `failNextWith`, then as `failWith` says. */
+  failNext: number;
+  failNextWith: status;
   close(): Promise<void>;
 }
 
@@ -49,6 +52,8 @@ export async function startTestEchoServer(name: string): Promise<TestEchoServer>
     calls: 0,
     delayMs: 0,
     failWith: undefined,
+    failNext: 0,
+    failNextWith: status.UNAVAILABLE,
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
@@ -59,8 +64,13 @@ export async function startTestEchoServer(name: string): Promise<TestEchoServer>
     Call: (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       state.calls += 1;
       const answer = (): void => {
-        if (state.failWith !== undefined) {
-          callback({ code: state.failWith, details: `${name} failing` });
+        let failWith = state.failWith;
+        if (state.failNext > 0) {
+          state.failNext -= 1;
+          failWith = state.failNextWith;
+        }
+        if (failWith !== undefined) {
+          callback({ code: failWith, details: `${name} failing` });
         } else callback(null, { backend: name });
       };
       if (state.delayMs > 0) setTimeout(answer, state.delayMs);

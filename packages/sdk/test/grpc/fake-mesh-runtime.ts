@@ -2,6 +2,7 @@
 // endpoints, a routing function the test controls, priority-ordered round robin that honours
 // `exclude`, and a record of every lease outcome.
 import { WeftError } from '@weft/xds-client';
+import type { CircuitBreakersUpdate, RetryPolicyUpdate } from '@weft/xds-client';
 import type {
   AttemptOutcome,
   EndpointLease,
@@ -15,6 +16,9 @@ import type {
 export interface FakeRoute {
   readonly cluster: string;
   readonly timeoutMs?: number;
+  readonly retryPolicy?: RetryPolicyUpdate;
+  /** The cluster's circuit breakers; undefined = no CDS resource at hand. */
+  readonly circuitBreakers?: CircuitBreakersUpdate;
 }
 
 /** Builds an endpoint of `cluster` on 127.0.0.1:`port`. */
@@ -37,6 +41,8 @@ export class FakeMeshRuntime implements MeshRuntime {
   readyCalls = 0;
   private readonly listeners = new Map<string, Set<() => void>>();
   private rr = 0;
+  /** Pick the first endpoint not excluded instead of round robin (deterministic tests). */
+  ordered = false;
 
   constructor(
     public routeFn: (input: RouteInput) => FakeRoute | WeftError | 'pending' = () => ({
@@ -61,8 +67,15 @@ export class FakeMeshRuntime implements MeshRuntime {
       clusterName: r.cluster,
       timeoutMs: r.timeoutMs,
       pick: (exclude?: ReadonlySet<string>) => this.pick(r.cluster, exclude),
-      retryPolicy: undefined,
-      cluster: undefined,
+      retryPolicy: r.retryPolicy,
+      cluster:
+        r.circuitBreakers === undefined
+          ? undefined
+          : {
+              name: r.cluster,
+              circuitBreakers: r.circuitBreakers,
+              lbPolicy: { kind: 'round_robin' },
+            },
       unavailableError: () => new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `cluster ${r.cluster}`),
     };
     // Only the fields the transport reads; the contract may grow fields this fake ignores.
@@ -76,7 +89,7 @@ export class FakeMeshRuntime implements MeshRuntime {
       const candidates = endpoints.filter((e) => e.priority === p && !exclude?.has(e.key));
       if (candidates.length === 0) continue;
       this.rr += 1;
-      const endpoint = candidates[this.rr % candidates.length]!;
+      const endpoint = candidates[this.ordered ? 0 : this.rr % candidates.length]!;
       let done = false;
       return {
         endpoint,

@@ -304,6 +304,7 @@ describe('installGrpcIntegration', function () {
           clusterName: 'default',
           endpoint: `127.0.0.1:${s.port}`,
           attempts: 1,
+          retries: 0,
           code: status.OK,
           details: 'OK',
           weftCode: undefined,
