@@ -278,6 +278,21 @@ describe('MeshDispatcher retries and timeouts', function () {
     assert.equal(await res.body.text(), 'a');
   });
 
+  it('stops at once when the caller aborts during the back-off', async function () {
+    const { fake } = await withFakeClock(0.999);
+    const a = await failingFirst('a', 1, 503);
+    runtime.setRoute('inventory', { cluster: 'c', retryPolicy: policy({}), ports: () => [a.port] });
+    const controller = new AbortController();
+    const pending = request('http://inventory/', { dispatcher, signal: controller.signal });
+    pending.catch(() => undefined);
+    await until(() => dispatcher.stats().retries === 1);
+    controller.abort();
+    await assert.rejects(pending);
+    await fake.tickAsync(1000);
+    assert.equal(a.received.length, 1);
+    assert.equal(dispatcher.stats().failures, 1);
+  });
+
   it('moves a try that hits the per-try timeout to the next endpoint', async function () {
     const { fake } = await withFakeClock();
     const hung = await server('hung', () => undefined);
