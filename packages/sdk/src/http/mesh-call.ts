@@ -9,50 +9,12 @@ import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-r
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
 import type { RetriableFailure } from '../routing/retry-conditions.js';
 import { Attempt } from './attempt.js';
+import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
 import { indexHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
-
-/**
- * Error codes of failures to establish a connection: the request never left this process, so it
- * may go to another endpoint. UND_ERR_CLOSED/DESTROYED: the endpoint's pool was closed because
- * the endpoint left the config between pick and send.
- */
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'EADDRNOTAVAIL',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-]);
-
-function isConnectError(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (CONNECT_ERROR_CODES.has(code) || code.startsWith('ERR_TLS_'));
-}
-
-/** Bodies that can be sent again as they are: nothing was consumed by a failed attempt. */
-function isReplayable(body: unknown): boolean {
-  return (
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    ArrayBuffer.isView(body) ||
-    body instanceof ArrayBuffer
-  );
-}
 
 /** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
