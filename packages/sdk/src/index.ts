@@ -40,6 +40,8 @@ export type {
 export { GRPC_MESH_ID_OPTION } from './grpc/grpc-registry.js';
 export { GRPC_CALL_DIAGNOSTICS_CHANNEL } from './grpc/grpc-mesh-context.js';
 export type { GrpcCallEvent } from './grpc/grpc-mesh-channel.js';
+export { OUTLIER_CHANNEL } from './cluster/outlier-detector.js';
+export type { OutlierEvent, OutlierEjectionReason } from './cluster/outlier-detector.js';
 
 // Core: xDS dependency manager → routing → cluster/LB, behind the MeshRuntime contract
 export {
@@ -60,6 +62,7 @@ export type {
   UpstreamEndpoint,
   EndpointLocality,
   AttemptOutcome,
+  AttemptDetail,
 } from './runtime/mesh-runtime.js';
 export { RoutingError } from './routing/routing-error.js';
 export type { MeshLayer } from './routing/routing-error.js';
@@ -74,6 +77,10 @@ export type { XdsWatchSource } from './xds/xds-watch-source.js';
 export { RouteTable } from './routing/route-table.js';
 export { xxhash64 } from './routing/xxhash64.js';
 export { ClusterBalancer } from './cluster/cluster-balancer.js';
+export { OutlierDetector } from './cluster/outlier-detector.js';
+export type { OutlierDetectorOptions, OutlierHost } from './cluster/outlier-detector.js';
+export { OutlierDetectors } from './cluster/outlier-detectors.js';
+export type { OutlierDetectorsOptions } from './cluster/outlier-detectors.js';
 export {
   EndpointHealthStore,
   UNREACHABLE_BACKOFF_BASE_MS,

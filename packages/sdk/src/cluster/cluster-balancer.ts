@@ -11,6 +11,7 @@ import type {
 } from '@weft/xds-client';
 import { RoutingError } from '../routing/routing-error.js';
 import type {
+  AttemptDetail,
   AttemptOutcome,
   EndpointLease,
   EndpointLocality,
@@ -18,6 +19,8 @@ import type {
 } from '../runtime/mesh-runtime.js';
 import type { XdsClusterConfig } from '../xds/xds-config.js';
 import type { EndpointHealthStore, EndpointState } from './endpoint-health-store.js';
+import type { OutlierDetector, OutlierHost } from './outlier-detector.js';
+import type { OutlierDetectors } from './outlier-detectors.js';
 import { availability, priorityLoads } from './priority-load.js';
 import type { Ring } from './ring-hash.js';
 import { buildRing, ringIndex } from './ring-hash.js';
@@ -34,11 +37,15 @@ export interface BalancerContext {
   /** Uniform in [0, 1). */
   readonly random: () => number;
   readonly localLocality: EndpointLocality;
+  /** Outlier detectors by cluster; without it outlier detection is off (unit tests of LB only). */
+  readonly outliers?: OutlierDetectors;
 }
 
 interface EndpointEntry {
   readonly endpoint: UpstreamEndpoint;
   readonly state: EndpointState;
+  /** Outlier state in this cluster; undefined when the cluster has no outlier detection. */
+  readonly outlier: OutlierHost | undefined;
   readonly healthStatus: EndpointHealthStatus;
   /** EDS says it may take traffic: HEALTHY, UNKNOWN or DEGRADED. */
   readonly edsHealthy: boolean;
@@ -86,21 +93,21 @@ function sameLocality(a: EndpointLocality, b: EndpointLocality): boolean {
 
 class Lease implements EndpointLease {
   readonly endpoint: UpstreamEndpoint;
-  private readonly state: EndpointState;
-  private readonly store: EndpointHealthStore;
+  private readonly entry: EndpointEntry;
+  private readonly balancer: ClusterBalancer;
   private finished = false;
 
-  constructor(entry: EndpointEntry, store: EndpointHealthStore) {
+  constructor(entry: EndpointEntry, balancer: ClusterBalancer) {
     this.endpoint = entry.endpoint;
-    this.state = entry.state;
-    this.store = store;
+    this.entry = entry;
+    this.balancer = balancer;
     entry.state.inFlight++;
   }
 
-  done(outcome: AttemptOutcome): void {
+  done(outcome: AttemptOutcome, detail?: AttemptDetail): void {
     if (this.finished) return; // idempotent: a second call must not skew in-flight counts
     this.finished = true;
-    this.store.record(this.state, outcome);
+    this.balancer.recordOutcome(this.entry, outcome, detail);
   }
 }
 
@@ -115,6 +122,7 @@ export class ClusterBalancer {
   private readonly priorities: readonly PriorityGroup[];
   private readonly factor: number;
   private readonly ctx: BalancerContext;
+  private readonly outlierDetector: OutlierDetector | undefined;
   private readonly cursors: Int32Array; // round-robin cursor per (priority, locality), flattened
   private readonly cursorBase: readonly number[];
   private cached: HealthView | undefined;
@@ -131,6 +139,11 @@ export class ClusterBalancer {
     this.factor = (config.endpoints?.overprovisioningFactor ?? 140) / 100;
     const byPriority = new Map<number, LocalityGroup[]>();
     const all: UpstreamEndpoint[] = [];
+    const keys = new Set<string>();
+    for (const le of config.endpoints?.localities ?? [])
+      for (const e of le.endpoints) keys.add(endpointKey(e.address, e.port));
+    const detector = ctx.outliers?.forCluster(config.name, config.cluster?.outlierDetection, keys);
+    this.outlierDetector = detector;
     for (const le of config.endpoints?.localities ?? []) {
       const locality: EndpointLocality = Object.freeze({ ...le.locality });
       const entries = le.endpoints.map((e): EndpointEntry => {
@@ -147,6 +160,7 @@ export class ClusterBalancer {
         return {
           endpoint,
           state: ctx.store.stateOf(key),
+          outlier: detector?.host(key),
           healthStatus: e.healthStatus,
           edsHealthy: !NOT_SERVING.has(e.healthStatus),
           weight: e.weight,
@@ -206,6 +220,7 @@ export class ClusterBalancer {
     return (
       e.edsHealthy &&
       e.state.unreachableUntil <= now &&
+      e.outlier?.ejected !== true &&
       (exclude === undefined || !exclude.has(e.endpoint.key))
     );
   }
@@ -299,7 +314,13 @@ export class ClusterBalancer {
     const candidates = available[li];
     if (candidates === undefined || candidates.length === 0) return undefined;
     const entry = this.pickInLocality(policy, candidates, (this.cursorBase[p] ?? 0) + li);
-    return entry === undefined ? undefined : new Lease(entry, this.ctx.store);
+    return entry === undefined ? undefined : new Lease(entry, this);
+  }
+
+  /** A lease ended: feeds reachability / least-request counts and the outlier detector. */
+  recordOutcome(entry: EndpointEntry, outcome: AttemptOutcome, detail?: AttemptDetail): void {
+    this.ctx.store.record(entry.state, outcome);
+    if (entry.outlier !== undefined) this.outlierDetector?.record(entry.outlier, outcome, detail);
   }
 
   private choosePriority(view: HealthView, u: number): number {
@@ -352,8 +373,7 @@ export class ClusterBalancer {
     // A42: walk clockwise to the first usable endpoint.
     for (let k = 0; k < n; k++) {
       const entry = group.entries[ring.owners[(start + k) % n] ?? 0];
-      if (entry !== undefined && this.isAvailable(entry, now, ex))
-        return new Lease(entry, this.ctx.store);
+      if (entry !== undefined && this.isAvailable(entry, now, ex)) return new Lease(entry, this);
     }
     return undefined;
   }
@@ -377,11 +397,13 @@ export class ClusterBalancer {
     const now = this.ctx.now();
     let edsUnhealthy = 0;
     let unreachable = 0;
+    let ejected = 0;
     let excluded = 0;
     for (const p of this.priorities) {
       for (const e of p.entries) {
         if (!e.edsHealthy) edsUnhealthy++;
         else if (e.state.unreachableUntil > now) unreachable++;
+        else if (e.outlier?.ejected === true) ejected++;
         else if (exclude?.has(e.endpoint.key) === true) excluded++;
       }
     }
@@ -390,7 +412,7 @@ export class ClusterBalancer {
       'cluster',
       `cluster ${this.name}: no healthy endpoint among ${this.endpoints.length} ` +
         `(${edsUnhealthy} unhealthy in EDS, ${unreachable} unreachable after connect failures, ` +
-        `${excluded} already tried)`,
+        `${ejected} ejected as outliers, ${excluded} already tried)`,
     );
   }
 
@@ -405,6 +427,7 @@ export class ClusterBalancer {
       error:
         this.error === undefined ? null : { code: this.error.code, message: this.error.message },
       overprovisioningFactor: this.factor,
+      outlierDetection: this.outlierDetector?.describe() ?? null,
       priorities: this.priorities.map((p, i) => ({
         priority: p.priority,
         load: loads[i] ?? 0,
@@ -422,6 +445,9 @@ export class ClusterBalancer {
             unreachableForMs: Math.max(0, e.state.unreachableUntil - now),
             consecutiveConnectFailures: e.state.consecutiveConnectFailures,
             inFlight: e.state.inFlight,
+            ejected: e.outlier?.ejected ?? false,
+            ejectionCount: e.outlier?.ejectionCount ?? 0,
+            ejectedUntilMs: e.outlier?.ejected === true ? e.outlier.ejectedUntilMs : null,
           })),
         })),
       })),

@@ -3,7 +3,15 @@
 // were tried, and the retry policy grpc-js runs for it (gRFC A44).
 import type { RetryPolicy, status as Status, StatusObject } from '@grpc/grpc-js';
 import type { WeftErrorCode } from '@weft/xds-client';
-import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
+import type {
+  AttemptDetail,
+  AttemptOutcome,
+  EndpointLease,
+  RouteDecision,
+} from '../runtime/mesh-runtime.js';
+
+/** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
+const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
 
 /** Why the mesh refused a call before picking. */
 export interface GrpcCallRejection {
@@ -64,7 +72,8 @@ export class GrpcCallState {
     if (outcome !== 'success') this.failedKeys.add(lease.endpoint.key);
     this.triedKeys.add(lease.endpoint.key);
     this.lastStatus = { code, details };
-    lease.done(outcome);
+    // UNAVAILABLE reports as 503 (gRPC's HTTP mapping): a gateway-class error for outlier detection.
+    lease.done(outcome, outcome === 'server-error' ? GRPC_UNAVAILABLE_DETAIL : undefined);
   }
 
   /** Returns a lease that was picked but never carried a stream (call cancelled, or re-picked). */

@@ -3,7 +3,7 @@
 // is retried. DESIGN.md "The request path", steps 5-6.
 import type { Duplex } from 'node:stream';
 import { WeftError } from '@weft/xds-client';
-import type { AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
+import type { AttemptDetail, AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
 import type { LegacyHandler } from './legacy-handler.js';
 import type { MeshCall } from './mesh-call.js';
 
@@ -22,10 +22,10 @@ export class Attempt implements LegacyHandler {
   ) {}
 
   /** Tells the LB/health layer how the attempt went; at most once. */
-  report(outcome: AttemptOutcome): void {
+  report(outcome: AttemptOutcome, detail?: AttemptDetail): void {
     if (this.reported) return;
     this.reported = true;
-    this.lease.done(outcome);
+    this.lease.done(outcome, detail);
   }
 
   /** Gives up on this attempt: later callbacks are ignored and the upstream request is aborted. */
@@ -60,7 +60,7 @@ export class Attempt implements LegacyHandler {
       if (this.call.retriedOnStatus(this, statusCode)) return false;
       this.responded = true;
       this.call.responseStarted(statusCode);
-      this.report(statusCode >= 500 ? 'server-error' : 'success');
+      this.report(statusCode >= 500 ? 'server-error' : 'success', { httpStatus: statusCode });
     }
     return this.call.handler.onHeaders(statusCode, rawHeaders, resume, statusText);
   }

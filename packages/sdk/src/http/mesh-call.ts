@@ -264,7 +264,7 @@ export class MeshCall implements RouteInput {
     const policy = this.retryPolicy;
     if (policy === undefined || !retriesStatus(policy, statusCode)) return false;
     if (!this.retried(undefined)) return false;
-    attempt.report(statusCode >= 500 ? 'server-error' : 'success');
+    attempt.report(statusCode >= 500 ? 'server-error' : 'success', { httpStatus: statusCode });
     (this.exclude ??= new Set()).add(attempt.lease.endpoint.key);
     this.ctx.logger.debug('mesh http: retrying a retriable status', {
       cluster: this.decision?.clusterName,

@@ -10,6 +10,7 @@ import {
 } from '@weft/xds-client';
 import type { Clock, ConfigIssue, Logger, TimerHandle } from '@weft/xds-client';
 import { EndpointHealthStore } from '../cluster/endpoint-health-store.js';
+import { OutlierDetectors } from '../cluster/outlier-detectors.js';
 import { randomHash } from '../routing/request-hash.js';
 import { RoutingError } from '../routing/routing-error.js';
 import type { XdsConfig } from '../xds/xds-config.js';
@@ -141,6 +142,7 @@ class MeshRuntimeImpl implements MeshRuntime {
   private readonly options: ResolvedMeshRuntimeOptions;
   private readonly listeners = new Map<string, ListenerEntry>();
   private readonly store: EndpointHealthStore;
+  private readonly outliers: OutlierDetectors;
   private readonly ctx: TableContext;
   private closedError: WeftError | undefined;
 
@@ -148,8 +150,18 @@ class MeshRuntimeImpl implements MeshRuntime {
     this.options = options;
     this.store = new EndpointHealthStore(options.clock);
     const clock = options.clock;
+    const store = this.store;
+    this.outliers = new OutlierDetectors({
+      clock,
+      logger: options.logger,
+      random: options.random,
+      onChange: () => {
+        store.generation++; // balancers recompute their health view
+      },
+    });
     this.ctx = {
       store: this.store,
+      outliers: this.outliers,
       now: () => clock.now(),
       random: options.random,
       localLocality: options.localLocality,
@@ -262,6 +274,7 @@ class MeshRuntimeImpl implements MeshRuntime {
   close(): void {
     if (this.closedError !== undefined) return;
     this.closedError = new WeftError('WEFT_CLOSED', 'the mesh runtime is closed');
+    this.outliers.close();
     for (const entry of this.listeners.values()) {
       entry.manager?.close();
       for (const w of entry.waiters) {
@@ -358,9 +371,13 @@ class MeshRuntimeImpl implements MeshRuntime {
 
   private pruneHealth(): void {
     const keys = new Set<string>();
-    for (const e of this.listeners.values())
+    const clusters = new Set<string>();
+    for (const e of this.listeners.values()) {
       for (const ep of e.table?.endpoints ?? []) keys.add(ep.key);
+      for (const name of e.table?.balancers.keys() ?? []) clusters.add(name);
+    }
     this.store.retain(keys);
+    this.outliers.retain(clusters);
   }
 }
 

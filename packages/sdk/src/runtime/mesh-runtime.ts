@@ -46,10 +46,19 @@ export type AttemptOutcome =
   | 'timeout' // the per-try or route timeout fired
   | 'server-error'; // 5xx / gRPC UNAVAILABLE-class answer
 
+/** What else the transport knows about an attempt's end (outlier detection reads it). */
+export interface AttemptDetail {
+  /**
+   * The response status of a 'server-error' (502/503/504 are gateway errors). gRPC reports
+   * UNAVAILABLE as 503, gRPC's HTTP mapping of it, so it counts as a gateway error.
+   */
+  readonly httpStatus?: number;
+}
+
 /** A picked endpoint. `done()` must be called exactly once, when the attempt ends. */
 export interface EndpointLease {
   readonly endpoint: UpstreamEndpoint;
-  done(outcome: AttemptOutcome): void;
+  done(outcome: AttemptOutcome, detail?: AttemptDetail): void;
 }
 
 /** Where a request goes, decided once per request from the current immutable tables. */
