@@ -64,6 +64,7 @@ export type {
   AttemptOutcome,
   AttemptDetail,
 } from './runtime/mesh-runtime.js';
+export { UNUSED_LEASE } from './runtime/mesh-runtime.js';
 export { RoutingError } from './routing/routing-error.js';
 export type { MeshLayer } from './routing/routing-error.js';
 export { XdsDependencyManager, referencedClusters } from './xds/xds-dependency-manager.js';

@@ -155,7 +155,7 @@ export class OutlierDetector {
 
   /** Records the end of an attempt on `host` and ejects it inline on a consecutive-error threshold. */
   record(host: OutlierHost, outcome: AttemptOutcome, detail: AttemptDetail | undefined): void {
-    if (this.closed || this.hosts.get(host.key) !== host) return;
+    if (this.closed || detail?.unused === true || this.hosts.get(host.key) !== host) return;
     const c = this.configValue;
     const localFailure =
       outcome === 'connect-failure' || outcome === 'reset' || outcome === 'timeout';

@@ -9,6 +9,7 @@ import type {
   EndpointLease,
   RouteDecision,
 } from '../runtime/mesh-runtime.js';
+import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -81,6 +82,6 @@ export class GrpcCallState {
     const lease = this.pendingLease;
     if (lease === undefined) return;
     this.pendingLease = undefined;
-    lease.done(outcome);
+    lease.done(outcome, outcome === 'success' ? UNUSED_LEASE : undefined);
   }
 }

@@ -10,6 +10,7 @@ import {
   status as GrpcStatus,
 } from '@grpc/grpc-js';
 import type { EndpointLease } from '../runtime/mesh-runtime.js';
+import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { GrpcCallState } from './grpc-call-state.js';
 import { CALL_ID_PICK_KEY, type GrpcMeshChannel } from './grpc-mesh-channel.js';
 import { outcomeOfGrpcStatus } from './grpc-status.js';
@@ -96,7 +97,7 @@ export class GrpcMeshPicker implements experimental.Picker {
       const entry = this.subchannels.get(lease.endpoint.key);
       if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
       if (sticky && entry !== undefined && entry.state !== ConnectivityState.TRANSIENT_FAILURE) {
-        lease.done('success');
+        lease.done('success', UNUSED_LEASE);
         if (entry.state === ConnectivityState.IDLE) {
           const key = lease.endpoint.key;
           queueMicrotask(() => {
@@ -108,7 +109,7 @@ export class GrpcMeshPicker implements experimental.Picker {
       }
       // The core knows an endpoint this channel has no subchannel for yet (EDS moved ahead of
       // the resolver's last report): hand it back unused and look further.
-      lease.done('success');
+      lease.done('success', UNUSED_LEASE);
     }
     return this.probe(call);
   }
@@ -137,7 +138,7 @@ export class GrpcMeshPicker implements experimental.Picker {
         continue;
       }
       // IDLE, CONNECTING, or not yet created: worth waiting for.
-      lease.done('success');
+      lease.done('success', UNUSED_LEASE);
       waiting = true;
       if (entry?.state === ConnectivityState.IDLE) {
         queueMicrotask(() => {

@@ -53,7 +53,16 @@ export interface AttemptDetail {
    * UNAVAILABLE as 503, gRPC's HTTP mapping of it, so it counts as a gateway error.
    */
   readonly httpStatus?: number;
+  /**
+   * The lease goes back without an attempt having been made on it (a gRPC pick handed back, a
+   * call cancelled before its stream opened): it updates in-flight counts only and says nothing
+   * of the endpoint's health to outlier detection. Use with outcome 'success'.
+   */
+  readonly unused?: boolean;
 }
+
+/** `done('success', UNUSED_LEASE)`: a lease handed back without an attempt. */
+export const UNUSED_LEASE: AttemptDetail = Object.freeze({ unused: true });
 
 /** A picked endpoint. `done()` must be called exactly once, when the attempt ends. */
 export interface EndpointLease {

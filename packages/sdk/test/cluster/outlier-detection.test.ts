@@ -9,6 +9,7 @@ import type { OutlierEvent } from '../../src/cluster/outlier-detector.js';
 import { OUTLIER_CHANNEL } from '../../src/cluster/outlier-detector.js';
 import { OutlierDetectors } from '../../src/cluster/outlier-detectors.js';
 import type { AttemptDetail, AttemptOutcome } from '../../src/runtime/mesh-runtime.js';
+import { UNUSED_LEASE } from '../../src/runtime/mesh-runtime.js';
 import { createFakeClock } from '../helpers/fake-clock.js';
 import type { FakeClock } from '../helpers/fake-clock.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -145,6 +146,15 @@ describe('outlier detection', () => {
       h.send('10.0.0.1', 'success');
     }
     assert.deepEqual(h.ejected(), []);
+    h.close();
+  });
+
+  it('a lease handed back unused neither counts nor resets the counters', () => {
+    const h = harness(od({ consecutive5xx: 2 }), [{ endpoints: ips('10.0.0', 3) }]);
+    h.send('10.0.0.1', 'server-error', e500);
+    h.send('10.0.0.1', 'success', UNUSED_LEASE, 3);
+    h.send('10.0.0.1', 'server-error', e500);
+    assert.deepEqual(h.ejected(), [key('10.0.0.1')]);
     h.close();
   });
 
