@@ -2,38 +2,24 @@
 // grpc-js backend on loopback answers UNAVAILABLE to its first calls and a stock grpc-js client on
 // xds:/// (through createMesh) still gets OK: the route's policy runs as grpc-js retries (gRFC A44).
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   credentials,
-  Server,
-  ServerCredentials,
   status,
   type sendUnaryData,
+  type Server,
   type ServerUnaryCall,
-  type ServiceError,
 } from '@grpc/grpc-js';
-import { ECHO_SERVICE, EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
-import { createMesh, type Mesh } from '@weft/sdk';
-import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
+import type { Mesh } from '@weft/sdk';
+import {
+  echoCallOutcome,
+  staticServiceYaml,
+  startEchoServer,
+  startMeshFixture,
+  type MeshFixture,
+} from '../helpers/sdk-fixtures.js';
 
-function yaml(port: number): string {
-  return [
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: stock, namespace: default }
-spec:
-  hosts: [stock]
-  ports:
-    - { number: 9090, name: grpc, protocol: GRPC }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - address: 127.0.0.1
-      ports: { grpc: ${port} }
-      locality: us-east-1/us-east-1a`,
-    `apiVersion: networking.istio.io/v1
+const VIRTUAL_SERVICE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: stock, namespace: default }
 spec:
@@ -42,36 +28,22 @@ spec:
     - route:
         - destination: { host: stock }
       timeout: 5s
-      retries: { attempts: 3, retryOn: "unavailable" }`,
-  ].join('\n---\n');
-}
+      retries: { attempts: 3, retryOn: "unavailable" }`;
 
 describe('sdk grpc retries: xds:/// against a weft control-plane process', function () {
   this.timeout(60_000);
-  let dir: string;
-  let cp: ControlPlaneProcess;
+  let fixture: MeshFixture;
   let server: Server;
   let failNext = 0;
   let received = 0;
   let mesh: Mesh;
   let client: InstanceType<typeof EchoClient>;
-
-  const call = (): Promise<{ backend?: string; code?: number }> =>
-    new Promise((resolve) => {
-      (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!(
-        { message: 'hi' },
-        { deadline: Date.now() + 10_000 },
-        (err: ServiceError | null, res?: EchoResponse) => {
-          if (err) resolve({ code: err.code });
-          else resolve({ backend: res!.backend });
-        },
-      );
-    });
+  const call = (): Promise<{ backend?: string; code?: number }> => echoCallOutcome(client);
 
   before(async () => {
-    server = new Server();
-    server.addService(ECHO_SERVICE, {
-      Call: (_call: ServerUnaryCall<unknown, EchoResponse>, cb: sendUnaryData<EchoResponse>) => {
+    let port: number;
+    ({ server, port } = await startEchoServer(
+      (_call: ServerUnaryCall<unknown, EchoResponse>, cb: sendUnaryData<EchoResponse>) => {
         received++;
         if (failNext > 0) {
           failNext--;
@@ -80,32 +52,22 @@ describe('sdk grpc retries: xds:/// against a weft control-plane process', funct
         }
         cb(null, { backend: 'stock', message: 'hi' });
       },
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => {
-        if (err) reject(err);
-        else resolve(p);
-      });
-    });
-    dir = await mkdtemp(join(tmpdir(), 'weft-sdk-grpc-retries-'));
-    await writeFile(join(dir, 'stock.yaml'), yaml(port));
-    cp = await startControlPlaneProcess(dir);
-    mesh = await createMesh({
-      controlPlane: `127.0.0.1:${cp.xdsPort}`,
-      node: { id: 'checkout-grpc-retries', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
-      workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
-      env: {},
-    });
-    await mesh.ready();
+    ));
+    fixture = await startMeshFixture(
+      'checkout-grpc-retries',
+      [
+        staticServiceYaml({ host: 'stock', port: 9090, protocol: 'GRPC', endpointPorts: [port] }),
+        VIRTUAL_SERVICE,
+      ].join('\n---\n'),
+    );
+    mesh = fixture.mesh;
     client = new EchoClient('xds:///stock:9090', credentials.createInsecure());
   });
 
   after(async () => {
     client.close();
-    await mesh.close();
-    await cp.stop();
+    await fixture.close();
     server.forceShutdown();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('answers OK when the backend returns UNAVAILABLE to its first 3 calls (attempts: 3)', async () => {

@@ -5,41 +5,20 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createMesh, OUTLIER_CHANNEL, type Mesh, type OutlierEvent } from '@weft/sdk';
-import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import { OUTLIER_CHANNEL, type Mesh, type OutlierEvent } from '@weft/sdk';
+import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
 
-function inventoryYaml(ports: readonly number[]): string {
-  return [
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inventory, namespace: default }
-spec:
-  hosts: [inventory]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-${ports
-  .map(
-    (port) => `    - address: 127.0.0.1
-      ports: { http: ${port} }
-      locality: us-east-1/us-east-1a`,
-  )
-  .join('\n')}`,
-    `apiVersion: networking.istio.io/v1
+const RULES = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: inventory, namespace: default }
 spec:
   host: inventory
   trafficPolicy:
-    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s }`,
-    `apiVersion: networking.istio.io/v1
+    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s }
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: inventory, namespace: default }
 spec:
@@ -47,14 +26,11 @@ spec:
   http:
     - route:
         - destination: { host: inventory }
-      retries: { attempts: 2, retryOn: "5xx" }`,
-  ].join('\n---\n');
-}
+      retries: { attempts: 2, retryOn: "5xx" }`;
 
 describe('sdk outlier detection: mesh.fetch against a weft control-plane process', function () {
   this.timeout(60_000);
-  let dir: string;
-  let cp: ControlPlaneProcess;
+  let fixture: MeshFixture;
   const servers: Server[] = [];
   const hits = [0, 0, 0];
   let mesh: Mesh;
@@ -74,26 +50,20 @@ describe('sdk outlier detection: mesh.fetch against a weft control-plane process
       await once(server, 'listening');
       servers.push(server);
     }
-    dir = await mkdtemp(join(tmpdir(), 'weft-sdk-outlier-'));
-    await writeFile(
-      join(dir, 'inventory.yaml'),
-      inventoryYaml(servers.map((s) => (s.address() as AddressInfo).port)),
+    const endpointPorts = servers.map((s) => (s.address() as AddressInfo).port);
+    fixture = await startMeshFixture(
+      'checkout-outlier',
+      [
+        staticServiceYaml({ host: 'inventory', port: 8080, protocol: 'HTTP', endpointPorts }),
+        RULES,
+      ].join('\n---\n'),
     );
-    cp = await startControlPlaneProcess(dir);
-    mesh = await createMesh({
-      controlPlane: `127.0.0.1:${cp.xdsPort}`,
-      node: { id: 'checkout-outlier', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
-      workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
-      env: {},
-    });
-    await mesh.ready();
+    mesh = fixture.mesh;
   });
 
   after(async () => {
-    await mesh.close();
-    await cp.stop();
+    await fixture.close();
     for (const s of servers) s.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('ejects the instance that answers 503 and every call succeeds', async () => {

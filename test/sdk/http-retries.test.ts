@@ -3,30 +3,12 @@
 // retries and timeouts.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createMesh, type Mesh } from '@weft/sdk';
-import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import type { Mesh } from '@weft/sdk';
+import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
 
-function inventoryYaml(port: number): string {
-  return [
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inventory, namespace: default }
-spec:
-  hosts: [inventory]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - address: 127.0.0.1
-      ports: { http: ${port} }
-      locality: us-east-1/us-east-1a`,
-    `apiVersion: networking.istio.io/v1
+const VIRTUAL_SERVICE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: inventory, namespace: default }
 spec:
@@ -35,14 +17,11 @@ spec:
     - route:
         - destination: { host: inventory }
       timeout: 5s
-      retries: { attempts: 3, perTryTimeout: 1s, retryOn: "gateway-error,connect-failure" }`,
-  ].join('\n---\n');
-}
+      retries: { attempts: 3, perTryTimeout: 1s, retryOn: "gateway-error,connect-failure" }`;
 
 describe('sdk http retries: mesh.fetch against a weft control-plane process', function () {
   this.timeout(60_000);
-  let dir: string;
-  let cp: ControlPlaneProcess;
+  let fixture: MeshFixture;
   let server: Server;
   let failNext = 0;
   let received = 0;
@@ -61,26 +40,25 @@ describe('sdk http retries: mesh.fetch against a weft control-plane process', fu
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    dir = await mkdtemp(join(tmpdir(), 'weft-sdk-retries-'));
-    await writeFile(
-      join(dir, 'inventory.yaml'),
-      inventoryYaml((server.address() as AddressInfo).port),
+    const port = (server.address() as AddressInfo).port;
+    fixture = await startMeshFixture(
+      'checkout-retries',
+      [
+        staticServiceYaml({
+          host: 'inventory',
+          port: 8080,
+          protocol: 'HTTP',
+          endpointPorts: [port],
+        }),
+        VIRTUAL_SERVICE,
+      ].join('\n---\n'),
     );
-    cp = await startControlPlaneProcess(dir);
-    mesh = await createMesh({
-      controlPlane: `127.0.0.1:${cp.xdsPort}`,
-      node: { id: 'checkout-retries', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
-      workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
-      env: {},
-    });
-    await mesh.ready();
+    mesh = fixture.mesh;
   });
 
   after(async () => {
-    await mesh.close();
-    await cp.stop();
+    await fixture.close();
     server.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('answers 200 when the backend returns 503 to its first 3 requests (attempts: 3 = 3 retries)', async () => {

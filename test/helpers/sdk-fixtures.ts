@@ -1,0 +1,103 @@
+// Shared set-up of the SDK's cross-package tests: Istio YAML for a static service, a control
+// plane process with a mesh client bound to it, a grpc-js echo server with a custom handler,
+// and a unary echo call that resolves to the backend or the status code.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  type Client,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { ECHO_SERVICE, type EchoResponse } from '@weft/example-demo/echo-service';
+import { createMesh, type Mesh } from '@weft/sdk';
+import { startControlPlaneProcess, type ControlPlaneProcess } from './processes.js';
+
+/** A ServiceEntry for `host` whose endpoints are 127.0.0.1 on `endpointPorts`, all in us-east-1a. */
+export function staticServiceYaml(options: {
+  host: string;
+  port: number;
+  protocol: 'HTTP' | 'GRPC';
+  endpointPorts: readonly number[];
+}): string {
+  const portName = options.protocol === 'GRPC' ? 'grpc' : 'http';
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${options.host}, namespace: default }
+spec:
+  hosts: [${options.host}]
+  ports:
+    - { number: ${options.port}, name: ${portName}, protocol: ${options.protocol} }
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints:
+${options.endpointPorts
+  .map(
+    (p) => `    - address: 127.0.0.1
+      ports: { ${portName}: ${p} }
+      locality: us-east-1/us-east-1a`,
+  )
+  .join('\n')}`;
+}
+
+/** A control plane process serving `yaml` and a checkout mesh in us-east-1a connected to it. */
+export interface MeshFixture {
+  readonly cp: ControlPlaneProcess;
+  readonly mesh: Mesh;
+  close(): Promise<void>;
+}
+
+/** Writes `yaml` into a fresh directory, starts `weft control-plane` on it and a ready mesh client. */
+export async function startMeshFixture(nodeId: string, yaml: string): Promise<MeshFixture> {
+  const dir = await mkdtemp(join(tmpdir(), `weft-${nodeId}-`));
+  await writeFile(join(dir, 'mesh.yaml'), yaml);
+  const cp = await startControlPlaneProcess(dir);
+  const mesh = await createMesh({
+    controlPlane: `127.0.0.1:${cp.xdsPort}`,
+    node: { id: nodeId, locality: { region: 'us-east-1', zone: 'us-east-1a' } },
+    workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
+    env: {},
+  });
+  await mesh.ready();
+  return {
+    cp,
+    mesh,
+    close: async () => {
+      await mesh.close();
+      await cp.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a grpc-js server for the echo service with `call` as its handler, on 127.0.0.1. */
+export async function startEchoServer(
+  call: UntypedServiceImplementation[string],
+): Promise<{ server: Server; port: number }> {
+  const server = new Server();
+  server.addService(ECHO_SERVICE, { Call: call });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => {
+      if (err) reject(err);
+      else resolve(p);
+    });
+  });
+  return { server, port };
+}
+
+/** One unary echo call: the backend that answered, or the status code it failed with. */
+export function echoCallOutcome(client: Client): Promise<{ backend?: string; code?: number }> {
+  return new Promise((resolve) => {
+    (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
+      client,
+      { message: 'hi' },
+      { deadline: Date.now() + 10_000 },
+      (err: ServiceError | null, res?: EchoResponse) => {
+        if (err) resolve({ code: err.code });
+        else resolve({ backend: res!.backend });
+      },
+    );
+  });
+}
