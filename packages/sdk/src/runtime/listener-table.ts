@@ -7,11 +7,15 @@ import { ClusterBalancer } from '../cluster/cluster-balancer.js';
 import type { HashContext } from '../routing/request-hash.js';
 import { computeRequestHash } from '../routing/request-hash.js';
 import { RequestView } from '../routing/request-view.js';
-import type { CompiledRoute } from '../routing/route-table.js';
+import type { EffectiveHttpFilters } from '../routing/route-filters.js';
+import { resolveRouteFilters } from '../routing/route-filters.js';
+import type { CompiledRoute, CompiledVirtualHost } from '../routing/route-table.js';
 import { RouteTable } from '../routing/route-table.js';
 import { RoutingError } from '../routing/routing-error.js';
 import type { XdsConfig } from '../xds/xds-config.js';
 import type { EndpointLease, RouteDecision, RouteInput, UpstreamEndpoint } from './mesh-runtime.js';
+
+const NO_FILTERS: EffectiveHttpFilters = Object.freeze([]);
 
 /** What every listener table of a runtime shares. */
 export interface TableContext extends BalancerContext {
@@ -28,6 +32,7 @@ class Decision implements RouteDecision {
   readonly retryPolicy: RetryPolicyUpdate | undefined;
   readonly action: RouteActionUpdate;
   readonly cluster: ClusterUpdate | undefined;
+  readonly filters: EffectiveHttpFilters;
   private readonly balancer: ClusterBalancer;
   private readonly req: RequestView;
   private readonly hashContext: HashContext;
@@ -38,6 +43,7 @@ class Decision implements RouteDecision {
     virtualHostName: string,
     route: CompiledRoute,
     balancer: ClusterBalancer,
+    filters: EffectiveHttpFilters,
     req: RequestView,
     hashContext: HashContext,
   ) {
@@ -50,6 +56,7 @@ class Decision implements RouteDecision {
     this.timeoutMs = this.action.timeoutMs;
     this.retryPolicy = this.action.retryPolicy;
     this.cluster = balancer.cluster;
+    this.filters = filters;
     this.balancer = balancer;
     this.req = req;
     this.hashContext = hashContext;
@@ -77,6 +84,10 @@ export class ListenerTable {
   /** Every endpoint of every referenced cluster (for gRPC subchannels). */
   readonly endpoints: readonly UpstreamEndpoint[];
   private readonly ctx: TableContext;
+  /** False when the listener runs the router only (the common case: no filter lookup per request). */
+  private readonly hasFilters: boolean;
+  /** Effective filters per route and chosen cluster, resolved on first use. */
+  private readonly filterCache = new Map<CompiledRoute, Map<string, EffectiveHttpFilters>>();
 
   /**
    * Builds the tables for `config`. Balancers whose CDS/EDS resources are the very objects of
@@ -85,6 +96,9 @@ export class ListenerTable {
   constructor(config: XdsConfig, previous: ListenerTable | undefined, ctx: TableContext) {
     this.config = config;
     this.ctx = ctx;
+    this.hasFilters = config.listener.httpFilters.some(
+      (f) => f.config !== undefined && f.config.kind !== 'router',
+    );
     this.routes =
       previous?.config.routeConfig === config.routeConfig
         ? previous.routes
@@ -143,6 +157,33 @@ export class ListenerTable {
         `cluster ${clusterName}: not in the configuration of listener ${this.config.listenerName}`,
       );
     }
-    return new Decision(this, vh.name, route, balancer, req, this.ctx.hash);
+    const filters = this.hasFilters ? this.filtersOf(vh, route, clusterName) : NO_FILTERS;
+    return new Decision(this, vh.name, route, balancer, filters, req, this.ctx.hash);
+  }
+
+  private filtersOf(
+    vh: CompiledVirtualHost,
+    route: CompiledRoute,
+    clusterName: string,
+  ): EffectiveHttpFilters {
+    let byCluster = this.filterCache.get(route);
+    if (byCluster === undefined) {
+      byCluster = new Map<string, EffectiveHttpFilters>();
+      this.filterCache.set(route, byCluster);
+    }
+    let filters = byCluster.get(clusterName);
+    if (filters === undefined) {
+      const weighted = route.route.action.clusters.find((c) => c.name === clusterName);
+      filters = resolveRouteFilters(
+        this.config.listener,
+        vh.virtualHost,
+        vh.name,
+        route.route,
+        `${vh.name}/${route.name}`,
+        weighted,
+      );
+      byCluster.set(clusterName, filters);
+    }
+    return filters;
   }
 }

@@ -1,6 +1,7 @@
 // The contract between the SDK's core (xDS dependency manager → routing → cluster/LB) and its
 // transports (undici for HTTP, grpc-js for gRPC): one routing implementation for both.
 // DESIGN.md "The request path", steps 1-4.
+import type { EffectiveHttpFilters } from '../routing/route-filters.js';
 import type {
   ClusterUpdate,
   RetryPolicyUpdate,
@@ -96,6 +97,11 @@ export interface RouteDecision {
    * when its CDS resource is missing or invalid (then `pick()` returns undefined).
    */
   readonly cluster: ClusterUpdate | undefined;
+  /**
+   * The listener's HTTP filters (fault injection, local rate limit) with the route's overrides
+   * applied, in chain order; empty when the listener runs the router only.
+   */
+  readonly filters: EffectiveHttpFilters;
   /**
    * The WEFT_NO_HEALTHY_UPSTREAM error (a RoutingError, layer 'cluster') to fail with after
    * `pick(exclude)` returned undefined; its message names the cause (cluster or endpoints

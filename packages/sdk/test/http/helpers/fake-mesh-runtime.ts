@@ -1,6 +1,7 @@
 // A hand-written MeshRuntime for transport tests: routes authorities to fixed endpoint lists,
 // picks in order (skipping excluded keys) and records every lease outcome.
 import { WeftError } from '@weft/xds-client';
+import type { EffectiveHttpFilters } from '../../../src/routing/route-filters.js';
 import type {
   CircuitBreakersUpdate,
   ClusterUpdate,
@@ -23,6 +24,8 @@ export interface FakeRoute {
   readonly retryPolicy?: RetryPolicyUpdate | undefined;
   /** Circuit breakers of the cluster (max_retries, retry budget); undefined = no CDS resource. */
   readonly circuitBreakers?: CircuitBreakersUpdate | undefined;
+  /** The route's effective HTTP filters (fault, local rate limit); default none. */
+  readonly filters?: EffectiveHttpFilters | undefined;
   /** Ports on 127.0.0.1, in pick order; may depend on the request (header routing). */
   readonly ports: (input: RouteInput) => readonly number[];
 }
@@ -97,6 +100,7 @@ export class FakeMeshRuntime implements MeshRuntime {
               name: route.cluster,
               circuitBreakers: route.circuitBreakers,
             } as unknown as ClusterUpdate),
+      filters: route.filters ?? [],
       unavailableError: () =>
         new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `cluster ${route.cluster}: no healthy upstream`),
     };
