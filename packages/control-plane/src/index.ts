@@ -113,6 +113,14 @@ export type {
   ClientStatusResponseMessage,
   GenericXdsConfigMessage,
 } from './server/csds-service.js';
+export { createConfigDumpDocument, decodeAnyDeep } from './admin/config-dump.js';
+export type {
+  ConfigDumpDocument,
+  ClientConfigDocument,
+  TypeConfigDocument,
+  ResourceDocument,
+  DecodedResource,
+} from './admin/config-dump.js';
 export { ClientResourceTracker } from './server/client-resources.js';
 export type {
   ClientConfigSnapshot,
