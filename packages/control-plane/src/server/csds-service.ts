@@ -124,15 +124,18 @@ export class CsdsService {
   respond(request: ClientStatusRequestMessage): ClientStatusResponseMessage {
     const matches = compileNodeMatchers(request.node_matchers ?? []);
     const exclude = request.exclude_resource_contents === true;
+    const clients = this.#source().filter((c) => matches(c.nodeId));
+    this.#logger.debug('CSDS request', {
+      matchers: request.node_matchers?.length ?? 0,
+      clients: clients.length,
+    });
     return {
-      config: this.#source()
-        .filter((c) => matches(c.nodeId))
-        .map((c) => ({
-          node: c.node,
-          generic_xds_configs: c.types.flatMap((t) =>
-            t.resources.map((r) => genericXdsConfig(r, exclude)),
-          ),
-        })),
+      config: clients.map((c) => ({
+        node: c.node,
+        generic_xds_configs: c.types.flatMap((t) =>
+          t.resources.map((r) => genericXdsConfig(r, exclude)),
+        ),
+      })),
     };
   }
 
