@@ -102,7 +102,7 @@ export class EndpointPools {
     if (known !== undefined) {
       if (known.maxRequestsPerConnection === perConnection) return known;
       this.pools.delete(key);
-      known.pool.close().catch(() => undefined);
+      this.retire(known);
     }
     if (this.closed) return undefined;
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
@@ -271,9 +271,28 @@ export class EndpointPools {
       if (live.has(key)) continue;
       this.pools.delete(key);
       closed++;
-      entry.pool.close().catch(() => undefined);
+      this.retire(entry);
     }
     return closed;
+  }
+
+  /**
+   * Closes `entry`'s pool gracefully; requests queued for it are sent first (a closing pool still
+   * serves what it was given), so none waits for a socket of a pool that is gone.
+   */
+  private retire(entry: EndpointPool): void {
+    const queue = this.queues.get(entry.cluster);
+    if (queue !== undefined) {
+      const counts = this.admission.counts(entry.cluster);
+      for (const w of queue.filter((q) => q.entry === entry)) {
+        queue.splice(queue.indexOf(w), 1);
+        counts.pending--;
+        w.handler.dequeue = undefined;
+        this.dispatch(w.entry, w.request, w.handler);
+      }
+      if (queue.length === 0) this.queues.delete(entry.cluster);
+    }
+    entry.pool.close().catch(() => undefined);
   }
 
   /** Sends every queued request (draining lets them finish), then closes every pool. */
