@@ -4,7 +4,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking
 // gRPC: https://github.com/grpc/proposal/blob/master/A32-xds-circuit-breaking.md
 import { WeftError } from '@weft/xds-client';
-import type { CircuitBreakersUpdate, Logger } from '@weft/xds-client';
+import type { CircuitBreakersUpdate, ClusterUpdate, Logger } from '@weft/xds-client';
 
 /** Envoy's defaults, used when a cluster's CDS resource is not at hand. */
 export const DEFAULT_CIRCUIT_BREAKERS: CircuitBreakersUpdate = Object.freeze({
@@ -41,6 +41,8 @@ export interface ClusterCounts {
 /** Counts one transport's requests per cluster against the cluster's thresholds. */
 export class ClusterAdmission {
   private readonly clusters = new Map<string, ClusterCounts>();
+  /** The last cluster resource checked by `warnUnenforced`, per cluster name. */
+  private readonly checked = new Map<string, ClusterUpdate>();
   private totalOverflows = 0;
 
   constructor(
@@ -105,6 +107,32 @@ export class ClusterAdmission {
     return new WeftError(
       'WEFT_OVERFLOW',
       `cluster ${cluster}: circuit breaker ${threshold} (${limit}) reached`,
+    );
+  }
+
+  /**
+   * For a transport that enforces max_requests only (gRPC, gRFC A32): logs once per cluster
+   * resource (warn) which of its connection thresholds it leaves to the transport. Cheap when the
+   * resource was already checked (one map lookup).
+   */
+  warnUnenforced(cluster: ClusterUpdate | undefined): void {
+    if (cluster === undefined || this.checked.get(cluster.name) === cluster) return;
+    this.checked.set(cluster.name, cluster);
+    const cb = cluster.circuitBreakers;
+    const unenforced: Record<string, number> = {};
+    if (cb.maxConnections !== DEFAULT_CIRCUIT_BREAKERS.maxConnections) {
+      unenforced['max_connections'] = cb.maxConnections;
+    }
+    if (cb.maxPendingRequests !== DEFAULT_CIRCUIT_BREAKERS.maxPendingRequests) {
+      unenforced['max_pending_requests'] = cb.maxPendingRequests;
+    }
+    if (cluster.maxRequestsPerConnection !== undefined) {
+      unenforced['max_requests_per_connection'] = cluster.maxRequestsPerConnection;
+    }
+    if (Object.keys(unenforced).length === 0) return;
+    this.logger.warn(
+      `circuit breaker: ${this.transport} enforces max_requests only (gRFC A32); not applied`,
+      { cluster: cluster.name, ...unenforced },
     );
   }
 

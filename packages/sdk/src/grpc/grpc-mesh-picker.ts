@@ -201,6 +201,7 @@ export class GrpcMeshPicker implements experimental.Picker {
     const decision = call.decision;
     if (decision === undefined) return undefined;
     const { admission, counters } = this.channel.ctx;
+    admission.warnUnenforced(decision.cluster);
     const limit = (decision.cluster?.circuitBreakers ?? DEFAULT_CIRCUIT_BREAKERS).maxRequests;
     if (admission.counts(decision.clusterName).active < limit) return undefined;
     counters.overflows += 1;
