@@ -165,6 +165,29 @@ describe('MeshDispatcher circuit breaking', function () {
     assert.equal(dispatcher.stats().clusters[CLUSTER]?.pending, 0);
   });
 
+  it('never opens more than max_connections under concurrent load; every queued request is served', async function () {
+    const hang = await hangingServer();
+    runtime.setRoute('inventory', {
+      cluster: CLUSTER,
+      circuitBreakers: breakers({ maxConnections: 2, maxPendingRequests: 100 }),
+      ports: () => [hang.server.port],
+    });
+    const all = Array.from({ length: 10 }, () => send());
+    await until(() => hang.held.length === 2);
+    await until(() => dispatcher.stats().clusters[CLUSTER]?.pending === 8);
+    assert.equal(hang.server.connections(), 2);
+    hang.release();
+    for (const r of await Promise.all(all)) assert.equal(await r.body.text(), 'ok');
+    assert.equal(hang.accepted(), 2, 'queued requests reuse the two connections');
+    assert.equal(hang.server.received.length, 10);
+    assert.deepEqual(dispatcher.stats().clusters[CLUSTER], {
+      active: 0,
+      pending: 0,
+      connections: 2,
+      overflows: 0,
+    });
+  });
+
   it('takes a queued request out of the pending queue when its route timeout fires', async function () {
     const { fake, clock } = fakeClock();
     await dispatcher.destroy();
