@@ -5,6 +5,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
+import { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
@@ -64,6 +66,13 @@ export interface GrpcIntegrationStats {
   readonly retriesExhausted: number;
   /** Retries refused because the cluster's max_retries (or retry budget) was reached. */
   readonly retryBudgetExceeded: number;
+  /** Picks dropped UNAVAILABLE because the cluster was at its max_requests (gRFC A32; UO). */
+  readonly overflows: number;
+  /**
+   * Circuit-breaker state per cluster: `active` calls (from pick to end) and `overflows`; gRPC
+   * has no pending queue and grpc-js owns the connections, so `pending` and `connections` are 0.
+   */
+  readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -136,6 +145,7 @@ export function installGrpcIntegration(
     retries: 0,
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
+    overflows: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -146,6 +156,7 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
+    admission: new ClusterAdmission(resolved.logger, 'grpc'),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();
@@ -171,7 +182,12 @@ export function installGrpcIntegration(
     stats: () => {
       let callsInFlight = 0;
       for (const r of resolvers) callsInFlight += r.channel?.calls.size ?? 0;
-      return Object.freeze({ channels: resolvers.size, callsInFlight, ...counters });
+      return Object.freeze({
+        channels: resolvers.size,
+        callsInFlight,
+        ...counters,
+        clusters: ctx.admission.snapshot(),
+      });
     },
     uninstall: () => {
       if (!installed) return;

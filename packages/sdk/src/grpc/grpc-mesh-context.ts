@@ -2,6 +2,7 @@
 // counters and the diagnostics channel. One per installGrpcIntegration(); never module-level.
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
@@ -20,6 +21,7 @@ export interface GrpcCounters {
   retries: number;
   retriesExhausted: number;
   retryBudgetExceeded: number;
+  overflows: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -33,5 +35,7 @@ export interface GrpcMeshContext {
   readonly counters: GrpcCounters;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Calls in flight per cluster against its max_requests (gRFC A32). */
+  readonly admission: ClusterAdmission;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -1,5 +1,6 @@
 // The per-request record published on diagnostics_channel `weft:sdk:request` and logged at debug,
 // and the counters behind `mesh.stats().http`. (STYLE rules 28-29.)
+import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import type { AttemptOutcome } from '../runtime/mesh-runtime.js';
 
 /** Channel name of the per-request record. */
@@ -14,6 +15,8 @@ export type HttpRequestOutcome =
   | 'no-healthy-upstream'
   /** The caller aborted it. */
   | 'cancelled'
+  /** A circuit-breaker threshold of the cluster refused it (UO). */
+  | 'overflow'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 
@@ -66,6 +69,10 @@ export interface MeshHttpStats {
   readonly retriesSkippedStreamedBody: number;
   /** Endpoint pools open now. */
   readonly pools: number;
+  /** Requests (or retries) refused by a cluster's circuit breaker (WEFT_OVERFLOW, UO). */
+  readonly overflows: number;
+  /** Circuit-breaker state per cluster: active and pending requests, connections, overflows. */
+  readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
 }
 
 /** Mutable counters, owned by one dispatcher. */
@@ -81,8 +88,12 @@ export class HttpCounters {
   retryBudgetExceeded = 0;
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
+  overflows = 0;
 
-  snapshot(pools: number): MeshHttpStats {
+  snapshot(
+    pools: number,
+    clusters: Readonly<Record<string, ClusterAdmissionStats>>,
+  ): MeshHttpStats {
     return {
       requests: this.requests,
       responses: this.responses,
@@ -96,6 +107,8 @@ export class HttpCounters {
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
       pools,
+      overflows: this.overflows,
+      clusters,
     };
   }
 }
