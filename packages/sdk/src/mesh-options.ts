@@ -16,6 +16,11 @@ import type {
   ResolvedBootstrap,
   XdsTransport,
 } from '@weft/xds-client';
+import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.js';
+import type {
+  ResolvedServiceBreakerOptions,
+  ServiceBreakerOptions,
+} from './breaker/service-breaker-options.js';
 
 /** The SDK's `node.user_agent_name`: the control plane shapes resources for `weft…` clients. */
 export const SDK_USER_AGENT_NAME = 'weft-sdk' as const;
@@ -70,6 +75,13 @@ export interface MeshOptions {
   readonly readyTimeoutMs?: number;
   /** Environment to read defaults from. Default: `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The service-level breaker (opossum) of every upstream cluster, HTTP and gRPC alike: opens on
+   * the error rate of whole requests, fails fast with WEFT_BREAKER_OPEN (503, UO), lets one probe
+   * through after `resetTimeoutMs`. `false` turns it off. Default: on, with the defaults of
+   * ServiceBreakerOptions.
+   */
+  readonly serviceBreaker?: ServiceBreakerOptions | false;
 }
 
 /** The workload as the SDK announces it. */
@@ -89,6 +101,8 @@ export interface ResolvedMeshOptions {
   readonly logger: Logger;
   readonly transport: XdsTransport | undefined;
   readonly readyTimeoutMs: number;
+  /** `false` when turned off. */
+  readonly serviceBreaker: ResolvedServiceBreakerOptions | false;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -103,6 +117,7 @@ const TOP_KEYS = new Set([
   'transport',
   'readyTimeoutMs',
   'env',
+  'serviceBreaker',
 ]);
 const NODE_KEYS = new Set(['id', 'locality']);
 const LOCALITY_KEYS = new Set(['region', 'zone', 'subZone']);
@@ -273,6 +288,11 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
       `expected a positive number of ms, got ${typeof readyTimeoutMs === 'number' ? readyTimeoutMs : typeName(readyTimeoutMs)}`,
     );
   }
+  const serviceBreaker = resolveServiceBreakerOptions(
+    o['serviceBreaker'],
+    'serviceBreaker',
+    r.list,
+  );
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -361,6 +381,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     logger: (o['logger'] as Logger | undefined) ?? silentLogger,
     transport: t,
     readyTimeoutMs: readyTimeoutMs as number,
+    serviceBreaker,
     source,
   });
 }

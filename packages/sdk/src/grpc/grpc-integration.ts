@@ -5,6 +5,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
@@ -29,6 +30,8 @@ export interface GrpcIntegrationOptions {
   readonly scheme?: string;
   /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
   readonly resolutionTimeoutMs?: number;
+  /** Service-level breakers per cluster (createMesh passes the mesh's, shared with HTTP). Default: none. */
+  readonly breakers?: ServiceBreakers;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -146,6 +149,7 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
+    breakers: options.breakers,
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

@@ -2,6 +2,7 @@
 // counters and the diagnostics channel. One per installGrpcIntegration(); never module-level.
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
@@ -33,5 +34,7 @@ export interface GrpcMeshContext {
   readonly counters: GrpcCounters;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Service-level breakers per cluster, shared with HTTP; undefined when turned off. */
+  readonly breakers: ServiceBreakers | undefined;
   readonly diagnostics: DiagnosticsChannel;
 }

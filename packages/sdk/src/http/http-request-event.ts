@@ -14,6 +14,8 @@ export type HttpRequestOutcome =
   | 'no-healthy-upstream'
   /** The caller aborted it. */
   | 'cancelled'
+  /** The cluster's service-level breaker is open: failed fast (WEFT_BREAKER_OPEN, UO). */
+  | 'breaker-open'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 

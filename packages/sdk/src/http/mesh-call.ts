@@ -5,6 +5,8 @@
 import { WeftError } from '@weft/xds-client';
 import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
+import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
+import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
 import type { RetriableFailure } from '../routing/retry-conditions.js';
@@ -59,6 +61,9 @@ export class MeshCall implements RouteInput {
   private responseStartForwarded = false;
   private callerAborted = false;
   private finished = false;
+  /** The cluster's service-level breaker that admitted this request, and how. */
+  private breaker: ClusterBreaker | undefined = undefined;
+  private breakerTicket: BreakerTicket = 'closed';
   private readonly startMs: number;
 
   constructor(
@@ -113,6 +118,17 @@ export class MeshCall implements RouteInput {
       return;
     }
     this.decision = result;
+    const breaker = this.ctx.breakers?.of(result.clusterName);
+    if (breaker !== undefined) {
+      const ticket = breaker.admit();
+      if (ticket instanceof WeftError) {
+        this.ctx.breakers?.markAnswerable(ticket, breaker);
+        this.fail(ticket, 'breaker-open');
+        return;
+      }
+      this.breaker = breaker;
+      this.breakerTicket = ticket;
+    }
     this.ctx.follow(this.authority);
     const headers = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
     this.upstream = { ...this.opts, headers };
@@ -453,6 +469,13 @@ export class MeshCall implements RouteInput {
     if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
     this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
+    const breaker = this.breaker;
+    if (breaker !== undefined) {
+      const verdict = breakerVerdictOfHttp(outcome);
+      breaker.done(this.breakerTicket, verdict);
+      if (err !== undefined && verdict === 'failure')
+        this.ctx.breakers?.markAnswerable(err, breaker);
+    }
     this.ctx.publish(this, outcome, err);
   }
 

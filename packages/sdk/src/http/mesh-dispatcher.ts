@@ -6,6 +6,7 @@ import type { Channel } from 'node:diagnostics_channel';
 import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-client';
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
@@ -39,6 +40,8 @@ export interface MeshDispatcherOptions {
   readonly defaultRouteTimeoutMs?: number;
   /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
   readonly random?: () => number;
+  /** Service-level breakers per cluster (shared with gRPC; createMesh passes the mesh's). Default: none. */
+  readonly breakers?: ServiceBreakers;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -49,6 +52,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly resourceWaitMs: number;
   readonly defaultRouteTimeoutMs: number;
   readonly random: () => number;
+  readonly breakers: ServiceBreakers | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -85,6 +89,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
       0,
     ),
     random: options.random ?? Math.random,
+    breakers: options.breakers,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -123,6 +128,7 @@ export class MeshDispatcher extends Dispatcher {
       counters: this.counters,
       random: o.random,
       retryBudgets: new RetryBudgets(),
+      breakers: o.breakers,
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {
