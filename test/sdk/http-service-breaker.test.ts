@@ -80,6 +80,12 @@ describe('sdk service breaker: mesh.fetch against a weft control-plane process',
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
+    // A port nothing listens on: every request to `ledger` fails to connect.
+    const dead = createServer();
+    dead.listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
     fixture = await startMeshFixture(
       'checkout-service-breaker',
       [
@@ -90,6 +96,12 @@ describe('sdk service breaker: mesh.fetch against a weft control-plane process',
           endpointPorts: [port],
         }),
         VIRTUAL_SERVICE,
+        staticServiceYaml({
+          host: 'ledger',
+          port: 8080,
+          protocol: 'HTTP',
+          endpointPorts: [deadPort],
+        }),
       ].join('\n---\n'),
       {
         serviceBreaker: {
@@ -112,7 +124,10 @@ describe('sdk service breaker: mesh.fetch against a weft control-plane process',
 
   it('stays closed below the volume threshold, then opens when the error rate passes 50 %', async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await mesh.fetch('http://inventory:8080/items');
+      // A 5xx response is an answer: it counts for the breaker but is not the fallback's.
+      const res = await mesh.fetch('http://inventory:8080/items', {
+        fallback: () => assert.fail('no fallback for a 503 response'),
+      });
       assert.equal(res.status, 503);
       await res.text();
       assert.equal(breaker()?.state, 'closed');
@@ -194,6 +209,24 @@ describe('sdk service breaker: mesh.fetch against a weft control-plane process',
     assert.deepEqual(
       events.map((e) => e.state),
       ['open', 'half-open', 'open', 'half-open', 'closed'],
+    );
+  });
+
+  it('runs the fallback for a mesh failure the breaker counts (connect failure) while closed', async () => {
+    const seen: string[] = [];
+    const res = await mesh.fetch('http://ledger:8080/balance', {
+      fallback: (err) => {
+        seen.push(err.code);
+        return new Response('stale balance');
+      },
+    });
+    assert.equal(await res.text(), 'stale balance');
+    assert.equal(seen.length, 1);
+    assert.ok(['WEFT_CONNECT_FAILURE', 'WEFT_RETRIES_EXHAUSTED'].includes(seen[0] ?? ''), seen[0]);
+    const ledger = mesh.stats().breakers['outbound|8080||ledger'];
+    assert.deepEqual(
+      [ledger?.state, ledger?.failures, ledger?.fallbacks, ledger?.rejects],
+      ['closed', 1, 1, 0],
     );
   });
 });
