@@ -176,6 +176,23 @@ describe('sdk service breaker: grpc-js on xds:/// against a weft control-plane p
     assert.equal(breaker()?.successes, 2);
   });
 
+  it('answers a call whose failure the closed breaker counted (trailer weft-breaker: failure)', async () => {
+    failing = true;
+    const seen: string[] = [];
+    const fallback = mesh.grpcFallback((failed) => {
+      seen.push(`${failed.code} ${failed.metadata.get(GRPC_BREAKER_KEY)[0] as string}`);
+      return Promise.resolve({ backend: 'fallback', message: 'hi' });
+    });
+    assert.deepEqual(await call({ interceptors: [fallback] }), { backend: 'fallback' });
+    assert.deepEqual(seen, [`${status.UNAVAILABLE} failure`]);
+    assert.equal(received, 6);
+    // 4 failures out of 9 requests in the window: still closed.
+    assert.deepEqual(
+      [breaker()?.state, breaker()?.failures, breaker()?.fallbacks],
+      ['closed', 4, 2],
+    );
+  });
+
   it('rejects a fallback that is not a function', () => {
     assert.throws(
       () => mesh.grpcFallback(42 as never),
