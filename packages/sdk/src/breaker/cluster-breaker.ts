@@ -62,6 +62,8 @@ export interface ClusterBreakerContext {
   readonly options: ResolvedServiceBreakerOptions;
   readonly logger: Logger;
   readonly channel: Channel;
+  /** Errors a breaker counted as a failure of its cluster, or rejected with: what a fallback may answer. */
+  readonly answerable: WeakMap<object, ClusterBreaker>;
 }
 
 /** The argument of `fire()` that asks opossum for the half-open probe. */
@@ -128,16 +130,24 @@ export class ClusterBreaker {
     this.breaker.fire(PROBE).catch(ignore);
     if (this.probesStarted !== probes) return 'probe';
     this.rejects++;
-    return new WeftError(
+    const rejection = new WeftError(
       'WEFT_BREAKER_OPEN',
       `cluster ${this.clusterName}: service breaker ${this.state} (failing fast; next probe after ${this.ctx.options.resetTimeoutMs}ms)`,
     );
+    this.ctx.answerable.set(rejection, this);
+    return rejection;
   }
 
-  /** The request admitted with `ticket` ended with `verdict`. */
-  done(ticket: BreakerTicket, verdict: BreakerVerdict): void {
+  /**
+   * The request admitted with `ticket` ended with `verdict`; `err`, the error it failed with if
+   * any, becomes answerable by a fallback when the verdict is a failure.
+   */
+  done(ticket: BreakerTicket, verdict: BreakerVerdict, err?: Error): void {
     if (verdict === 'success') this.successes++;
-    else if (verdict === 'failure') this.failures++;
+    else if (verdict === 'failure') {
+      this.failures++;
+      if (err !== undefined) this.ctx.answerable.set(err, this);
+    }
     if (ticket === 'probe') {
       const settle = this.settleProbe;
       this.settleProbe = undefined;

@@ -24,8 +24,6 @@ export interface ServiceBreakersOptions {
  */
 export class ServiceBreakers {
   private readonly byCluster = new Map<string, ClusterBreaker>();
-  /** Errors a breaker counted as a failure of its cluster, or rejected with: what a fallback may answer. */
-  private readonly answerable = new WeakMap<object, ClusterBreaker>();
   private readonly ctx: ClusterBreakerContext;
   private closed = false;
 
@@ -35,6 +33,7 @@ export class ServiceBreakers {
       options: options.options,
       logger: options.logger,
       channel: channel(BREAKER_CHANNEL),
+      answerable: new WeakMap(),
     };
   }
 
@@ -47,14 +46,9 @@ export class ServiceBreakers {
     return created;
   }
 
-  /** Marks `err` as a failure (or rejection) of `breaker`'s cluster: a fallback may answer it. */
-  markAnswerable(err: Error, breaker: ClusterBreaker): void {
-    this.answerable.set(err, breaker);
-  }
-
   /** The breaker whose failure or rejection `err` is; undefined when a fallback must not answer it. */
   answerableBy(err: unknown): ClusterBreaker | undefined {
-    return typeof err === 'object' && err !== null ? this.answerable.get(err) : undefined;
+    return typeof err === 'object' && err !== null ? this.ctx.answerable.get(err) : undefined;
   }
 
   /** Per cluster state and counters; a plain object. */

@@ -22,7 +22,7 @@ import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
 import { retriableGrpcCodes } from '../routing/retry-conditions.js';
 import { breakerVerdictOfGrpc } from '../breaker/breaker-verdicts.js';
-import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
+import type { BreakerTicket } from '../breaker/cluster-breaker.js';
 import { GRPC_BREAKER_CLUSTER_KEY, GRPC_BREAKER_KEY } from '../breaker/grpc-fallback.js';
 
 /** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
@@ -113,9 +113,9 @@ export class GrpcMeshChannel {
     this.nextCallId += 1;
     const id = String(this.nextCallId);
     let decided = this.decide(method, metadata);
-    let breaker: ClusterBreaker | undefined;
+    const breaker = 'status' in decided ? undefined : ctx.breakers?.of(decided.clusterName);
     let ticket: BreakerTicket | WeftError = 'closed';
-    if (!('status' in decided) && (breaker = ctx.breakers?.of(decided.clusterName))) {
+    if (breaker !== undefined) {
       ticket = breaker.admit();
       if (ticket instanceof WeftError) {
         decided = reject(

@@ -122,7 +122,6 @@ export class MeshCall implements RouteInput {
     if (breaker !== undefined) {
       const ticket = breaker.admit();
       if (ticket instanceof WeftError) {
-        this.ctx.breakers?.markAnswerable(ticket, breaker);
         this.fail(ticket, 'breaker-open');
         return;
       }
@@ -469,13 +468,7 @@ export class MeshCall implements RouteInput {
     if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
     this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
-    const breaker = this.breaker;
-    if (breaker !== undefined) {
-      const verdict = breakerVerdictOfHttp(outcome);
-      breaker.done(this.breakerTicket, verdict);
-      if (err !== undefined && verdict === 'failure')
-        this.ctx.breakers?.markAnswerable(err, breaker);
-    }
+    this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
     this.ctx.publish(this, outcome, err);
   }
 

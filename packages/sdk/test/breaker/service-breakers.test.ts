@@ -151,11 +151,23 @@ describe('ServiceBreakers', function () {
     all = breakers();
     const b = all.of('c');
     assert.ok(b !== undefined);
-    const err = new WeftError('WEFT_TIMEOUT', 'slow');
-    assert.equal(all.answerableBy(err), undefined);
-    all.markAnswerable(err, b);
-    assert.equal(all.answerableBy(err), b);
+    const slow = new WeftError('WEFT_TIMEOUT', 'slow');
+    const cancelled = new WeftError('WEFT_CLOSED', 'aborted');
+    for (const [err, verdict] of [
+      [slow, 'failure'],
+      [cancelled, 'ignore'],
+    ] as const) {
+      const ticket = b.admit();
+      assert.ok(!(ticket instanceof WeftError));
+      b.done(ticket, verdict, err);
+    }
+    assert.equal(all.answerableBy(slow), b);
+    assert.equal(all.answerableBy(cancelled), undefined);
     assert.equal(all.answerableBy(undefined), undefined);
+    fail(b, 3); // with the first failure: 4 of 4, open
+    const rejection = b.admit();
+    assert.ok(rejection instanceof WeftError);
+    assert.equal(all.answerableBy(rejection), b);
   });
 
   it('stops every breaker on close; no breaker is handed out afterwards', function () {
