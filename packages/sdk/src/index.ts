@@ -6,6 +6,16 @@ export type { MeshOptions, MeshLocality } from './mesh-options.js';
 export type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 export { createMeshMetrics } from './admin/mesh-metrics.js';
 export type { MeshMetricsSource } from './admin/mesh-metrics.js';
+export type { ServiceBreakerOptions } from './breaker/service-breaker-options.js';
+export type { MeshFetchInit, MeshFetchFallback } from './breaker/fetch-fallback.js';
+export type { GrpcFallback } from './breaker/grpc-fallback.js';
+export type {
+  ServiceBreakerEvent,
+  ServiceBreakerState,
+  ServiceBreakerStats,
+} from './breaker/cluster-breaker.js';
+export { BREAKER_CHANNEL } from './breaker/service-breakers.js';
+export { GRPC_BREAKER_KEY, GRPC_BREAKER_CLUSTER_KEY } from './breaker/grpc-fallback.js';
 export { WeftError, ConfigError } from '@weft/xds-client';
 export type { WeftErrorCode, ConfigIssue } from '@weft/xds-client';
 export { HTTP_REQUEST_CHANNEL } from './http/http-request-event.js';
@@ -18,6 +28,9 @@ export type {
 // For libraries and tooling
 export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
 export type { ResolvedMeshOptions, ResolvedWorkload } from './mesh-options.js';
+export type { ResolvedServiceBreakerOptions } from './breaker/service-breaker-options.js';
+export { ServiceBreakers } from './breaker/service-breakers.js';
+export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
 export type { MeshDispatcherOptions } from './http/mesh-dispatcher.js';
 

@@ -10,6 +10,7 @@ import type {
   RouteDecision,
 } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
+import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -41,6 +42,9 @@ export class GrpcCallState {
   countsForBudget = false;
   endpointKey: string | undefined;
   finished = false;
+  /** The cluster's service-level breaker that admitted the call, and how. */
+  breaker: ClusterBreaker | undefined;
+  breakerTicket: BreakerTicket = 'closed';
 
   constructor(
     readonly id: string,

@@ -7,6 +7,7 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
@@ -31,6 +32,8 @@ export interface GrpcIntegrationOptions {
   readonly scheme?: string;
   /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
   readonly resolutionTimeoutMs?: number;
+  /** Service-level breakers per cluster (createMesh passes the mesh's, shared with HTTP). Default: none. */
+  readonly breakers?: ServiceBreakers;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -157,6 +160,7 @@ export function installGrpcIntegration(
     counters,
     retryBudgets: new RetryBudgets(),
     admission: new ClusterAdmission(resolved.logger, 'grpc'),
+    breakers: options.breakers,
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

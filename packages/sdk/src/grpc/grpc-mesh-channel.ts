@@ -21,6 +21,9 @@ import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
 import { retriableGrpcCodes } from '../routing/retry-conditions.js';
+import { breakerVerdictOfGrpc } from '../breaker/breaker-verdicts.js';
+import type { BreakerTicket } from '../breaker/cluster-breaker.js';
+import { GRPC_BREAKER_CLUSTER_KEY, GRPC_BREAKER_KEY } from '../breaker/grpc-fallback.js';
 
 /** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
 export const GRPC_JS_MAX_ATTEMPTS = 5;
@@ -109,13 +112,31 @@ export class GrpcMeshChannel {
     ctx.counters.callsStarted += 1;
     this.nextCallId += 1;
     const id = String(this.nextCallId);
-    const decided = this.decide(method, metadata);
+    let decided = this.decide(method, metadata);
+    const breaker = 'status' in decided ? undefined : ctx.breakers?.of(decided.clusterName);
+    let ticket: BreakerTicket | WeftError = 'closed';
+    if (breaker !== undefined) {
+      ticket = breaker.admit();
+      if (ticket instanceof WeftError) {
+        decided = reject(
+          GrpcStatus.UNAVAILABLE,
+          `weft: ${ticket.code}: ${ticket.message}`,
+          ticket.code,
+        );
+        decided.status.metadata.set(GRPC_BREAKER_KEY, 'open');
+        decided.status.metadata.set(GRPC_BREAKER_CLUSTER_KEY, breaker.clusterName);
+      }
+    }
     const methodConfig: MethodConfig = { name: [] };
     let call: GrpcCallState;
     if ('status' in decided) {
       call = new GrpcCallState(id, method, ctx.clock.now(), undefined, decided);
     } else {
       call = new GrpcCallState(id, method, ctx.clock.now(), decided, undefined);
+      if (breaker !== undefined && !(ticket instanceof WeftError)) {
+        call.breaker = breaker;
+        call.breakerTicket = ticket;
+      }
       this.calls.set(id, call);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
@@ -211,6 +232,16 @@ export class GrpcMeshChannel {
       policy.retryableStatusCodes.includes(status.code)
     ) {
       ctx.counters.retriesExhausted += 1;
+    }
+    const breaker = call.breaker;
+    if (breaker !== undefined) {
+      const verdict = breakerVerdictOfGrpc(status.code);
+      breaker.done(call.breakerTicket, verdict);
+      // Marks the failure for a fallback interceptor (mesh.grpcFallback) and names the cluster.
+      if (verdict === 'failure') {
+        status.metadata.set(GRPC_BREAKER_KEY, 'failure');
+        status.metadata.set(GRPC_BREAKER_CLUSTER_KEY, breaker.clusterName);
+      }
     }
     if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
     else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;

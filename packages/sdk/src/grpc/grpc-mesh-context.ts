@@ -3,6 +3,7 @@
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
@@ -37,5 +38,7 @@ export interface GrpcMeshContext {
   readonly retryBudgets: RetryBudgets;
   /** Calls in flight per cluster against its max_requests (gRFC A32). */
   readonly admission: ClusterAdmission;
+  /** Service-level breakers per cluster, shared with HTTP; undefined when turned off. */
+  readonly breakers: ServiceBreakers | undefined;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -30,6 +30,7 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
     case 'WEFT_NO_ROUTE':
     case 'WEFT_NO_HEALTHY_UPSTREAM':
     case 'WEFT_OVERFLOW':
+    case 'WEFT_BREAKER_OPEN':
     case 'WEFT_CONNECT_FAILURE':
     case 'WEFT_UPSTREAM_RESET':
     case 'WEFT_RETRIES_EXHAUSTED':

@@ -1,6 +1,7 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
@@ -20,6 +21,8 @@ export interface CallContext {
   readonly retryBudgets: RetryBudgets;
   /** Requests, pending requests and connections per cluster (circuit breakers). */
   readonly admission: ClusterAdmission;
+  /** Service-level breakers per cluster; undefined when turned off. */
+  readonly breakers: ServiceBreakers | undefined;
   /** How long a request waits for a listener's first complete config, in ms. */
   readonly resourceWaitMs: number;
   /** Route timeout when the route sets none, in ms (Envoy: 15000). */

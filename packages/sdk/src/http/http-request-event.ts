@@ -17,6 +17,8 @@ export type HttpRequestOutcome =
   | 'cancelled'
   /** A circuit-breaker threshold of the cluster refused it (UO). */
   | 'overflow'
+  /** The cluster's service-level breaker is open: failed fast (WEFT_BREAKER_OPEN, UO). */
+  | 'breaker-open'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 

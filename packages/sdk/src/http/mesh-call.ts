@@ -6,6 +6,8 @@ import { WeftError } from '@weft/xds-client';
 import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
+import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
+import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
@@ -63,6 +65,9 @@ export class MeshCall implements RouteInput {
   private responseStartForwarded = false;
   private callerAborted = false;
   private finished = false;
+  /** The cluster's service-level breaker that admitted this request, and how. */
+  private breaker: ClusterBreaker | undefined = undefined;
+  private breakerTicket: BreakerTicket = 'closed';
   private readonly startMs: number;
 
   constructor(
@@ -117,6 +122,16 @@ export class MeshCall implements RouteInput {
       return;
     }
     this.decision = result;
+    const breaker = this.ctx.breakers?.of(result.clusterName);
+    if (breaker !== undefined) {
+      const ticket = breaker.admit();
+      if (ticket instanceof WeftError) {
+        this.fail(ticket, 'breaker-open');
+        return;
+      }
+      this.breaker = breaker;
+      this.breakerTicket = ticket;
+    }
     this.ctx.follow(this.authority);
     const headers = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
     this.upstream = { ...this.opts, headers };
@@ -482,6 +497,7 @@ export class MeshCall implements RouteInput {
     if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
     this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
+    this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
     this.ctx.publish(this, outcome, err);
   }
 

@@ -7,6 +7,7 @@ import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-cli
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
@@ -40,6 +41,8 @@ export interface MeshDispatcherOptions {
   readonly defaultRouteTimeoutMs?: number;
   /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
   readonly random?: () => number;
+  /** Service-level breakers per cluster (shared with gRPC; createMesh passes the mesh's). Default: none. */
+  readonly breakers?: ServiceBreakers;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -50,6 +53,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly resourceWaitMs: number;
   readonly defaultRouteTimeoutMs: number;
   readonly random: () => number;
+  readonly breakers: ServiceBreakers | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -86,6 +90,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
       0,
     ),
     random: options.random ?? Math.random,
+    breakers: options.breakers,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -127,6 +132,7 @@ export class MeshDispatcher extends Dispatcher {
       random: o.random,
       retryBudgets: new RetryBudgets(),
       admission: this.admission,
+      breakers: o.breakers,
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {

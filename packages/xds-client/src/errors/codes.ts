@@ -19,6 +19,11 @@ export const WEFT_ERROR_CODES = {
    */
   WEFT_RETRIES_EXHAUSTED: { httpStatus: 503, responseFlag: 'URX' },
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
+  /**
+   * The cluster's service-level breaker (opossum) is open: the request failed fast without
+   * touching the network. Envoy's overflow flag, as for its own circuit breakers.
+   */
+  WEFT_BREAKER_OPEN: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
   WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },
