@@ -8,6 +8,7 @@ import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-clie
 import type { TimerHandle } from '@weft/xds-client';
 import { fetch as undiciFetch } from 'undici';
 import type { RequestInfo, RequestInit, Response } from 'undici';
+import { LocalRateLimiter } from './filters/local-rate-limit.js';
 import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
@@ -32,6 +33,7 @@ class WeftMesh implements Mesh {
   private readonly client: XdsClient;
   private readonly runtime: MeshRuntime;
   private readonly grpc: GrpcIntegration;
+  private readonly rateLimiter: LocalRateLimiter;
   private readonly cancelProbe: () => void;
   private registrar: Registrar | undefined = undefined;
   private readonly servers = new Set<MeshServer>();
@@ -73,8 +75,16 @@ class WeftMesh implements Mesh {
       clock,
       logger,
     });
-    this.dispatcher = new MeshDispatcher({ runtime: this.runtime, clock, logger });
-    this.grpc = installGrpcIntegration(this.runtime, { clock, logger });
+    // One set of token buckets for HTTP and gRPC: a limit counts every request to its scope.
+    this.rateLimiter = new LocalRateLimiter({ clock, logger });
+    const localRateLimiter = this.rateLimiter;
+    this.dispatcher = new MeshDispatcher({
+      runtime: this.runtime,
+      clock,
+      logger,
+      localRateLimiter,
+    });
+    this.grpc = installGrpcIntegration(this.runtime, { clock, logger, localRateLimiter });
     // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
     // first accepted response proves the control plane answers (listeners are small).
     this.cancelProbe = this.client.watch(listener, '*', {
@@ -192,6 +202,7 @@ class WeftMesh implements Mesh {
     return {
       http: this.dispatcher.stats(),
       grpc: this.grpc.stats(),
+      localRateLimit: this.rateLimiter.stats(),
       xds: { connected: this.client.connected, ready: this.accepted },
     };
   }

@@ -4,6 +4,7 @@ import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
 import type { MeshHttpStats } from './http/http-request-event.js';
 import type { Registration, RegistrationEndpoint } from './registration/registration-types.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
+import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -43,6 +44,8 @@ export interface MeshServer {
 export interface MeshStats {
   readonly http: MeshHttpStats;
   readonly grpc: GrpcIntegrationStats;
+  /** Local rate limits: allowed / limited per (filter, scope), both transports. */
+  readonly localRateLimit: LocalRateLimitStats;
   readonly xds: {
     /** Whether the xDS stream is up. */
     readonly connected: boolean;

@@ -6,6 +6,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -29,6 +30,8 @@ export interface GrpcIntegrationOptions {
   readonly scheme?: string;
   /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
   readonly resolutionTimeoutMs?: number;
+  /** The mesh's local rate limits (buckets shared with its HTTP path). Default: one of its own. */
+  readonly localRateLimiter?: LocalRateLimiter;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -64,6 +67,8 @@ export interface GrpcIntegrationStats {
   readonly retriesExhausted: number;
   /** Retries refused because the cluster's max_retries (or retry budget) was reached. */
   readonly retryBudgetExceeded: number;
+  /** Calls refused by a local rate limit (RESOURCE_EXHAUSTED, flag RL); also in callsRejected. */
+  readonly callsRateLimited: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -136,6 +141,7 @@ export function installGrpcIntegration(
     retries: 0,
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
+    callsRateLimited: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -146,6 +152,9 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
+    rateLimiter:
+      options.localRateLimiter ??
+      new LocalRateLimiter({ clock: resolved.clock, logger: resolved.logger }),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

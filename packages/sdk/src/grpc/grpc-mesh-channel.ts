@@ -16,6 +16,7 @@ import type { RetryPolicyUpdate } from '@weft/xds-client';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import type { RateLimitRefusal } from '../filters/local-rate-limit.js';
 import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
@@ -189,7 +190,29 @@ export class GrpcMeshChannel {
         result.code,
       );
     }
+    if (result.filters.length > 0) {
+      const limit = this.ctx.rateLimiter.check(result.filters);
+      if (limit?.limited === true) return this.rateLimited(limit.refusal);
+    }
     return result;
+  }
+
+  /**
+   * A call refused by a local rate limit: RESOURCE_EXHAUSTED (UNAVAILABLE unless the config sets
+   * rate_limited_as_resource_exhausted, Envoy's mapping of 429), x-ratelimit-* in the trailers.
+   */
+  private rateLimited(refusal: RateLimitRefusal): GrpcCallRejection {
+    this.ctx.counters.callsRateLimited += 1;
+    const code = refusal.config.rateLimitedAsResourceExhausted
+      ? grpcStatusOfWeftCode('WEFT_RATE_LIMITED')
+      : GrpcStatus.UNAVAILABLE;
+    const rejection = reject(
+      code,
+      `weft: WEFT_RATE_LIMITED: local_rate_limited (filter ${refusal.filterName}, ${refusal.scope})`,
+      'WEFT_RATE_LIMITED',
+    );
+    for (const [name, value] of refusal.headers) rejection.status.metadata.set(name, value);
+    return rejection;
   }
 
   /** Ends `call`: forgets it, returns an unused lease, counts and publishes it. Idempotent. */

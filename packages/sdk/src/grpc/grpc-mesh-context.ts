@@ -3,6 +3,7 @@
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -20,6 +21,7 @@ export interface GrpcCounters {
   retries: number;
   retriesExhausted: number;
   retryBudgetExceeded: number;
+  callsRateLimited: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -33,5 +35,7 @@ export interface GrpcMeshContext {
   readonly counters: GrpcCounters;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   readonly diagnostics: DiagnosticsChannel;
 }

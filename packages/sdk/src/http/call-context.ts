@@ -1,6 +1,7 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
@@ -15,6 +16,8 @@ export interface CallContext {
   readonly counters: HttpCounters;
   /** Uniform in [0, 1): back-off jitter. */
   readonly random: () => number;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
   /** How long a request waits for a listener's first complete config, in ms. */

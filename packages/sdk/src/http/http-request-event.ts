@@ -14,6 +14,8 @@ export type HttpRequestOutcome =
   | 'no-healthy-upstream'
   /** The caller aborted it. */
   | 'cancelled'
+  /** A local rate limit answered it (429 from the mesh, flag RL); never sent upstream. */
+  | 'rate-limited'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 
@@ -64,6 +66,8 @@ export interface MeshHttpStats {
   readonly perTryTimeouts: number;
   /** Requests with a retry policy not retried because their body is a stream (sent once). */
   readonly retriesSkippedStreamedBody: number;
+  /** Requests answered by a local rate limit (429 from the mesh, flag RL), never sent upstream. */
+  readonly rateLimited: number;
   /** Endpoint pools open now. */
   readonly pools: number;
 }
@@ -81,6 +85,7 @@ export class HttpCounters {
   retryBudgetExceeded = 0;
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
+  rateLimited = 0;
 
   snapshot(pools: number): MeshHttpStats {
     return {
@@ -95,6 +100,7 @@ export class HttpCounters {
       retryBudgetExceeded: this.retryBudgetExceeded,
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
+      rateLimited: this.rateLimited,
       pools,
     };
   }

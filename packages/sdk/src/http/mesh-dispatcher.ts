@@ -7,6 +7,7 @@ import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-cli
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
@@ -39,6 +40,11 @@ export interface MeshDispatcherOptions {
   readonly defaultRouteTimeoutMs?: number;
   /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
   readonly random?: () => number;
+  /**
+   * The mesh's local rate limits (token buckets shared with its gRPC path). Default: one of the
+   * dispatcher's own.
+   */
+  readonly localRateLimiter?: LocalRateLimiter;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -49,6 +55,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly resourceWaitMs: number;
   readonly defaultRouteTimeoutMs: number;
   readonly random: () => number;
+  readonly localRateLimiter: LocalRateLimiter | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -85,6 +92,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
       0,
     ),
     random: options.random ?? Math.random,
+    localRateLimiter: options.localRateLimiter,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -122,6 +130,9 @@ export class MeshDispatcher extends Dispatcher {
       logger: o.logger,
       counters: this.counters,
       random: o.random,
+      rateLimiter:
+        o.localRateLimiter ??
+        new LocalRateLimiter({ clock: o.clock, logger: o.logger, random: o.random }),
       retryBudgets: new RetryBudgets(),
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
