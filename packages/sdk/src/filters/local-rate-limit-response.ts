@@ -42,5 +42,5 @@ export function sendRateLimited(
   handler.onData(BODY);
   if (abortedNow()) return;
   finished();
-  handler.onComplete(null);
+  handler.onComplete([]);
 }
