@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import {
   credentials,
   status,
+  type ClientUnaryCall,
+  type Metadata,
   type sendUnaryData,
   type Server as GrpcServer,
   type ServerUnaryCall,
@@ -176,7 +178,25 @@ describe('sdk local rate limit: mesh.fetch and xds:/// against a weft control-pl
   });
 
   it('fails the 6th gRPC call with RESOURCE_EXHAUSTED without reaching the server', async () => {
-    for (let i = 1; i <= 5; i++)
+    // The first call also shows the x-ratelimit-* response metadata of an allowed call.
+    const first = await new Promise<Metadata>((resolve, reject) => {
+      let headers: Metadata | undefined;
+      const call = (client as unknown as Record<string, (...a: unknown[]) => ClientUnaryCall>)[
+        'Call'
+      ]!.call(client, { message: 'hi' }, { deadline: Date.now() + 10_000 }, (err: Error | null) => {
+        if (err !== null) reject(err);
+        else if (headers === undefined) reject(new Error('no response metadata'));
+        else resolve(headers);
+      });
+      call.on('metadata', (m: Metadata) => {
+        headers = m;
+      });
+    });
+    assert.deepEqual(
+      ['x-ratelimit-limit', 'x-ratelimit-remaining'].map((k) => first.get(k)),
+      [['5'], ['4']],
+    );
+    for (let i = 2; i <= 5; i++)
       assert.deepEqual(await echoCallOutcome(client), { backend: 'stock' });
     assert.equal(grpcReceived, 5);
     assert.deepEqual(await echoCallOutcome(client), { code: status.RESOURCE_EXHAUSTED });

@@ -16,7 +16,7 @@ import type { RetryPolicyUpdate } from '@weft/xds-client';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
-import type { RateLimitRefusal } from '../filters/local-rate-limit.js';
+import type { RateLimitHeaders, RateLimitRefusal } from '../filters/local-rate-limit.js';
 import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
@@ -110,13 +110,20 @@ export class GrpcMeshChannel {
     ctx.counters.callsStarted += 1;
     this.nextCallId += 1;
     const id = String(this.nextCallId);
-    const decided = this.decide(method, metadata);
+    let decided = this.decide(method, metadata);
+    let rateLimitHeaders: RateLimitHeaders | undefined;
+    if (!('status' in decided) && decided.filters.length > 0) {
+      const limit = ctx.rateLimiter.check(decided.filters);
+      if (limit?.limited === true) decided = this.rateLimited(limit.refusal);
+      else if (limit !== undefined && limit.headers.length > 0) rateLimitHeaders = limit.headers;
+    }
     const methodConfig: MethodConfig = { name: [] };
     let call: GrpcCallState;
     if ('status' in decided) {
       call = new GrpcCallState(id, method, ctx.clock.now(), undefined, decided);
     } else {
       call = new GrpcCallState(id, method, ctx.clock.now(), decided, undefined);
+      call.responseHeadersToAdd = rateLimitHeaders;
       this.calls.set(id, call);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
@@ -189,10 +196,6 @@ export class GrpcMeshChannel {
         `weft: ${result.code}: ${result.message}`,
         result.code,
       );
-    }
-    if (result.filters.length > 0) {
-      const limit = this.ctx.rateLimiter.check(result.filters);
-      if (limit?.limited === true) return this.rateLimited(limit.refusal);
     }
     return result;
   }
@@ -285,6 +288,11 @@ class GrpcCallFilter extends experimental.BaseFilter {
     // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(rejection.status);
+  }
+
+  override receiveMetadata(metadata: Metadata): Metadata {
+    for (const [name, value] of this.call.responseHeadersToAdd ?? []) metadata.set(name, value);
+    return metadata;
   }
 
   override receiveTrailers(status: StatusObject): StatusObject {
