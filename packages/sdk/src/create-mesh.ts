@@ -17,6 +17,7 @@ import type { MeshFetchInit } from './breaker/fetch-fallback.js';
 import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
 import type { GrpcFallback } from './breaker/grpc-fallback.js';
 import { ServiceBreakers } from './breaker/service-breakers.js';
+import { LocalRateLimiter } from './filters/local-rate-limit.js';
 import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
@@ -42,6 +43,7 @@ class WeftMesh implements Mesh {
   private readonly runtime: MeshRuntime;
   private readonly grpc: GrpcIntegration;
   private readonly breakers: ServiceBreakers | undefined;
+  private readonly rateLimiter: LocalRateLimiter;
   private readonly cancelProbe: () => void;
   private registrar: Registrar | undefined = undefined;
   private readonly servers = new Set<MeshServer>();
@@ -89,14 +91,28 @@ class WeftMesh implements Mesh {
       logger,
     });
     // One service-level breaker per upstream cluster, shared by HTTP and gRPC (package README,
-    // "Service-level breaker with fallback").
+    // "Service-level breaker with fallback"); one set of token buckets for HTTP and gRPC: a
+    // limit counts every request to its scope.
     this.breakers =
       options.serviceBreaker === false
         ? undefined
         : new ServiceBreakers({ nodeId: this.nodeId, options: options.serviceBreaker, logger });
     const breakers = this.breakers === undefined ? {} : { breakers: this.breakers };
-    this.dispatcher = new MeshDispatcher({ runtime: this.runtime, clock, logger, ...breakers });
-    this.grpc = installGrpcIntegration(this.runtime, { clock, logger, ...breakers });
+    this.rateLimiter = new LocalRateLimiter({ clock, logger });
+    const localRateLimiter = this.rateLimiter;
+    this.dispatcher = new MeshDispatcher({
+      runtime: this.runtime,
+      clock,
+      logger,
+      localRateLimiter,
+      ...breakers,
+    });
+    this.grpc = installGrpcIntegration(this.runtime, {
+      clock,
+      logger,
+      localRateLimiter,
+      ...breakers,
+    });
     // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
     // first accepted response proves the control plane answers (listeners are small).
     this.cancelProbe = this.client.watch(listener, '*', {
@@ -226,6 +242,7 @@ class WeftMesh implements Mesh {
     return {
       http: this.dispatcher.stats(),
       grpc: this.grpc.stats(),
+      localRateLimit: this.rateLimiter.stats(),
       xds: { connected: this.client.connected, ready: this.accepted },
       breakers: this.breakers?.stats() ?? {},
     };

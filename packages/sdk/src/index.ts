@@ -24,6 +24,8 @@ export type {
   HttpRequestOutcome,
   MeshHttpStats,
 } from './http/http-request-event.js';
+export { LOCAL_RATE_LIMITED_BODY } from './filters/local-rate-limit.js';
+export type { LocalRateLimitStats, LocalRateLimitScopeStats } from './filters/local-rate-limit.js';
 
 // For libraries and tooling
 export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
@@ -56,6 +58,13 @@ export type {
 export { GRPC_MESH_ID_OPTION } from './grpc/grpc-registry.js';
 export { GRPC_CALL_DIAGNOSTICS_CHANNEL } from './grpc/grpc-mesh-context.js';
 export type { GrpcCallEvent } from './grpc/grpc-mesh-channel.js';
+export { LocalRateLimiter, TokenBucket } from './filters/local-rate-limit.js';
+export type {
+  LocalRateLimiterOptions,
+  RateLimitVerdict,
+  RateLimitRefusal,
+  RateLimitHeaders,
+} from './filters/local-rate-limit.js';
 export { OUTLIER_CHANNEL } from './cluster/outlier-detector.js';
 export type { OutlierEvent, OutlierEjectionReason } from './cluster/outlier-detector.js';
 

@@ -9,6 +9,7 @@ import type { MeshHttpStats } from './http/http-request-event.js';
 import type { Registration, RegistrationEndpoint } from './registration/registration-types.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
+import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -48,6 +49,8 @@ export interface MeshServer {
 export interface MeshStats {
   readonly http: MeshHttpStats;
   readonly grpc: GrpcIntegrationStats;
+  /** Local rate limits: allowed / limited per (filter, scope), both transports. */
+  readonly localRateLimit: LocalRateLimitStats;
   readonly xds: {
     /** Whether the xDS stream is up. */
     readonly connected: boolean;

@@ -23,6 +23,7 @@ export function breakerVerdictOfHttp(outcome: HttpRequestOutcome): BreakerVerdic
     case 'no-route':
     case 'cancelled':
     case 'breaker-open':
+    case 'rate-limited': // the mesh's own local limit answered: nothing about the service
     case 'error':
       return 'ignore';
   }

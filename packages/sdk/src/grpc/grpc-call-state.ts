@@ -11,6 +11,7 @@ import type {
 } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
+import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -45,6 +46,8 @@ export class GrpcCallState {
   /** The cluster's service-level breaker that admitted the call, and how. */
   breaker: ClusterBreaker | undefined;
   breakerTicket: BreakerTicket = 'closed';
+  /** x-ratelimit-* headers the route's local rate limit adds to the response metadata. */
+  responseHeadersToAdd: RateLimitHeaders | undefined;
 
   constructor(
     readonly id: string,

@@ -9,6 +9,7 @@ import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -34,6 +35,8 @@ export interface GrpcIntegrationOptions {
   readonly resolutionTimeoutMs?: number;
   /** Service-level breakers per cluster (createMesh passes the mesh's, shared with HTTP). Default: none. */
   readonly breakers?: ServiceBreakers;
+  /** The mesh's local rate limits (buckets shared with its HTTP path). Default: one of its own. */
+  readonly localRateLimiter?: LocalRateLimiter;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -76,6 +79,8 @@ export interface GrpcIntegrationStats {
    * has no pending queue and grpc-js owns the connections, so `pending` and `connections` are 0.
    */
   readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
+  /** Calls refused by a local rate limit (RESOURCE_EXHAUSTED, flag RL); also in callsRejected. */
+  readonly callsRateLimited: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -149,6 +154,7 @@ export function installGrpcIntegration(
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
     overflows: 0,
+    callsRateLimited: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -161,6 +167,9 @@ export function installGrpcIntegration(
     retryBudgets: new RetryBudgets(),
     admission: new ClusterAdmission(resolved.logger, 'grpc'),
     breakers: options.breakers,
+    rateLimiter:
+      options.localRateLimiter ??
+      new LocalRateLimiter({ clock: resolved.clock, logger: resolved.logger }),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

@@ -16,6 +16,7 @@ import type { RetryPolicyUpdate } from '@weft/xds-client';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import type { RateLimitHeaders, RateLimitRefusal } from '../filters/local-rate-limit.js';
 import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
@@ -113,6 +114,12 @@ export class GrpcMeshChannel {
     this.nextCallId += 1;
     const id = String(this.nextCallId);
     let decided = this.decide(method, metadata);
+    let rateLimitHeaders: RateLimitHeaders | undefined;
+    if (!('status' in decided) && decided.filters.length > 0) {
+      const limit = ctx.rateLimiter.check(decided.filters);
+      if (limit?.limited === true) decided = this.rateLimited(limit.refusal);
+      else if (limit !== undefined && limit.headers.length > 0) rateLimitHeaders = limit.headers;
+    }
     const breaker = 'status' in decided ? undefined : ctx.breakers?.of(decided.clusterName);
     let ticket: BreakerTicket | WeftError = 'closed';
     if (breaker !== undefined) {
@@ -137,6 +144,7 @@ export class GrpcMeshChannel {
         call.breaker = breaker;
         call.breakerTicket = ticket;
       }
+      call.responseHeadersToAdd = rateLimitHeaders;
       this.calls.set(id, call);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
@@ -211,6 +219,24 @@ export class GrpcMeshChannel {
       );
     }
     return result;
+  }
+
+  /**
+   * A call refused by a local rate limit: RESOURCE_EXHAUSTED (UNAVAILABLE unless the config sets
+   * rate_limited_as_resource_exhausted, Envoy's mapping of 429), x-ratelimit-* in the trailers.
+   */
+  private rateLimited(refusal: RateLimitRefusal): GrpcCallRejection {
+    this.ctx.counters.callsRateLimited += 1;
+    const code = refusal.config.rateLimitedAsResourceExhausted
+      ? grpcStatusOfWeftCode('WEFT_RATE_LIMITED')
+      : GrpcStatus.UNAVAILABLE;
+    const rejection = reject(
+      code,
+      `weft: WEFT_RATE_LIMITED: local_rate_limited (filter ${refusal.filterName}, ${refusal.scope})`,
+      'WEFT_RATE_LIMITED',
+    );
+    for (const [name, value] of refusal.headers) rejection.status.metadata.set(name, value);
+    return rejection;
   }
 
   /** Ends `call`: forgets it, returns an unused lease, counts and publishes it. Idempotent. */
@@ -293,6 +319,11 @@ class GrpcCallFilter extends experimental.BaseFilter {
     // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(rejection.status);
+  }
+
+  override receiveMetadata(metadata: Metadata): Metadata {
+    for (const [name, value] of this.call.responseHeadersToAdd ?? []) metadata.set(name, value);
+    return metadata;
   }
 
   override receiveTrailers(status: StatusObject): StatusObject {

@@ -5,6 +5,7 @@ import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -23,6 +24,7 @@ export interface GrpcCounters {
   retriesExhausted: number;
   retryBudgetExceeded: number;
   overflows: number;
+  callsRateLimited: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -40,5 +42,7 @@ export interface GrpcMeshContext {
   readonly admission: ClusterAdmission;
   /** Service-level breakers per cluster, shared with HTTP; undefined when turned off. */
   readonly breakers: ServiceBreakers | undefined;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -20,6 +20,8 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
       return GrpcStatus.PERMISSION_DENIED;
     case 'WEFT_TIMEOUT':
       return GrpcStatus.DEADLINE_EXCEEDED;
+    case 'WEFT_RATE_LIMITED':
+      return GrpcStatus.RESOURCE_EXHAUSTED;
     case 'WEFT_INVALID_CONFIG':
     case 'WEFT_INVALID_RESOURCE':
     case 'WEFT_BOOTSTRAP':

@@ -3,6 +3,7 @@ import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
@@ -17,6 +18,8 @@ export interface CallContext {
   readonly counters: HttpCounters;
   /** Uniform in [0, 1): back-off jitter. */
   readonly random: () => number;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
   /** Requests, pending requests and connections per cluster (circuit breakers). */

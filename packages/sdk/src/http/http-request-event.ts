@@ -19,6 +19,8 @@ export type HttpRequestOutcome =
   | 'overflow'
   /** The cluster's service-level breaker is open: failed fast (WEFT_BREAKER_OPEN, UO). */
   | 'breaker-open'
+  /** A local rate limit answered it (429 from the mesh, flag RL); never sent upstream. */
+  | 'rate-limited'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 
@@ -69,6 +71,8 @@ export interface MeshHttpStats {
   readonly perTryTimeouts: number;
   /** Requests with a retry policy not retried because their body is a stream (sent once). */
   readonly retriesSkippedStreamedBody: number;
+  /** Requests answered by a local rate limit (429 from the mesh, flag RL), never sent upstream. */
+  readonly rateLimited: number;
   /** Endpoint pools open now. */
   readonly pools: number;
   /** Requests (or retries) refused by a cluster's circuit breaker (WEFT_OVERFLOW, UO). */
@@ -91,6 +95,7 @@ export class HttpCounters {
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
   overflows = 0;
+  rateLimited = 0;
 
   snapshot(
     pools: number,
@@ -108,6 +113,7 @@ export class HttpCounters {
       retryBudgetExceeded: this.retryBudgetExceeded,
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
+      rateLimited: this.rateLimited,
       pools,
       overflows: this.overflows,
       clusters,

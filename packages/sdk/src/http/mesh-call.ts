@@ -8,6 +8,8 @@ import type { Dispatcher } from 'undici';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
+import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
+import { sendRateLimited } from '../filters/local-rate-limit-response.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
@@ -40,6 +42,10 @@ export class MeshCall implements RouteInput {
 
   statusCode: number | undefined = undefined;
   timeoutError: WeftError | undefined = undefined;
+  /** x-ratelimit-* headers the route's local rate limit adds to the response. */
+  responseHeadersToAdd: RateLimitHeaders | undefined = undefined;
+  /** Response flag of an answer the mesh gave itself (RL). */
+  private localResponseFlag: string | undefined = undefined;
   private headerIndex: ReadonlyMap<string, string> | undefined = undefined;
   private headerLookup: ((lowerCaseName: string) => string | undefined) | undefined = undefined;
   private decision: RouteDecision | undefined = undefined;
@@ -122,6 +128,20 @@ export class MeshCall implements RouteInput {
       return;
     }
     this.decision = result;
+    const limit =
+      result.filters.length === 0 ? undefined : this.ctx.rateLimiter.check(result.filters);
+    if (limit !== undefined) {
+      if (limit.limited) {
+        this.ctx.counters.rateLimited++;
+        this.localResponseFlag = 'RL';
+        this.statusCode = limit.refusal.config.httpStatus;
+        sendRateLimited(this.handler, limit.refusal, () => {
+          this.finish('rate-limited', undefined);
+        });
+        return;
+      }
+      if (limit.headers.length > 0) this.responseHeadersToAdd = limit.headers;
+    }
     const breaker = this.ctx.breakers?.of(result.clusterName);
     if (breaker !== undefined) {
       const ticket = breaker.admit();
@@ -517,7 +537,7 @@ export class MeshCall implements RouteInput {
       endpoint: this.current?.lease.endpoint.key,
       outcome,
       statusCode: this.statusCode,
-      responseFlag: err instanceof WeftError ? err.responseFlag : '-',
+      responseFlag: err instanceof WeftError ? err.responseFlag : (this.localResponseFlag ?? '-'),
       attempts: this.attempts,
       retries: this.retries,
       durationMs: this.ctx.clock.now() - this.startMs,

@@ -9,6 +9,7 @@ import { Dispatcher } from 'undici';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
@@ -43,6 +44,11 @@ export interface MeshDispatcherOptions {
   readonly random?: () => number;
   /** Service-level breakers per cluster (shared with gRPC; createMesh passes the mesh's). Default: none. */
   readonly breakers?: ServiceBreakers;
+  /**
+   * The mesh's local rate limits (token buckets shared with its gRPC path). Default: one of the
+   * dispatcher's own.
+   */
+  readonly localRateLimiter?: LocalRateLimiter;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -54,6 +60,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly defaultRouteTimeoutMs: number;
   readonly random: () => number;
   readonly breakers: ServiceBreakers | undefined;
+  readonly localRateLimiter: LocalRateLimiter | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -91,6 +98,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
     ),
     random: options.random ?? Math.random,
     breakers: options.breakers,
+    localRateLimiter: options.localRateLimiter,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -130,6 +138,9 @@ export class MeshDispatcher extends Dispatcher {
       logger: o.logger,
       counters: this.counters,
       random: o.random,
+      rateLimiter:
+        o.localRateLimiter ??
+        new LocalRateLimiter({ clock: o.clock, logger: o.logger, random: o.random }),
       retryBudgets: new RetryBudgets(),
       admission: this.admission,
       breakers: o.breakers,

@@ -68,6 +68,7 @@ export class FakeMeshRuntime implements MeshRuntime {
       timeoutMs: r.timeoutMs,
       pick: (exclude?: ReadonlySet<string>) => this.pick(r.cluster, exclude),
       retryPolicy: r.retryPolicy,
+      filters: [],
       cluster:
         r.circuitBreakers === undefined
           ? undefined

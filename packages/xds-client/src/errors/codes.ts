@@ -26,6 +26,8 @@ export const WEFT_ERROR_CODES = {
   WEFT_BREAKER_OPEN: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
+  /** A local rate limit (token bucket) refused the request (Envoy's RL). */
+  WEFT_RATE_LIMITED: { httpStatus: 429, responseFlag: 'RL' },
   WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },
   WEFT_CLOSED: { httpStatus: 503, responseFlag: '-' },
   WEFT_DESTROYED: { httpStatus: 503, responseFlag: '-' },
