@@ -104,6 +104,7 @@ describe('sdk local rate limit: mesh.fetch and xds:/// against a weft control-pl
         }),
         LIMITS,
       ].join('\n---\n'),
+      { admin: { port: 0 } },
     );
     mesh = fixture.mesh;
     client = new EchoClient('xds:///stock:9090', credentials.createInsecure());
@@ -149,6 +150,14 @@ describe('sdk local rate limit: mesh.fetch and xds:/// against a weft control-pl
     assert.equal(mesh.stats().http.rateLimited, 1);
     const scope = mesh.stats().localRateLimit.scopes.find((s) => s.scope.startsWith('vhost:'));
     assert.deepEqual([scope?.allowed, scope?.limited], [5, 1]);
+    // The admin listener's Prometheus view carries the same counts.
+    const text = await (await fetch(`${mesh.admin?.url ?? ''}/metrics`)).text();
+    const line = (name: string): string | undefined =>
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{`) && l.includes(`scope="${scope?.scope}"`));
+    assert.match(line('weft_sdk_local_rate_limit_allowed_total') ?? '', / 5$/);
+    assert.match(line('weft_sdk_local_rate_limit_limited_total') ?? '', / 1$/);
   });
 
   it('limits the named route with its own bucket, and lets requests pass again after the fill interval', async () => {

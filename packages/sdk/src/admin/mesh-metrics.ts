@@ -46,6 +46,8 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
  *   `weft_sdk_outlier_ejections_active{cluster}`, `weft_sdk_outlier_ejections_total{cluster}`;
  * - `weft_sdk_cluster_{active_requests,pending_requests,connections}{protocol,cluster}` and
  *   `weft_sdk_cluster_overflows_total{protocol,cluster}` (circuit-breaker thresholds);
+ * - `weft_sdk_local_rate_limit_{allowed,limited,shadow_limited}_total{filter,scope,stat_prefix}`
+ *   and `weft_sdk_local_rate_limit_tokens`;
  * - `weft_sdk_breaker_state{cluster,state}` (1 for the current state) and
  *   `weft_sdk_breaker_<field>_total{cluster}` for each counter of `stats().breakers[cluster]`.
  */
@@ -100,6 +102,7 @@ export function createMeshMetrics(source: MeshMetricsSource, nodeId: string): Re
   }
   registerClusterMetrics(registry, source);
   registerAdmissionMetrics(registry, source);
+  registerRateLimitMetrics(registry, source);
   registerBreakerMetrics(registry, source);
   return registry;
 }
@@ -234,6 +237,56 @@ function registerAdmissionMetrics(registry: Registry, source: MeshMetricsSource)
       for (const [protocol, cluster, c] of perCluster()) {
         const v = c['overflows'];
         if (typeof v === 'number') this.inc({ protocol, cluster }, v);
+      }
+    },
+  });
+}
+
+/** Local rate limits per bucket scope (`stats().localRateLimit.scopes`). */
+function registerRateLimitMetrics(registry: Registry, source: MeshMetricsSource): void {
+  const scopes = (): Json[] => {
+    const s = source.stats();
+    const rl = isRecord(s) ? s['localRateLimit'] : undefined;
+    return isRecord(rl) ? records(rl['scopes']) : [];
+  };
+  const labels = (x: Json): Record<string, string> => ({
+    filter: String(x['filter']),
+    scope: String(x['scope']),
+    stat_prefix: String(x['statPrefix']),
+  });
+  const counters = [
+    ['allowed', 'Requests that got a token of a local rate limit'],
+    ['limited', 'Requests refused by a local rate limit (429 / RESOURCE_EXHAUSTED, flag RL)'],
+    [
+      'shadowLimited',
+      'Requests over a local rate limit let through (filter_enforced not selected)',
+    ],
+  ] as const;
+  for (const [field, help] of counters) {
+    new Counter({
+      name: `weft_sdk_local_rate_limit_${snakeCase(field)}_total`,
+      help,
+      labelNames: ['filter', 'scope', 'stat_prefix'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const x of scopes()) {
+          const v = x[field];
+          if (typeof v === 'number') this.inc(labels(x), v);
+        }
+      },
+    });
+  }
+  new Gauge({
+    name: 'weft_sdk_local_rate_limit_tokens',
+    help: 'Tokens left in a local rate-limit bucket at its last check (refilled lazily)',
+    labelNames: ['filter', 'scope', 'stat_prefix'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const x of scopes()) {
+        const v = x['tokens'];
+        if (typeof v === 'number') this.set(labels(x), v);
       }
     },
   });
