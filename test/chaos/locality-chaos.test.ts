@@ -29,7 +29,8 @@ import {
 import { startInstance, type InstanceSpec, type InventoryInstance } from './inventory-fleet.js';
 import { OpenLoopLoad, quantile, type RequestRecord, type Served } from './open-loop-load.js';
 
-const RATE_PER_SEC = 300;
+/** Requests per second; WEFT_CHAOS_RPS overrides it to probe the headroom (default 300, the issue's). */
+const RATE_PER_SEC = Number(process.env['WEFT_CHAOS_RPS'] ?? 300);
 const REPORT_PATH = fileURLToPath(new URL('../chaos-report.json', import.meta.url));
 const EAST = 'us-east-1';
 const WEST = 'us-west-2';
@@ -248,9 +249,15 @@ function failures(
 
 const report: Record<string, unknown> = {};
 const summary: string[] = [];
+/** Stops a load and its recorders even when a test fails half-way (idempotent). */
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 
-describe('chaos: checkout → inventory at 300 requests/s, two localities of real processes', function () {
+describe(`chaos: checkout → inventory at ${RATE_PER_SEC} requests/s, two localities of real processes`, function () {
   this.timeout(120_000);
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
 
   after(async () => {
     await writeFile(REPORT_PATH, JSON.stringify(report, null, 2) + '\n');
@@ -285,6 +292,13 @@ describe('chaos: checkout → inventory at 300 requests/s, two localities of rea
       const statsBefore = mesh.stats().http;
       const meshRequests = recordMeshRequests();
       const load = new OpenLoopLoad(RATE_PER_SEC, (id) => getStock(mesh, id));
+      cleanups.push(
+        () => load.stop(),
+        () => {
+          meshRequests.stop();
+          return undefined;
+        },
+      );
       load.start();
 
       // Kill both local instances at once at 3 s.
@@ -411,6 +425,13 @@ describe('chaos: checkout → inventory at 300 requests/s, two localities of rea
       const outlierEvents: (OutlierEvent & { atMs: number })[] = [];
       const meshRequests = recordMeshRequests();
       const load = new OpenLoopLoad(RATE_PER_SEC, (id) => getStock(mesh, id));
+      cleanups.push(
+        () => load.stop(),
+        () => {
+          meshRequests.stop();
+          return undefined;
+        },
+      );
       const onOutlier = (m: unknown): void => {
         outlierEvents.push({ ...(m as OutlierEvent), atMs: load.now() });
       };
