@@ -2,7 +2,9 @@
 // with createMesh, serves HTTP through mesh.serve and gRPC (registered with mesh.register), and
 // answers with its own name. argv: CONTROL_PLANE NAME REGION ZONE. It prints
 // {"event":"serving",...} once registered, and on SIGTERM leaves the mesh gracefully
-// (deregister, drain, close) and exits 0.
+// (deregister, drain, close) and exits 0. The HTTP answer also names the locality (region, zone).
+// With INVENTORY_HTTP_503_RATIO=0.5 in the environment (the chaos test's misbehaving instance),
+// that share of HTTP requests, at random, gets a 503 instead.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { createMesh } from '@weft/sdk';
@@ -14,6 +16,10 @@ const [controlPlane, name, region, zone] = process.argv.slice(2) as [
   string,
   string,
 ];
+const failRatio = Number(process.env['INVENTORY_HTTP_503_RATIO'] ?? '0');
+if (!(failRatio >= 0 && failRatio <= 1)) {
+  throw new Error(`INVENTORY_HTTP_503_RATIO: expected a number in [0, 1], got ${failRatio}`);
+}
 const mesh = await createMesh({
   controlPlane,
   node: { id: name, locality: { region, zone } },
@@ -24,7 +30,12 @@ await mesh.ready();
 const http = await mesh.serve(
   (_req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ backend: name }));
+    if (failRatio > 0 && Math.random() < failRatio) {
+      res.statusCode = 503;
+      res.end(JSON.stringify({ backend: name, region, zone, error: 'injected 503' }));
+      return;
+    }
+    res.end(JSON.stringify({ backend: name, region, zone }));
   },
   { service: 'inventory', port: 0, servicePort: 8080, labels: { app: 'inventory' }, drainMs: 500 },
 );

@@ -95,6 +95,11 @@ export class GrpcMeshChannel {
   private nextCallId = 0;
   /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
   private readonly warnedRoutes = new Set<string>();
+  /**
+   * grpcRetryPolicyOf by route policy (decoded config is immutable and kept by the route table),
+   * so a call does not rebuild it (~1 µs). grpc-js only reads the object; null = none.
+   */
+  private readonly grpcRetryPolicies = new WeakMap<RetryPolicyUpdate, RetryPolicy | null>();
   readonly configSelector: experimental.ConfigSelector;
 
   constructor(
@@ -156,7 +161,7 @@ export class GrpcMeshChannel {
           nanos: (timeoutMs % 1000) * 1_000_000,
         };
       }
-      const retryPolicy = grpcRetryPolicyOf(decided.retryPolicy);
+      const retryPolicy = this.grpcRetryPolicy(decided.retryPolicy);
       if (retryPolicy !== undefined) {
         methodConfig.retryPolicy = retryPolicy;
         call.retryPolicy = retryPolicy;
@@ -173,6 +178,17 @@ export class GrpcMeshChannel {
       status: GrpcStatus.OK,
       dynamicFilterFactories: [{ createFilter: () => new GrpcCallFilter(this, call) }],
     };
+  }
+
+  /** The method-config retry policy of a route's policy, built once per policy object. */
+  grpcRetryPolicy(policy: RetryPolicyUpdate | undefined): RetryPolicy | undefined {
+    if (policy === undefined) return undefined;
+    let cached = this.grpcRetryPolicies.get(policy);
+    if (cached === undefined) {
+      cached = grpcRetryPolicyOf(policy) ?? null;
+      this.grpcRetryPolicies.set(policy, cached);
+    }
+    return cached ?? undefined;
   }
 
   /**

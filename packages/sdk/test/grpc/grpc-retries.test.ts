@@ -5,7 +5,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { credentials, status } from '@grpc/grpc-js';
 import type { CircuitBreakersUpdate, RetryPolicyUpdate } from '@weft/xds-client';
 import { silentLogger, systemClock } from '@weft/xds-client';
-import { grpcRetryPolicyOf } from '../../src/grpc/grpc-mesh-channel.js';
+import { GrpcMeshChannel, grpcRetryPolicyOf } from '../../src/grpc/grpc-mesh-channel.js';
+import type { GrpcMeshContext } from '../../src/grpc/grpc-mesh-context.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
   installGrpcIntegration,
@@ -91,6 +92,24 @@ describe('gRPC retries and timeouts', function () {
       assert.equal(grpcRetryPolicyOf(undefined), undefined);
       assert.equal(grpcRetryPolicyOf(policy({ numRetries: 0 })), undefined);
       assert.equal(grpcRetryPolicyOf(policy({ retryOn: ['5xx', 'reset'] })), undefined);
+    });
+
+    it('is built once per route policy by the channel and reused by every call', function () {
+      // The cache never touches the context.
+      const channel = new GrpcMeshChannel({} as GrpcMeshContext, 'echo');
+      const routePolicy = policy({ retryOn: ['unavailable', 'cancelled'], numRetries: 3 });
+      const first = channel.grpcRetryPolicy(routePolicy);
+      assert.deepEqual(first, grpcRetryPolicyOf(routePolicy));
+      assert.equal(channel.grpcRetryPolicy(routePolicy), first);
+      // A new config (a new decoded object) gets its own.
+      const updated = policy({ retryOn: ['unavailable'], numRetries: 1 });
+      assert.equal(channel.grpcRetryPolicy(updated)?.maxAttempts, 2);
+      assert.equal(channel.grpcRetryPolicy(routePolicy), first);
+      // "No gRPC retry" is remembered too.
+      const httpOnly = policy({ retryOn: ['5xx'] });
+      assert.equal(channel.grpcRetryPolicy(httpOnly), undefined);
+      assert.equal(channel.grpcRetryPolicy(httpOnly), undefined);
+      assert.equal(channel.grpcRetryPolicy(undefined), undefined);
     });
   });
 
