@@ -61,10 +61,9 @@ spec:
         failover:
           - { from: us-east-1, to: us-west-2 }
     connectionPool:
+      # No http limits: Istio's defaults (2^32-1 concurrent retries, requests...) apply. With
+      # Envoy's 3 concurrent retries a 503-ing instance at 300 requests/s would exceed it.
       tcp: { connectTimeout: 1s }
-      # Istio's default is 2^32-1; unset, the cluster gets Envoy's 3 concurrent retries, which
-      # a 503-ing instance at 300 requests/s exceeds now and then (the 503 then stands).
-      http: { maxRetries: 1000 }
     outlierDetection:
       consecutive5xxErrors: 5
       interval: 1s

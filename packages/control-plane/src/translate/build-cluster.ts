@@ -15,6 +15,9 @@ const ADS_CONFIG_SOURCE = Object.freeze({ ads: {}, resource_api_version: 'V3' })
 
 /** SDS secret names a Weft client is sent its workload certificate and root CA under. */
 export const SDS_CERTIFICATE_SECRET = 'default';
+
+/** Istio's default for every connection-pool threshold the DestinationRule leaves unset: 2^32-1. */
+export const ISTIO_UNLIMITED = 0xffff_ffff;
 /** See {@link SDS_CERTIFICATE_SECRET}. */
 export const SDS_ROOT_CA_SECRET = 'ROOTCA';
 
@@ -125,13 +128,17 @@ export function buildCluster(input: ClusterInput): {
   }
 
   const pool = policy.connectionPool;
-  const threshold: Record<string, unknown> = { priority: 'DEFAULT' };
-  if (pool.maxConnections !== null) threshold['max_connections'] = u32(pool.maxConnections);
-  if (pool.http1MaxPendingRequests !== null)
-    threshold['max_pending_requests'] = u32(pool.http1MaxPendingRequests);
-  if (pool.http2MaxRequests !== null) threshold['max_requests'] = u32(pool.http2MaxRequests);
-  if (pool.maxRetries !== null) threshold['max_retries'] = u32(pool.maxRetries);
-  if (Object.keys(threshold).length > 1) cluster['circuit_breakers'] = { thresholds: [threshold] };
+  // Istio's defaults for unset connection-pool limits are 2^32-1 (istiod sends them explicitly),
+  // not Envoy's 1024 / 3: without them a busy client would overflow (UO) or stop retrying at 3
+  // concurrent retries although the user configured no limit.
+  const threshold: Record<string, unknown> = {
+    priority: 'DEFAULT',
+    max_connections: u32(pool.maxConnections ?? ISTIO_UNLIMITED),
+    max_pending_requests: u32(pool.http1MaxPendingRequests ?? ISTIO_UNLIMITED),
+    max_requests: u32(pool.http2MaxRequests ?? ISTIO_UNLIMITED),
+    max_retries: u32(pool.maxRetries ?? ISTIO_UNLIMITED),
+  };
+  cluster['circuit_breakers'] = { thresholds: [threshold] };
   if (pool.maxRequestsPerConnection !== null && pool.maxRequestsPerConnection > 0)
     cluster['max_requests_per_connection'] = u32(pool.maxRequestsPerConnection);
   if (pool.idleTimeoutMs !== null)

@@ -275,6 +275,22 @@ describe('translateMesh', () => {
         { seconds: 2, nanos: 0 },
         'MeshConfig default',
       );
+      // No DestinationRule connection pool: Istio's 2^32-1 for every threshold, not Envoy's 1024/3.
+      const unlimited = { value: 0xffff_ffff };
+      assert.deepEqual(
+        get(resources, CLUSTER_TYPE_URL, 'outbound|8080||checkout')['circuit_breakers'],
+        {
+          thresholds: [
+            {
+              priority: 'DEFAULT',
+              max_connections: unlimited,
+              max_pending_requests: unlimited,
+              max_requests: unlimited,
+              max_retries: unlimited,
+            },
+          ],
+        },
+      );
     });
 
     it('keeps LEAST_REQUEST for Weft clients and downgrades it to ROUND_ROBIN for gRPC clients with a note', () => {
