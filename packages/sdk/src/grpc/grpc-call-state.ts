@@ -10,6 +10,7 @@ import type {
   RouteDecision,
 } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
+import type { FaultPlan } from '../filters/fault.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -41,6 +42,8 @@ export class GrpcCallState {
   countsForBudget = false;
   endpointKey: string | undefined;
   finished = false;
+  /** Faults drawn for this call (gRFC A33), applied by the call filter before the pick. */
+  fault: FaultPlan | undefined;
 
   constructor(
     readonly id: string,

@@ -6,6 +6,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { FaultInjector } from '../filters/fault.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -29,6 +30,8 @@ export interface GrpcIntegrationOptions {
   readonly scheme?: string;
   /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
   readonly resolutionTimeoutMs?: number;
+  /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
+  readonly random?: () => number;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -37,6 +40,7 @@ export interface ResolvedGrpcIntegrationOptions {
   readonly clock: Clock;
   readonly scheme: string;
   readonly resolutionTimeoutMs: number;
+  readonly random: () => number;
 }
 
 /** Counters of one mesh's gRPC integration, as read by `stats()`. */
@@ -64,6 +68,17 @@ export interface GrpcIntegrationStats {
   readonly retriesExhausted: number;
   /** Retries refused because the cluster's max_retries (or retry budget) was reached. */
   readonly retryBudgetExceeded: number;
+  /** Calls a fault filter delayed before they were sent (gRFC A33). */
+  readonly faultsDelayed: number;
+  /** Calls a fault filter ended with its status without reaching a server (gRFC A33). */
+  readonly faultsAborted: number;
+  /** Fault filters not applied because their max_active_faults were active. */
+  readonly faultsOverflowed: number;
+  /**
+   * Calls whose route has a request mirror policy, not mirrored: gRPC calls are never mirrored
+   * (logged once per route).
+   */
+  readonly mirrorPoliciesNotApplied: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -107,12 +122,16 @@ export function resolveGrpcIntegrationOptions(
       message: `expected a positive number of ms, got ${String(resolutionTimeoutMs)}`,
     });
   }
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    issues.push({ path: 'random', message: 'expected a function returning [0, 1)' });
+  }
   if (issues.length > 0) throw new ConfigError('grpc integration options', issues);
   return Object.freeze({
     logger: options.logger,
     clock: options.clock,
     scheme,
     resolutionTimeoutMs,
+    random: options.random ?? Math.random,
   });
 }
 
@@ -136,6 +155,10 @@ export function installGrpcIntegration(
     retries: 0,
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
+    faultsDelayed: 0,
+    faultsAborted: 0,
+    faultsOverflowed: 0,
+    mirrorPoliciesNotApplied: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -146,6 +169,7 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
+    faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();

@@ -21,6 +21,7 @@ import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
 import { retriableGrpcCodes } from '../routing/retry-conditions.js';
+import { grpcStatusOfHttpStatus, type FaultPlan } from '../filters/fault.js';
 
 /** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
 export const GRPC_JS_MAX_ATTEMPTS = 5;
@@ -74,6 +75,8 @@ export interface GrpcCallEvent {
   readonly details: string;
   /** Set when the mesh refused the call before any pick (no route, mesh closed…). */
   readonly weftCode: string | undefined;
+  /** Envoy response flags of the mesh's doing: `-`, `DI` (fault delay), `FI` (fault abort), `DI,FI`. */
+  readonly responseFlag: string;
   readonly durationMs: number;
 }
 
@@ -91,6 +94,8 @@ export class GrpcMeshChannel {
   private nextCallId = 0;
   /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
   private readonly warnedRoutes = new Set<string>();
+  /** Routes whose mirror policy was refused for gRPC, already logged once. */
+  private readonly warnedMirrorRoutes = new Set<string>();
   readonly configSelector: experimental.ConfigSelector;
 
   constructor(
@@ -137,6 +142,11 @@ export class GrpcMeshChannel {
         call.countsForBudget = true;
         ctx.retryBudgets.requestStarted(decided.clusterName);
       }
+      if (decided.filters.length > 0) {
+        const header = createGrpcRouteInput(this.authority, method, metadata).header;
+        call.fault = ctx.faults.plan(decided.filters, header, decided.routeName);
+      }
+      if (decided.action.requestMirrorPolicies.length > 0) this.refuseMirror(decided);
     }
     return {
       methodConfig,
@@ -166,6 +176,65 @@ export class GrpcMeshChannel {
       attempts: capped
         ? `${policy.numRetries + 1} capped to ${GRPC_JS_MAX_ATTEMPTS} unless the channel sets grpc-node.retry_max_attempts_limit`
         : undefined,
+    });
+  }
+
+  /**
+   * grpc-js has no hook to duplicate a call and gRPC's own proxyless clients do not mirror: the
+   * policy is refused explicitly (counted per call, logged once per route), never dropped silently.
+   */
+  private refuseMirror(decision: RouteDecision): void {
+    this.ctx.counters.mirrorPoliciesNotApplied += 1;
+    const key = `${decision.routeConfigName}/${decision.virtualHostName}/${decision.routeName}`;
+    if (this.warnedMirrorRoutes.has(key)) return;
+    this.warnedMirrorRoutes.add(key);
+    this.ctx.logger.warn(`weft grpc: mirror policy on route ${key} not applied to gRPC calls`, {
+      authority: this.authority,
+      route: key,
+      mirrorClusters: decision.action.requestMirrorPolicies.map((m) => m.cluster),
+    });
+  }
+
+  /**
+   * Applies `plan` to a call's metadata before grpc-js picks (gRFC A33): waits out the delay on
+   * the mesh clock (the call's deadline keeps running), then ends the call with the abort status
+   * or lets it go on. A call that ended meanwhile (deadline, cancel) is never sent.
+   */
+  applyFault(call: GrpcCallState, plan: FaultPlan, metadata: Promise<Metadata>): Promise<Metadata> {
+    const abort = plan.abort;
+    const abortStatus = (): StatusObject => ({
+      code:
+        abort === undefined
+          ? GrpcStatus.CANCELLED
+          : toGrpcStatus(
+              abort.kind === 'grpc' ? abort.grpcStatus : grpcStatusOfHttpStatus(abort.httpStatus),
+            ),
+      details: 'weft: fault filter abort',
+      metadata: new GrpcMetadata(),
+    });
+    if (plan.delayMs <= 0) {
+      // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return abort === undefined ? metadata : metadata.then(() => Promise.reject(abortStatus()));
+    }
+    const end = this.ctx.faults.begin();
+    return new Promise<Metadata>((resolve, reject) => {
+      this.ctx.clock.setTimeout(() => {
+        end();
+        if (call.finished) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject({
+            ...abortStatus(),
+            code: GrpcStatus.CANCELLED,
+            details: 'call ended during fault delay',
+          });
+        } else if (abort !== undefined) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(abortStatus());
+        } else {
+          metadata.then(resolve, reject);
+        }
+      }, plan.delayMs);
     });
   }
 
@@ -228,11 +297,22 @@ export class GrpcMeshChannel {
         code: status.code,
         details: status.details,
         weftCode: call.rejection?.weftCode,
+        responseFlag: faultFlagOf(call.fault),
         durationMs: ctx.clock.now() - call.startedAtMs,
       };
       ctx.diagnostics.publish(event);
     }
   }
+}
+
+function toGrpcStatus(code: number): GrpcStatus {
+  return isGrpcStatus(code) ? code : GrpcStatus.UNKNOWN;
+}
+
+function faultFlagOf(plan: FaultPlan | undefined): string {
+  if (plan === undefined) return '-';
+  if (plan.delayMs > 0) return plan.abort === undefined ? 'DI' : 'DI,FI';
+  return plan.abort === undefined ? '-' : 'FI';
 }
 
 function reject(
@@ -258,7 +338,10 @@ class GrpcCallFilter extends experimental.BaseFilter {
 
   override sendMetadata(metadata: Promise<Metadata>): Promise<Metadata> {
     const rejection = this.call.rejection;
-    if (rejection === undefined) return metadata;
+    if (rejection === undefined) {
+      const fault = this.call.fault;
+      return fault === undefined ? metadata : this.channel.applyFault(this.call, fault, metadata);
+    }
     // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(rejection.status);

@@ -3,6 +3,7 @@
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { FaultInjector } from '../filters/fault.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -20,6 +21,10 @@ export interface GrpcCounters {
   retries: number;
   retriesExhausted: number;
   retryBudgetExceeded: number;
+  faultsDelayed: number;
+  faultsAborted: number;
+  faultsOverflowed: number;
+  mirrorPoliciesNotApplied: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -33,5 +38,7 @@ export interface GrpcMeshContext {
   readonly counters: GrpcCounters;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Fault injection of routes with fault filters (gRFC A33). */
+  readonly faults: FaultInjector;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -1,6 +1,8 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { FaultInjector } from '../filters/fault.js';
+import type { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
@@ -17,6 +19,10 @@ export interface CallContext {
   readonly random: () => number;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Fault injection (routes with fault filters). */
+  readonly faults: FaultInjector;
+  /** Mirror copies (routes with request mirror policies). */
+  readonly mirror: HttpMirror;
   /** How long a request waits for a listener's first complete config, in ms. */
   readonly resourceWaitMs: number;
   /** Route timeout when the route sets none, in ms (Envoy: 15000). */

@@ -14,6 +14,8 @@ export type HttpRequestOutcome =
   | 'no-healthy-upstream'
   /** The caller aborted it. */
   | 'cancelled'
+  /** A fault filter aborted it with a mesh-made response (response flag FI). */
+  | 'fault-abort'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 
@@ -29,7 +31,7 @@ export interface HttpRequestEvent {
   readonly outcome: HttpRequestOutcome;
   /** Response status, when one arrived. */
   readonly statusCode: number | undefined;
-  /** Envoy response flag: `-`, NR, UH, UF, UT, UC… */
+  /** Envoy response flags, comma-separated: `-`, NR, UH, UF, UT, UC, FI, DI (fault delay)… */
   readonly responseFlag: string;
   /** Tries sent: 1, plus connect failures moved to the next endpoint, plus retries. */
   readonly attempts: number;
@@ -64,6 +66,18 @@ export interface MeshHttpStats {
   readonly perTryTimeouts: number;
   /** Requests with a retry policy not retried because their body is a stream (sent once). */
   readonly retriesSkippedStreamedBody: number;
+  /** Requests a fault filter delayed (response flag DI). */
+  readonly faultsDelayed: number;
+  /** Requests a fault filter aborted (response flag FI). */
+  readonly faultsAborted: number;
+  /** Fault filters not applied because their max_active_faults were active. */
+  readonly faultsOverflowed: number;
+  /** Copies sent to a mirror cluster (request_mirror_policies). */
+  readonly mirrored: number;
+  /** Mirror copies that failed (no endpoint, connect failure, reset, timeout); logged at debug. */
+  readonly mirrorFailures: number;
+  /** Requests drawn for mirroring but not mirrored because their body is a stream. */
+  readonly mirrorsSkippedStreamedBody: number;
   /** Endpoint pools open now. */
   readonly pools: number;
 }
@@ -81,6 +95,12 @@ export class HttpCounters {
   retryBudgetExceeded = 0;
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
+  faultsDelayed = 0;
+  faultsAborted = 0;
+  faultsOverflowed = 0;
+  mirrored = 0;
+  mirrorFailures = 0;
+  mirrorsSkippedStreamedBody = 0;
 
   snapshot(pools: number): MeshHttpStats {
     return {
@@ -95,6 +115,12 @@ export class HttpCounters {
       retryBudgetExceeded: this.retryBudgetExceeded,
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
+      faultsDelayed: this.faultsDelayed,
+      faultsAborted: this.faultsAborted,
+      faultsOverflowed: this.faultsOverflowed,
+      mirrored: this.mirrored,
+      mirrorFailures: this.mirrorFailures,
+      mirrorsSkippedStreamedBody: this.mirrorsSkippedStreamedBody,
       pools,
     };
   }

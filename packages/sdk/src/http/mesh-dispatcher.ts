@@ -7,6 +7,8 @@ import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-cli
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { FaultInjector } from '../filters/fault.js';
+import { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
@@ -37,7 +39,7 @@ export interface MeshDispatcherOptions {
   readonly resourceWaitMs?: number;
   /** Route timeout when the route sets none, in ms; 0 = none. Default 15000 (Envoy's). */
   readonly defaultRouteTimeoutMs?: number;
-  /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
+  /** Uniform in [0, 1), for retry back-off jitter, fault and mirror percentages. Default: Math.random. */
   readonly random?: () => number;
 }
 
@@ -102,6 +104,7 @@ export class MeshDispatcher extends Dispatcher {
   private readonly targets = new UpstreamTargets();
   private readonly pools: EndpointPools;
   private readonly counters = new HttpCounters();
+  private readonly mirror: HttpMirror;
   private readonly followed = new Map<string, () => void>();
   private readonly requestChannel: Channel;
   private state: 'open' | 'closed' | 'destroyed' = 'open';
@@ -115,6 +118,13 @@ export class MeshDispatcher extends Dispatcher {
     this.requestChannel = channel(HTTP_REQUEST_CHANNEL);
     const logRequests = o.logger !== silentLogger;
     const requestChannel = this.requestChannel;
+    this.mirror = new HttpMirror({
+      pools: this.pools,
+      clock: o.clock,
+      logger: o.logger,
+      random: o.random,
+      counters: this.counters,
+    });
     this.ctx = {
       runtime: o.runtime,
       pools: this.pools,
@@ -123,6 +133,8 @@ export class MeshDispatcher extends Dispatcher {
       counters: this.counters,
       random: o.random,
       retryBudgets: new RetryBudgets(),
+      faults: new FaultInjector(o.random, this.counters, o.logger, 'http'),
+      mirror: this.mirror,
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {
@@ -208,6 +220,7 @@ export class MeshDispatcher extends Dispatcher {
         ? new WeftError('WEFT_DESTROYED', 'mesh dispatcher is destroyed')
         : errOrCallback;
     this.unfollowAll();
+    this.mirror.close();
     this.state = 'destroyed';
     const done = this.pools.destroy(err);
     if (cb === undefined) return done;
@@ -218,6 +231,7 @@ export class MeshDispatcher extends Dispatcher {
     if (this.closing !== undefined) return this.closing;
     if (this.state === 'open') this.state = 'closed';
     this.unfollowAll();
+    this.mirror.close(); // copies are fire-and-forget: never hold a close back
     this.closing = this.pools.close();
     return this.closing;
   }

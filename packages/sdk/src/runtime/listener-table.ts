@@ -34,6 +34,7 @@ class Decision implements RouteDecision {
   readonly cluster: ClusterUpdate | undefined;
   readonly filters: EffectiveHttpFilters;
   private readonly balancer: ClusterBalancer;
+  private readonly balancers: ReadonlyMap<string, ClusterBalancer>;
   private readonly req: RequestView;
   private readonly hashContext: HashContext;
   private hash: bigint | undefined;
@@ -58,6 +59,7 @@ class Decision implements RouteDecision {
     this.cluster = balancer.cluster;
     this.filters = filters;
     this.balancer = balancer;
+    this.balancers = table.balancers;
     this.req = req;
     this.hashContext = hashContext;
   }
@@ -69,6 +71,10 @@ class Decision implements RouteDecision {
 
   pick(exclude?: ReadonlySet<string>): EndpointLease | undefined {
     return this.balancer.pick(this, exclude);
+  }
+
+  pickMirror(clusterName: string): EndpointLease | undefined {
+    return this.balancers.get(clusterName)?.pick(this, undefined);
   }
 
   unavailableError(exclude?: ReadonlySet<string>): RoutingError {

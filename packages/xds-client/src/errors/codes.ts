@@ -21,6 +21,8 @@ export const WEFT_ERROR_CODES = {
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
+  /** A fault filter aborted the request (Envoy's FI); gRPC calls end with the configured status. */
+  WEFT_FAULT_ABORT: { httpStatus: 503, responseFlag: 'FI' },
   WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },
   WEFT_CLOSED: { httpStatus: 503, responseFlag: '-' },
   WEFT_DESTROYED: { httpStatus: 503, responseFlag: '-' },

@@ -1,0 +1,182 @@
+// Request mirroring for HTTP: a fire-and-forget copy of a request to an endpoint of the route's
+// mirror cluster, Host suffixed `-shadow`, that never delays or changes the primary response.
+// Envoy's RouteAction.request_mirror_policies; Istio VirtualService `mirror` + `mirrorPercentage`.
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routeaction-requestmirrorpolicy
+import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
+import { WeftError } from '@weft/xds-client';
+import type { Dispatcher } from 'undici';
+import type { EndpointPools } from '../http/endpoint-pools.js';
+import { indexHeaders } from '../http/request-headers.js';
+import { isConnectError, isReplayable } from '../http/upstream-failures.js';
+import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
+
+const PER_MILLION = 1_000_000;
+/** Bound on routes remembered for "logged once" warnings. */
+const MAX_WARNED_ROUTES = 1024;
+
+/** Counters of mirrored requests (plain numbers, read by `stats()`). */
+export interface MirrorCounters {
+  /** Copies sent to a mirror cluster. */
+  mirrored: number;
+  /** Copies that failed (no endpoint, connect failure, reset, timeout); any response counts as done. */
+  mirrorFailures: number;
+  /** Requests drawn for mirroring whose body is a stream: not mirrored (never read twice). */
+  mirrorsSkippedStreamedBody: number;
+}
+
+/** What a mirror needs from its dispatcher. */
+export interface HttpMirrorContext {
+  readonly pools: EndpointPools;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Uniform in [0, 1): the mirror percentage draw. */
+  readonly random: () => number;
+  readonly counters: MirrorCounters;
+}
+
+/**
+ * The Host of a shadow request: Envoy appends `-shadow` to the host part, keeping the port
+ * (`inventory:8080` → `inventory-shadow:8080`).
+ */
+export function shadowHost(host: string): string {
+  const colon = host.lastIndexOf(':');
+  const bracket = host.lastIndexOf(']');
+  if (colon > bracket && colon > 0) return `${host.slice(0, colon)}-shadow${host.slice(colon)}`;
+  return `${host}-shadow`;
+}
+
+/** Sends the mirror copies of one dispatcher's requests, and aborts those in flight on close. */
+export class HttpMirror {
+  private readonly inFlight = new Set<AbortController>();
+  private readonly warnedRoutes = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly ctx: HttpMirrorContext) {}
+
+  /** Copies in flight now. */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * For each mirror policy of `decision`, draws its percentage and sends a copy of the request
+   * (`opts`, `host` = the Host the primary carries) to an endpoint of the mirror cluster, bounded
+   * by `timeoutMs` (0 = none). Never throws; never touches the primary request.
+   */
+  mirror(
+    decision: RouteDecision,
+    opts: Dispatcher.DispatchOptions,
+    host: string,
+    timeoutMs: number,
+  ): void {
+    if (this.closed) return;
+    for (const policy of decision.action.requestMirrorPolicies) {
+      const share = policy.percentagePerMillion;
+      if (share <= 0 || (share < PER_MILLION && this.ctx.random() * PER_MILLION >= share)) continue;
+      if (!isReplayable(opts.body)) {
+        this.ctx.counters.mirrorsSkippedStreamedBody++;
+        this.warnOnce(decision, policy.cluster);
+        continue;
+      }
+      this.send(decision, policy.cluster, opts, host, timeoutMs);
+    }
+  }
+
+  /** Aborts every copy in flight; later `mirror()` calls do nothing. */
+  close(): void {
+    this.closed = true;
+    for (const ac of this.inFlight) ac.abort(new WeftError('WEFT_CLOSED', 'mesh closed'));
+    this.inFlight.clear();
+  }
+
+  private send(
+    decision: RouteDecision,
+    clusterName: string,
+    opts: Dispatcher.DispatchOptions,
+    host: string,
+    timeoutMs: number,
+  ): void {
+    const { ctx } = this;
+    let lease: EndpointLease | undefined;
+    try {
+      lease = decision.pickMirror(clusterName);
+    } catch (err) {
+      this.failed(clusterName, undefined, WeftError.from(err));
+      return;
+    }
+    const entry = lease === undefined ? undefined : ctx.pools.get(lease.endpoint, undefined);
+    if (lease === undefined || entry === undefined) {
+      lease?.done('success', { unused: true });
+      this.failed(
+        clusterName,
+        undefined,
+        new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `mirror cluster ${clusterName}: no endpoint`),
+      );
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of indexHeaders(opts.headers)) headers[name] = value;
+    headers['host'] = shadowHost(host);
+    const ac = new AbortController();
+    this.inFlight.add(ac);
+    let timer: TimerHandle | undefined;
+    let timedOut = false;
+    if (timeoutMs > 0) {
+      timer = ctx.clock.setTimeout(() => {
+        timer = undefined;
+        timedOut = true;
+        ac.abort(new WeftError('WEFT_TIMEOUT', `mirror timeout after ${timeoutMs}ms`));
+      }, timeoutMs);
+    }
+    const endpointLease = lease;
+    const end = (outcome: AttemptOutcome, httpStatus?: number): void => {
+      if (timer !== undefined) ctx.clock.clearTimeout(timer);
+      timer = undefined;
+      this.inFlight.delete(ac);
+      endpointLease.done(outcome, httpStatus === undefined ? undefined : { httpStatus });
+    };
+    ctx.counters.mirrored++;
+    entry.pool
+      .request({
+        path: opts.path,
+        method: opts.method,
+        headers,
+        body: opts.body ?? null,
+        signal: ac.signal,
+      })
+      .then(async (res) => {
+        // Drain (up to undici's dump limit, then the body is destroyed): the copy's answer is ignored.
+        await res.body.dump().catch(() => undefined);
+        end(res.statusCode >= 500 ? 'server-error' : 'success', res.statusCode);
+      })
+      .catch((err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (this.closed) {
+          end('success');
+          return;
+        }
+        end(timedOut ? 'timeout' : isConnectError(error) ? 'connect-failure' : 'reset');
+        this.failed(clusterName, endpointLease.endpoint.key, error);
+      });
+  }
+
+  private failed(cluster: string, endpoint: string | undefined, err: Error): void {
+    this.ctx.counters.mirrorFailures++;
+    this.ctx.logger.debug('mesh http: mirror request failed', {
+      cluster,
+      endpoint,
+      error: err.message,
+    });
+  }
+
+  private warnOnce(decision: RouteDecision, cluster: string): void {
+    const key = `${decision.routeConfigName}/${decision.virtualHostName}/${decision.routeName}`;
+    if (this.warnedRoutes.has(key)) return;
+    if (this.warnedRoutes.size >= MAX_WARNED_ROUTES) this.warnedRoutes.clear();
+    this.warnedRoutes.add(key);
+    this.ctx.logger.info('mesh http: streamed request bodies are not mirrored', {
+      route: key,
+      mirrorCluster: cluster,
+    });
+  }
+}
