@@ -215,7 +215,7 @@ export class MeshCall implements RouteInput {
     }
     if (this.ended()) return;
     this.finish('fault-abort', undefined);
-    handler.onComplete(null);
+    handler.onComplete([]);
   }
 
   /** `finished`, read after calls into the caller's handler (which may end the request). */
