@@ -1,8 +1,8 @@
 // End to end: VirtualService `fault` and `mirror` for gRPC services served by a real
 // `weft control-plane` process; a stock grpc-js client on xds:/// (through createMesh) against a
 // grpc-js backend on loopback. Aborts end the call with the configured status without reaching
-// the server (gRFC A33); delays hold the call before it is sent; mirror policies are refused
-// (counted) and the call goes on. Issue 4, fault injection and mirroring.
+// the server (gRFC A33); delays hold the call before it is sent; a unary call is mirrored to the
+// mirror cluster with `:authority` suffixed -shadow. Issue 4, fault injection and mirroring.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import {
@@ -36,8 +36,20 @@ const SERVICES: Record<string, string> = {
   'stock-http-abort': `      fault: { abort: { httpStatus: 404, percentage: { value: 100 } } }`,
   'stock-delay': `      fault: { delay: { fixedDelay: 200ms, percentage: { value: 100 } } }`,
   'stock-mirror': `      mirror: { host: stock-shadow }`,
+  'stock-mirror-hang': `      mirror: { host: stock-hang }`,
+  'stock-mirror-down': `      mirror: { host: stock-down }`,
   'stock-shadow': '',
+  'stock-hang': '',
+  'stock-down': '',
 };
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('sdk grpc fault injection and mirroring: xds:/// against a weft control-plane process', function () {
   this.timeout(60_000);
@@ -45,7 +57,9 @@ describe('sdk grpc fault injection and mirroring: xds:/// against a weft control
   let server: Server;
   let shadow: Server;
   let received = 0;
-  let shadowReceived = 0;
+  const shadowHosts: string[] = [];
+  let hangReceived = 0;
+  let hang: Server;
   let mesh: Mesh;
   const clients = new Map<string, InstanceType<typeof EchoClient>>();
   const call = (host: string): Promise<{ backend?: string; code?: number }> => {
@@ -67,17 +81,28 @@ describe('sdk grpc fault injection and mirroring: xds:/// against a weft control
     ));
     let shadowPort: number;
     ({ server: shadow, port: shadowPort } = await startEchoServer(
-      (_call: ServerUnaryCall<unknown, EchoResponse>, cb: sendUnaryData<EchoResponse>) => {
-        shadowReceived++;
+      (call: ServerUnaryCall<unknown, EchoResponse>, cb: sendUnaryData<EchoResponse>) => {
+        shadowHosts.push(call.getHost());
         cb(null, { backend: 'shadow', message: 'hi' });
       },
     ));
+    let hangPort: number;
+    ({ server: hang, port: hangPort } = await startEchoServer(() => {
+      hangReceived++; // never answers
+    }));
+    const down = await startEchoServer(() => undefined);
+    down.server.forceShutdown();
+    const ports: Record<string, number> = {
+      'stock-shadow': shadowPort,
+      'stock-hang': hangPort,
+      'stock-down': down.port,
+    };
     const yaml = Object.entries(SERVICES).flatMap(([host, extra]) => [
       staticServiceYaml({
         host,
         port: 9090,
         protocol: 'GRPC',
-        endpointPorts: [host === 'stock-shadow' ? shadowPort : port],
+        endpointPorts: [ports[host] ?? port],
       }),
       ...(extra === '' ? [] : [virtualService(host, extra)]),
     ]);
@@ -90,6 +115,7 @@ describe('sdk grpc fault injection and mirroring: xds:/// against a weft control
     await fixture.close();
     server.forceShutdown();
     shadow.forceShutdown();
+    hang.forceShutdown();
   });
 
   it('ends every call with the configured grpcStatus without reaching the server', async () => {
@@ -116,9 +142,23 @@ describe('sdk grpc fault injection and mirroring: xds:/// against a weft control
     assert.equal(mesh.stats().grpc.faultsDelayed - delayedBefore, 1);
   });
 
-  it('refuses the mirror policy for gRPC calls (counted, never mirrored) and answers the call', async () => {
+  it('mirrors a unary call to the mirror cluster with :authority -shadow, answering from the primary', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await call('stock-mirror')).backend, 'stock');
-    assert.equal(mesh.stats().grpc.mirrorPoliciesNotApplied, 3);
-    assert.equal(shadowReceived, 0);
+    await until(() => shadowHosts.length === 3, 'three mirror copies');
+    assert.deepEqual(shadowHosts, Array(3).fill('stock-mirror-shadow:9090'));
+    assert.equal(mesh.stats().grpc.mirrored, 3);
+  });
+
+  it('answers the primary while the mirror backend hangs or is down', async () => {
+    const failuresBefore = mesh.stats().grpc.mirrorFailures;
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await call('stock-mirror-hang')).backend, 'stock');
+      assert.equal((await call('stock-mirror-down')).backend, 'stock');
+    }
+    await until(() => hangReceived === 3, 'the copies at the hanging backend');
+    await until(
+      () => mesh.stats().grpc.mirrorFailures - failuresBefore >= 3,
+      'the failed copies to the down backend',
+    );
   });
 });

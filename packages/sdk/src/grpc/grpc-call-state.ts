@@ -11,6 +11,7 @@ import type {
 } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { FaultPlan } from '../filters/fault.js';
+import type { GrpcMirrorCapture } from '../filters/grpc-mirror.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -44,6 +45,8 @@ export class GrpcCallState {
   finished = false;
   /** Faults drawn for this call (gRFC A33), applied by the call filter before the pick. */
   fault: FaultPlan | undefined;
+  /** Set when mirror clusters were drawn: the request message is kept for the copies. */
+  mirror: GrpcMirrorCapture | undefined;
 
   constructor(
     readonly id: string,

@@ -7,6 +7,7 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import { FaultInjector } from '../filters/fault.js';
+import { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -74,11 +75,15 @@ export interface GrpcIntegrationStats {
   readonly faultsAborted: number;
   /** Fault filters not applied because their max_active_faults were active. */
   readonly faultsOverflowed: number;
+  /** Mirror copies sent (calls with one request message, after the primary call ended). */
+  readonly mirrored: number;
+  /** Mirror copies that did not reach a server (no endpoint, UNAVAILABLE, DEADLINE_EXCEEDED). */
+  readonly mirrorFailures: number;
   /**
-   * Calls whose route has a request mirror policy, not mirrored: gRPC calls are never mirrored
+   * Calls drawn for mirroring that sent more (or fewer) than one request message: not mirrored
    * (logged once per route).
    */
-  readonly mirrorPoliciesNotApplied: number;
+  readonly mirrorsSkippedStreaming: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -158,7 +163,9 @@ export function installGrpcIntegration(
     faultsDelayed: 0,
     faultsAborted: 0,
     faultsOverflowed: 0,
-    mirrorPoliciesNotApplied: 0,
+    mirrored: 0,
+    mirrorFailures: 0,
+    mirrorsSkippedStreaming: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
@@ -170,6 +177,7 @@ export function installGrpcIntegration(
     counters,
     retryBudgets: new RetryBudgets(),
     faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
+    mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();
@@ -201,6 +209,7 @@ export function installGrpcIntegration(
       if (!installed) return;
       installed = false;
       removeResolverProvider(ctx.scheme, provider);
+      ctx.mirror.close();
       const reason = closedReason(ctx);
       for (const resolver of resolvers) resolver.close(reason);
       ctx.logger.info('grpc: integration uninstalled', {

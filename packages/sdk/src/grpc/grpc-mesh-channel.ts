@@ -81,6 +81,8 @@ export interface GrpcCallEvent {
 }
 
 type CallConfig = ReturnType<experimental.ConfigSelector['invoke']>;
+/** A message as filters see it (grpc-js does not export the type by name). */
+type WriteObject = Awaited<ReturnType<experimental.BaseFilter['sendMessage']>>;
 
 /** The per-channel state shared by one resolver instance and the LB policy it feeds. */
 export class GrpcMeshChannel {
@@ -94,8 +96,6 @@ export class GrpcMeshChannel {
   private nextCallId = 0;
   /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
   private readonly warnedRoutes = new Set<string>();
-  /** Routes whose mirror policy was refused for gRPC, already logged once. */
-  private readonly warnedMirrorRoutes = new Set<string>();
   readonly configSelector: experimental.ConfigSelector;
 
   constructor(
@@ -146,7 +146,19 @@ export class GrpcMeshChannel {
         const header = createGrpcRouteInput(this.authority, method, metadata).header;
         call.fault = ctx.faults.plan(decided.filters, header, decided.routeName);
       }
-      if (decided.action.requestMirrorPolicies.length > 0) this.refuseMirror(decided);
+      // Like Envoy (fault filter before the router): a fault-aborted call is not mirrored.
+      if (decided.action.requestMirrorPolicies.length > 0 && call.fault?.abort === undefined) {
+        const clusters = ctx.mirror.draw(decided);
+        if (clusters.length > 0) {
+          call.mirror = {
+            decision: decided,
+            clusters,
+            metadata: metadata.clone(),
+            message: undefined,
+            messages: 0,
+          };
+        }
+      }
     }
     return {
       methodConfig,
@@ -176,22 +188,6 @@ export class GrpcMeshChannel {
       attempts: capped
         ? `${policy.numRetries + 1} capped to ${GRPC_JS_MAX_ATTEMPTS} unless the channel sets grpc-node.retry_max_attempts_limit`
         : undefined,
-    });
-  }
-
-  /**
-   * grpc-js has no hook to duplicate a call and gRPC's own proxyless clients do not mirror: the
-   * policy is refused explicitly (counted per call, logged once per route), never dropped silently.
-   */
-  private refuseMirror(decision: RouteDecision): void {
-    this.ctx.counters.mirrorPoliciesNotApplied += 1;
-    const key = `${decision.routeConfigName}/${decision.virtualHostName}/${decision.routeName}`;
-    if (this.warnedMirrorRoutes.has(key)) return;
-    this.warnedMirrorRoutes.add(key);
-    this.ctx.logger.warn(`weft grpc: mirror policy on route ${key} not applied to gRPC calls`, {
-      authority: this.authority,
-      route: key,
-      mirrorClusters: decision.action.requestMirrorPolicies.map((m) => m.cluster),
     });
   }
 
@@ -347,8 +343,25 @@ class GrpcCallFilter extends experimental.BaseFilter {
     return Promise.reject(rejection.status);
   }
 
+  override sendMessage(message: Promise<WriteObject>): Promise<WriteObject> {
+    const capture = this.call.mirror;
+    if (capture === undefined) return message;
+    // Dynamic filters run before grpc-js's compression filter: these are the bare message bytes.
+    return message.then((m) => {
+      capture.messages += 1;
+      capture.message = capture.messages === 1 ? m.message : undefined;
+      return m;
+    });
+  }
+
   override receiveTrailers(status: StatusObject): StatusObject {
+    const first = !this.call.finished;
     this.channel.finishCall(this.call, status);
+    const capture = this.call.mirror;
+    if (first && capture !== undefined) {
+      this.call.mirror = undefined;
+      this.channel.ctx.mirror.send(capture, this.channel.authority, this.call.method);
+    }
     return status;
   }
 }

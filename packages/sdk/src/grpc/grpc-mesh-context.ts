@@ -4,6 +4,7 @@ import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { FaultInjector } from '../filters/fault.js';
+import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -24,7 +25,9 @@ export interface GrpcCounters {
   faultsDelayed: number;
   faultsAborted: number;
   faultsOverflowed: number;
-  mirrorPoliciesNotApplied: number;
+  mirrored: number;
+  mirrorFailures: number;
+  mirrorsSkippedStreaming: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -40,5 +43,7 @@ export interface GrpcMeshContext {
   readonly retryBudgets: RetryBudgets;
   /** Fault injection of routes with fault filters (gRFC A33). */
   readonly faults: FaultInjector;
+  /** Mirror copies of calls on routes with request mirror policies. */
+  readonly mirror: GrpcMirror;
   readonly diagnostics: DiagnosticsChannel;
 }
