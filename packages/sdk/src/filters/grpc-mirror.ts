@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
 import type { AttemptOutcome, RouteDecision } from '../runtime/mesh-runtime.js';
-import { shadowHost } from './mirror.js';
+import { MirrorAdmission, shadowHost } from './mirror.js';
 
 /** Bound on cached mirror clients (one per mirror endpoint and authority). */
 const MAX_MIRROR_CLIENTS = 256;
@@ -26,6 +26,8 @@ export interface GrpcMirrorCounters {
   mirrorFailures: number;
   /** Calls drawn for mirroring that sent more (or fewer) than one request message: not mirrored. */
   mirrorsSkippedStreaming: number;
+  /** Copies dropped because MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER copies to that cluster were in flight. */
+  mirrorsOverflowed: number;
 }
 
 /** What a call drawn for mirroring keeps until it ends. */
@@ -54,6 +56,7 @@ function identity(b: Buffer): Buffer {
 export class GrpcMirror {
   private readonly clients = new Map<string, Client>();
   private readonly warnedRoutes = new Set<string>();
+  private readonly admission = new MirrorAdmission();
   private closed = false;
 
   constructor(
@@ -107,8 +110,13 @@ export class GrpcMirror {
     method: string,
     message: Buffer,
   ): void {
+    if (!this.admission.tryAcquire(cluster)) {
+      this.counters.mirrorsOverflowed++;
+      return;
+    }
     const lease = capture.decision.pickMirror(cluster);
     if (lease === undefined) {
+      this.admission.release(cluster);
       this.failed(cluster, undefined, 'no healthy endpoint');
       return;
     }
@@ -139,6 +147,7 @@ export class GrpcMirror {
       capture.metadata,
       (err: ServiceError | null) => {
         if (timer !== undefined) this.clock.clearTimeout(timer);
+        this.admission.release(cluster);
         const code = timedOut
           ? GrpcStatus.DEADLINE_EXCEEDED
           : err === null

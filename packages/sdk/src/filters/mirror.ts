@@ -11,6 +11,12 @@ import { isConnectError, isReplayable } from '../http/upstream-failures.js';
 import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
 
 const PER_MILLION = 1_000_000;
+/**
+ * Copies in flight per mirror cluster before further copies are dropped (counted): Envoy bounds
+ * shadow traffic by the mirror cluster's circuit breaker (default max_requests 1024), so a hung
+ * mirror backend can never pile up connections without bound.
+ */
+export const MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER = 1024;
 /** Bound on routes remembered for "logged once" warnings. */
 const MAX_WARNED_ROUTES = 1024;
 
@@ -22,6 +28,27 @@ export interface MirrorCounters {
   mirrorFailures: number;
   /** Requests drawn for mirroring whose body is a stream: not mirrored (never read twice). */
   mirrorsSkippedStreamedBody: number;
+  /** Copies dropped because MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER copies to that cluster were in flight. */
+  mirrorsOverflowed: number;
+}
+
+/** Copies in flight per mirror cluster, bounded by MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER. */
+export class MirrorAdmission {
+  private readonly inFlight = new Map<string, number>();
+
+  /** Takes a slot for a copy to `cluster`; false when the cluster is at its bound. */
+  tryAcquire(cluster: string): boolean {
+    const n = this.inFlight.get(cluster) ?? 0;
+    if (n >= MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER) return false;
+    this.inFlight.set(cluster, n + 1);
+    return true;
+  }
+
+  release(cluster: string): void {
+    const n = (this.inFlight.get(cluster) ?? 1) - 1;
+    if (n <= 0) this.inFlight.delete(cluster);
+    else this.inFlight.set(cluster, n);
+  }
 }
 
 /** What a mirror needs from its dispatcher. */
@@ -49,6 +76,7 @@ export function shadowHost(host: string): string {
 export class HttpMirror {
   private readonly inFlight = new Set<AbortController>();
   private readonly warnedRoutes = new Set<string>();
+  private readonly admission = new MirrorAdmission();
   private closed = false;
 
   constructor(private readonly ctx: HttpMirrorContext) {}
@@ -97,15 +125,21 @@ export class HttpMirror {
     timeoutMs: number,
   ): void {
     const { ctx } = this;
+    if (!this.admission.tryAcquire(clusterName)) {
+      ctx.counters.mirrorsOverflowed++;
+      return;
+    }
     let lease: EndpointLease | undefined;
     try {
       lease = decision.pickMirror(clusterName);
     } catch (err) {
+      this.admission.release(clusterName);
       this.failed(clusterName, undefined, WeftError.from(err));
       return;
     }
     const entry = lease === undefined ? undefined : ctx.pools.get(lease.endpoint, undefined);
     if (lease === undefined || entry === undefined) {
+      this.admission.release(clusterName);
       lease?.done('success', { unused: true });
       this.failed(
         clusterName,
@@ -133,6 +167,7 @@ export class HttpMirror {
       if (timer !== undefined) ctx.clock.clearTimeout(timer);
       timer = undefined;
       this.inFlight.delete(ac);
+      this.admission.release(clusterName);
       endpointLease.done(outcome, httpStatus === undefined ? undefined : { httpStatus });
     };
     ctx.counters.mirrored++;

@@ -84,6 +84,8 @@ export interface GrpcIntegrationStats {
    * (logged once per route).
    */
   readonly mirrorsSkippedStreaming: number;
+  /** Copies dropped because 1024 copies to that mirror cluster were in flight. */
+  readonly mirrorsOverflowed: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -166,6 +168,7 @@ export function installGrpcIntegration(
     mirrored: 0,
     mirrorFailures: 0,
     mirrorsSkippedStreaming: 0,
+    mirrorsOverflowed: 0,
   };
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),

@@ -28,6 +28,7 @@ export interface GrpcCounters {
   mirrored: number;
   mirrorFailures: number;
   mirrorsSkippedStreaming: number;
+  mirrorsOverflowed: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */

@@ -78,6 +78,8 @@ export interface MeshHttpStats {
   readonly mirrorFailures: number;
   /** Requests drawn for mirroring but not mirrored because their body is a stream. */
   readonly mirrorsSkippedStreamedBody: number;
+  /** Copies dropped because 1024 copies to that mirror cluster were in flight. */
+  readonly mirrorsOverflowed: number;
   /** Endpoint pools open now. */
   readonly pools: number;
 }
@@ -101,6 +103,7 @@ export class HttpCounters {
   mirrored = 0;
   mirrorFailures = 0;
   mirrorsSkippedStreamedBody = 0;
+  mirrorsOverflowed = 0;
 
   snapshot(pools: number): MeshHttpStats {
     return {
@@ -121,6 +124,7 @@ export class HttpCounters {
       mirrored: this.mirrored,
       mirrorFailures: this.mirrorFailures,
       mirrorsSkippedStreamedBody: this.mirrorsSkippedStreamedBody,
+      mirrorsOverflowed: this.mirrorsOverflowed,
       pools,
     };
   }
