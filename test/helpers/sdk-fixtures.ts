@@ -12,7 +12,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { ECHO_SERVICE, type EchoResponse } from '@weft/example-demo/echo-service';
-import { createMesh, type Mesh } from '@weft/sdk';
+import { createMesh, type Mesh, type MeshOptions } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from './processes.js';
 
 /** A ServiceEntry for `host` whose endpoints are 127.0.0.1 on `endpointPorts`, all in us-east-1a. */
@@ -50,7 +50,11 @@ export interface MeshFixture {
 }
 
 /** Writes `yaml` into a fresh directory, starts `weft control-plane` on it and a ready mesh client. */
-export async function startMeshFixture(nodeId: string, yaml: string): Promise<MeshFixture> {
+export async function startMeshFixture(
+  nodeId: string,
+  yaml: string,
+  meshOptions: Partial<MeshOptions> = {},
+): Promise<MeshFixture> {
   const dir = await mkdtemp(join(tmpdir(), `weft-${nodeId}-`));
   await writeFile(join(dir, 'mesh.yaml'), yaml);
   const cp = await startControlPlaneProcess(dir);
@@ -59,6 +63,7 @@ export async function startMeshFixture(nodeId: string, yaml: string): Promise<Me
     node: { id: nodeId, locality: { region: 'us-east-1', zone: 'us-east-1a' } },
     workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
     env: {},
+    ...meshOptions,
   });
   await mesh.ready();
   return {

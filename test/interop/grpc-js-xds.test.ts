@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { CSDS_SERVICE_NAME } from '@weft/control-plane';
+import { loadXdsProtos } from '@weft/xds-client';
 import { startEchoBackend, type EchoBackend } from '@weft/example-demo/echo-service';
 import { echoMeshYaml } from '@weft/example-demo/mesh-yaml';
 import {
@@ -139,5 +142,37 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
     assert.ok(client, JSON.stringify(body));
     assert.equal(client.kind, 'grpc');
     assert.doesNotMatch(JSON.stringify(client), /"lastNack":\{/);
+  });
+
+  it('shows the gRPC client on CSDS with every resource it holds ACKED', async () => {
+    const Csds = loadXdsProtos().serviceClient(CSDS_SERVICE_NAME);
+    const csds = new Csds(`127.0.0.1:${cp.xdsPort}`, credentials.createInsecure());
+    try {
+      const res = await new Promise<{
+        config?: { node: { id: string }; generic_xds_configs: Record<string, string>[] }[];
+      }>((resolve, reject) => {
+        (csds as unknown as Record<string, (...a: unknown[]) => void>)['FetchClientStatus']!.call(
+          csds,
+          { node_matchers: [{ node_id: { exact: 'grpc-interop-client' } }] },
+          (err: Error | null, body: never) => {
+            if (err) reject(err);
+            else resolve(body);
+          },
+        );
+      });
+      const [config] = res.config ?? [];
+      assert.equal(config?.node.id, 'grpc-interop-client');
+      const held = config.generic_xds_configs.map(
+        (g) => `${g['type_url']?.split('.').pop()} ${g['client_status']}`,
+      );
+      for (const type of ['Listener', 'RouteConfiguration', 'Cluster', 'ClusterLoadAssignment'])
+        assert.ok(held.includes(`${type} ACKED`), held.join(', '));
+      assert.ok(
+        config.generic_xds_configs.every((g) => g['client_status'] === 'ACKED'),
+        held.join(', '),
+      );
+    } finally {
+      csds.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { CONTROL_PLANE_HELP, runControlPlane } from './commands/control-plane.js
 import { VALIDATE_HELP, runValidate } from './commands/validate.js';
 import { STATUS_HELP, runStatus } from './commands/status.js';
 import { BOOTSTRAP_HELP, runBootstrap } from './commands/bootstrap.js';
+import { CONFIG_DUMP_HELP, runConfigDump } from './commands/config-dump.js';
 
 export const WEFT_HELP = `Usage: weft COMMAND [options]
 
@@ -12,18 +13,15 @@ Commands:
   control-plane   serve Istio YAML from a directory as xDS (ADS) with an admin API
   validate DIR    check a config directory; prints file:line: resource: field: message
   status          connected clients, their ACKed versions and NACKs (like istioctl proxy-status)
+  config-dump ID  what one client holds: listeners, routes, clusters, endpoints (like istioctl proxy-config all)
   bootstrap       write a gRPC/Weft xDS bootstrap file for a workload
 
-Later releases: sidecar, config-dump, cert (see the project's issues).
+Later releases: sidecar, cert (see the project's issues).
 Run 'weft COMMAND --help' for a command's options.
 `;
 
 const LATER = new Map<string, string>([
   ['sidecar', 'weft sidecar arrives with the sidecar-lite package (issue "SDK data plane")'],
-  [
-    'config-dump',
-    'weft config-dump arrives with the observability work; for now read the control plane admin API /clients',
-  ],
   ['cert', 'weft cert arrives with the mesh CA (issue "Security")'],
 ]);
 
@@ -92,6 +90,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
           strict: true,
         });
         return await runStatus({ admin: values.admin, output: values.output }, io);
+      }
+      case 'config-dump': {
+        if (wantsHelp(rest)) return printHelp(io, CONFIG_DUMP_HELP);
+        const { values, positionals } = parseArgs({
+          args: [...rest],
+          options: { admin: { type: 'string' }, output: { type: 'string', short: 'o' } },
+          strict: true,
+          allowPositionals: true,
+        });
+        const nodeId = positionals[0];
+        if (nodeId === undefined || nodeId === '' || positionals.length > 1) {
+          io.stderr.write('weft config-dump: expected exactly one NODE_ID\n\n' + CONFIG_DUMP_HELP);
+          return 2;
+        }
+        return await runConfigDump({ nodeId, admin: values.admin, output: values.output }, io);
       }
       case 'bootstrap': {
         if (wantsHelp(rest)) return printHelp(io, BOOTSTRAP_HELP);

@@ -52,12 +52,12 @@ describe('weft (CLI)', function () {
     it('prints the command list with --help and exits 0', async () => {
       const run = await weft(['--help']);
       assert.equal(run.code, 0);
-      for (const command of ['control-plane', 'validate', 'status', 'bootstrap'])
+      for (const command of ['control-plane', 'validate', 'status', 'config-dump', 'bootstrap'])
         assert.match(run.stdout, new RegExp(command));
     });
 
     it('prints each command’s own help with --help', async () => {
-      for (const command of ['control-plane', 'validate', 'status', 'bootstrap']) {
+      for (const command of ['control-plane', 'validate', 'status', 'config-dump', 'bootstrap']) {
         const run = await weft([command, '--help']);
         assert.equal(run.code, 0, command);
         assert.match(run.stdout, new RegExp(`Usage: weft ${command}`));
@@ -255,6 +255,42 @@ spec:
       const run = await weft(['status', '--admin', 'http://127.0.0.1:1']);
       assert.equal(run.code, 1);
       assert.match(run.stderr, /cannot read http:\/\/127\.0\.0\.1:1\/clients/);
+    });
+  });
+
+  describe('config-dump', () => {
+    it('exits 2 without exactly one NODE_ID, and for an unknown -o', async () => {
+      const none = await weft(['config-dump']);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /expected exactly one NODE_ID/);
+      const bad = await weft(['config-dump', 'a', '-o', 'yaml', '--admin', 'http://127.0.0.1:1']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /-o: expected table or json, got "yaml"/);
+    });
+
+    it('exits 1 naming the URL when the admin API cannot be reached', async () => {
+      const run = await weft(['config-dump', 'checkout-1', '--admin', 'http://127.0.0.1:1']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /cannot read http:\/\/127\.0\.0\.1:1\/config_dump\?node=checkout-1/);
+    });
+
+    it('exits 1 saying no clients are connected for an unknown node id', async () => {
+      const cp = await startControlPlane({ configDir: EXAMPLE_CONFIG, xdsPort: 0, adminPort: 0 });
+      try {
+        const run = await weft([
+          'config-dump',
+          'ghost',
+          '--admin',
+          `http://127.0.0.1:${cp.adminPort}`,
+        ]);
+        assert.equal(run.code, 1);
+        assert.match(
+          run.stderr,
+          /no client with node id "ghost" is connected .*; no clients are connected/,
+        );
+      } finally {
+        await cp.close();
+      }
     });
   });
 });

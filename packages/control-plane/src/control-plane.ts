@@ -16,6 +16,7 @@ import {
   type Logger,
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
+import { createConfigDumpDocument, type ConfigDumpDocument } from './admin/config-dump.js';
 import {
   createControlPlaneChannels,
   type ControlPlaneChannelEvent,
@@ -202,6 +203,7 @@ function toConfigIssue(issue: LocatedIssue): ConfigIssue {
 export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #options: ResolvedControlPlaneOptions;
   readonly #cache: SnapshotCache;
+  readonly #protos = loadXdsProtos();
   readonly #ads: AdsServer;
   readonly #admin: AdminServer;
   readonly #debouncer: Debouncer;
@@ -233,7 +235,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#options = options;
     const { translator, logger, clock } = options;
     this.#cache = new SnapshotCache({
-      protos: loadXdsProtos(),
+      protos: this.#protos,
       logger,
       check: (resources) => translator.check(resources),
     });
@@ -270,6 +272,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         config: () => this.configDocument(),
         clients: () => this.clients(),
         registry: () => this.registryDocument(),
+        configDump: (nodeId) => this.configDump(nodeId),
       },
     });
     this.#registryDebouncer = new Debouncer({
@@ -337,6 +340,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Connected xDS clients. */
   clients(): ClientStatus[] {
     return this.#ads.clients();
+  }
+
+  /** The admin `/config_dump?node=ID` document; undefined when no client with that id is connected. */
+  configDump(nodeId: string): ConfigDumpDocument | undefined {
+    return createConfigDumpDocument(this.#protos, nodeId, this.#ads.clientConfigs());
   }
 
   /** The admin `/config` document. */

@@ -81,7 +81,10 @@ export type {
 export { AdsServer, ADS_SERVICE_NAME } from './server/ads-server.js';
 export type { AdsServerOptions, AdditionalGrpcService } from './server/ads-server.js';
 export { WorkloadRegistry } from './registry/workload-registry.js';
-export type { WorkloadRegistryOptions, WorkloadRegistryEvents } from './registry/workload-registry.js';
+export type {
+  WorkloadRegistryOptions,
+  WorkloadRegistryEvents,
+} from './registry/workload-registry.js';
 export { RegistryService, REGISTRY_SERVICE_NAME } from './registry/registry-service.js';
 export type { RegistryServiceOptions } from './registry/registry-service.js';
 export { validateRegistration, MAX_REGISTRATION_WEIGHT } from './registry/validate-registration.js';
@@ -102,6 +105,34 @@ export type {
   AdsServerEvents,
 } from './server/client-status.js';
 export { classifyClientKind, WEFT_USER_AGENT_NAME } from './server/client-identity.js';
+export type { NodeMessage } from './server/client-identity.js';
+export { CsdsService, CSDS_SERVICE_NAME, compileNodeMatchers } from './server/csds-service.js';
+export type {
+  CsdsServiceOptions,
+  ClientStatusRequestMessage,
+  ClientStatusResponseMessage,
+  GenericXdsConfigMessage,
+} from './server/csds-service.js';
+export { createConfigDumpDocument, decodeAnyDeep } from './admin/config-dump.js';
+export type {
+  ConfigDumpDocument,
+  ClientConfigDocument,
+  TypeConfigDocument,
+  ResourceDocument,
+  DecodedResource,
+} from './admin/config-dump.js';
+export { ClientResourceTracker } from './server/client-resources.js';
+export type {
+  ClientConfigSnapshot,
+  TypeConfigSnapshot,
+  ResourceConfigEntry,
+  ResourceClientStatus,
+  ResourceConfigStatus,
+  SentResource,
+  SentResponse,
+  HeldResource,
+  NackedResource,
+} from './server/client-resources.js';
 export { ConfigFileCache } from './config/config-file-cache.js';
 export type { ConfigFileCacheStats, ParsedConfigFile } from './config/config-file-cache.js';
 export { SnapshotCache, viewKey } from './snapshot/snapshot-cache.js';

@@ -8,6 +8,9 @@ import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-clie
 import type { TimerHandle } from '@weft/xds-client';
 import { fetch as undiciFetch } from 'undici';
 import type { RequestInfo, RequestInit, Response } from 'undici';
+import { MeshAdminServer } from './admin/mesh-admin-server.js';
+import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
+import { createMeshMetrics } from './admin/mesh-metrics.js';
 import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
@@ -41,6 +44,11 @@ class WeftMesh implements Mesh {
   private accepted = false;
   private lastProblem: Error | undefined = undefined;
   private readonly readyWaiters = new Set<(err?: Error) => void>();
+  private adminServer: MeshAdminServer | undefined = undefined;
+
+  get admin(): MeshAdminAddress | undefined {
+    return this.adminServer?.address;
+  }
 
   constructor(private readonly options: ResolvedMeshOptions) {
     const { bootstrap, clock, logger } = options;
@@ -200,6 +208,33 @@ class WeftMesh implements Mesh {
     return this.runtime.describe();
   }
 
+  /** Starts the admin listener of `options.admin`; a bind failure closes the mesh and throws. */
+  async startAdmin(): Promise<void> {
+    const where = this.options.admin;
+    if (where === undefined) return;
+    const metrics = createMeshMetrics(this, this.nodeId);
+    try {
+      this.adminServer = await MeshAdminServer.listen(
+        {
+          ready: () => this.accepted && this.state === 'open',
+          stats: () => this.stats(),
+          describe: () => this.describe(),
+        },
+        metrics,
+        where.host,
+        where.port,
+        this.options.logger,
+      );
+    } catch (err) {
+      await this.destroy();
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        `mesh admin: cannot listen on ${where.host}:${where.port}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown(undefined);
     return this.closing;
@@ -225,6 +260,7 @@ class WeftMesh implements Mesh {
     ]);
     this.registrations.clear();
     await this.registrar?.close().catch(() => undefined);
+    await this.adminServer?.close().catch(() => undefined);
     this.cancelProbe();
     this.runtime.close();
     await this.client.close();
@@ -257,5 +293,7 @@ class WeftMesh implements Mesh {
  * gRPC integration (`xds:///` targets). Await `mesh.ready()` to know the control plane answered.
  */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  return new WeftMesh(await resolveMeshOptions(options));
+  const mesh = new WeftMesh(await resolveMeshOptions(options));
+  await mesh.startAdmin();
+  return mesh;
 }

@@ -3,6 +3,9 @@
 export { createMesh } from './create-mesh.js';
 export type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
 export type { MeshOptions, MeshLocality } from './mesh-options.js';
+export type { MeshAdminAddress } from './admin/mesh-admin-server.js';
+export { createMeshMetrics } from './admin/mesh-metrics.js';
+export type { MeshMetricsSource } from './admin/mesh-metrics.js';
 export { WeftError, ConfigError } from '@weft/xds-client';
 export type { WeftErrorCode, ConfigIssue } from '@weft/xds-client';
 export { HTTP_REQUEST_CHANNEL } from './http/http-request-event.js';

@@ -68,6 +68,12 @@ export interface MeshOptions {
   readonly transport?: XdsTransport;
   /** How long `ready()` waits for the control plane's first accepted response, in ms. Default 15000. */
   readonly readyTimeoutMs?: number;
+  /**
+   * An admin listener (Envoy-admin-like views: /ready, /stats, /clusters, /config_dump, /metrics).
+   * `false` or absent: none, unless `WEFT_ADMIN_PORT` is set. `port` 0 = ephemeral (read
+   * `mesh.admin.port`); `host` default `WEFT_ADMIN_HOST`, else `127.0.0.1` (loopback).
+   */
+  readonly admin?: false | { readonly port?: number; readonly host?: string };
   /** Environment to read defaults from. Default: `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -89,6 +95,8 @@ export interface ResolvedMeshOptions {
   readonly logger: Logger;
   readonly transport: XdsTransport | undefined;
   readonly readyTimeoutMs: number;
+  /** Undefined: no admin listener. */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -102,8 +110,10 @@ const TOP_KEYS = new Set([
   'logger',
   'transport',
   'readyTimeoutMs',
+  'admin',
   'env',
 ]);
+const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
 const LOCALITY_KEYS = new Set(['region', 'zone', 'subZone']);
 const WORKLOAD_KEYS = new Set(['name', 'namespace', 'serviceAccount', 'labels']);
@@ -161,6 +171,37 @@ class Issues {
     }
     return s;
   }
+}
+
+/** The admin listener's address from `options.admin`, else WEFT_ADMIN_PORT / WEFT_ADMIN_HOST. */
+function resolveAdmin(
+  r: Issues,
+  input: unknown,
+  env: Readonly<Record<string, unknown>>,
+): { readonly host: string; readonly port: number } | undefined {
+  if (input === false) return undefined;
+  const portOf = (v: unknown, path: string): number | undefined => {
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+    r.add(
+      path,
+      `expected a port 0-65535, got ${typeof v === 'string' ? JSON.stringify(v) : typeName(v)}`,
+    );
+    return undefined;
+  };
+  const envHost = r.string(env['WEFT_ADMIN_HOST'], 'env.WEFT_ADMIN_HOST', true);
+  if (input === undefined) {
+    const envPort = env['WEFT_ADMIN_PORT'];
+    if (envPort === undefined || envPort === '') return undefined;
+    const port = portOf(envPort, 'env.WEFT_ADMIN_PORT');
+    return port === undefined ? undefined : { host: envHost ?? '127.0.0.1', port };
+  }
+  const o = r.object(input, 'admin');
+  if (o === undefined) return undefined;
+  r.unknown(o, ADMIN_KEYS, 'admin');
+  const port = o['port'] === undefined ? 0 : portOf(o['port'], 'admin.port');
+  const host = r.string(o['host'], 'admin.host', true) ?? envHost ?? '127.0.0.1';
+  return port === undefined ? undefined : Object.freeze({ host, port });
 }
 
 function methodsOf(v: unknown, names: readonly string[]): boolean {
@@ -273,6 +314,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
       `expected a positive number of ms, got ${typeof readyTimeoutMs === 'number' ? readyTimeoutMs : typeName(readyTimeoutMs)}`,
     );
   }
+  const admin = resolveAdmin(r, o['admin'], env);
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -361,6 +403,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     logger: (o['logger'] as Logger | undefined) ?? silentLogger,
     transport: t,
     readyTimeoutMs: readyTimeoutMs as number,
+    admin,
     source,
   });
 }

@@ -3,6 +3,7 @@ import type { RequestListener, Server } from 'node:http';
 import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
 import type { MeshHttpStats } from './http/http-request-event.js';
 import type { Registration, RegistrationEndpoint } from './registration/registration-types.js';
+import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 
 /** Options of `mesh.serve()`. */
@@ -76,6 +77,11 @@ export interface Mesh {
   /** Registers an endpoint served by the caller (e.g. a gRPC server); `close()` deregisters. */
   register(endpoint: RegistrationEndpoint): Promise<Registration>;
   stats(): MeshStats;
+  /**
+   * The admin listener's address (`/ready`, `/stats`, `/clusters`, `/config_dump`, `/metrics`)
+   * when `createMesh({ admin })` or `WEFT_ADMIN_PORT` asked for one; else undefined.
+   */
+  readonly admin: MeshAdminAddress | undefined;
   /** What the runtime holds, for debugging (listeners, clusters, endpoints). */
   describe(): unknown;
   /**

@@ -1,4 +1,5 @@
-// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients, /registry, /metrics.
+// The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients,
+// /config_dump?node=ID, /registry, /metrics.
 // Envoy-admin-like read-only views; DESIGN.md "Configuration" (rejections are visible).
 // /metrics: https://prometheus.io/docs/instrumenting/exposition_formats/
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,11 @@ export interface AdminSource {
   clients(): readonly ClientStatus[];
   /** The `/registry` document (registered endpoints with lease state); absent: `/registry` is 404. */
   registry?(): unknown;
+  /**
+   * The `/config_dump?node=ID` document of the clients with that node id; undefined when none is
+   * connected (404). Absent: `/config_dump` is 404.
+   */
+  configDump?(nodeId: string): unknown;
 }
 
 /** Options of {@link AdminServer}. */
@@ -98,7 +104,8 @@ export class AdminServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, { error: 'method not allowed', method: req.method });
       return;
@@ -118,6 +125,9 @@ export class AdminServer {
           return;
         case '/clients':
           send(res, 200, { clients: this.#source.clients() });
+          return;
+        case '/config_dump':
+          this.#configDump(res, url.searchParams.get('node'));
           return;
         case '/registry':
           if (this.#source.registry === undefined) this.#notFound(res, path);
@@ -139,8 +149,33 @@ export class AdminServer {
     }
   }
 
+  /** `/config_dump?node=ID`: 400 without `node`, 404 naming the id (and the connected ones) when unknown. */
+  #configDump(res: ServerResponse, nodeId: string | null): void {
+    const configDump = this.#source.configDump?.bind(this.#source);
+    if (configDump === undefined) {
+      this.#notFound(res, '/config_dump');
+      return;
+    }
+    const connected = [...new Set(this.#source.clients().map((c) => c.nodeId))].sort();
+    if (nodeId === null || nodeId === '') {
+      send(res, 400, { error: 'query parameter node (a node id) is required', connected });
+      return;
+    }
+    const doc = configDump(nodeId);
+    if (doc === undefined) {
+      send(res, 404, {
+        error: `no xDS client with node id ${JSON.stringify(nodeId)} is connected`,
+        nodeId,
+        connected,
+      });
+      return;
+    }
+    send(res, 200, doc);
+  }
+
   #notFound(res: ServerResponse, path: string): void {
     const paths = ['/healthz', '/ready', '/config', '/clients'];
+    if (this.#source.configDump !== undefined) paths.push('/config_dump?node=ID');
     if (this.#source.registry !== undefined) paths.push('/registry');
     if (this.#metricsRegistry !== undefined) paths.push('/metrics');
     send(res, 404, { error: 'not found', path, paths });

@@ -31,6 +31,8 @@ import {
 } from '../snapshot/snapshot-cache.js';
 import type { AdsStream, StreamHost } from './ads-stream.js';
 import type { AdsServerEvents, ClientStatus } from './client-status.js';
+import type { ClientConfigSnapshot } from './client-resources.js';
+import { CSDS_SERVICE_NAME, CsdsService } from './csds-service.js';
 import {
   DeltaStream,
   type DeltaDiscoveryRequestMessage,
@@ -63,12 +65,17 @@ export interface AdsServerOptions {
   readonly closeTimeoutMs?: number;
   /** More services for the same gRPC server; default none. */
   readonly services?: readonly AdditionalGrpcService[];
+  /**
+   * Serve CSDS (`envoy.service.status.v3.ClientStatusDiscoveryService`, see {@link CsdsService})
+   * on the same port; default true.
+   */
+  readonly csds?: boolean;
 }
 
 /**
  * An ADS server (SotW and Delta) on a grpc-js Server. Every accepted change of its
  * {@link SnapshotCache} is pushed to each stream, types in make-before-break order
- * (CDS → EDS → LDS → RDS → SDS).
+ * (CDS → EDS → LDS → RDS → SDS). CSDS on the same port reports what each client holds.
  */
 export class AdsServer extends EventEmitter<AdsServerEvents> {
   /** The snapshots being served. */
@@ -80,6 +87,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   readonly #clock: Clock;
   readonly #closeTimeoutMs: number;
   readonly #services: readonly AdditionalGrpcService[];
+  readonly #csds: boolean;
   readonly #streams = new Map<number, AdsStream>();
   #server: Server | undefined;
   #port = 0;
@@ -100,6 +108,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     this.#requestedPort = options.port ?? 0;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
     this.#services = options.services ?? [];
+    this.#csds = options.csds ?? true;
     this.cache.on('change', this.#onCacheChange);
   }
 
@@ -114,6 +123,10 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     if (this.#state === 'listening') return this.#port;
     const server = new Server();
     server.addService(this.#protos.service(ADS_SERVICE_NAME), this.#implementation());
+    if (this.#csds) {
+      const csds = new CsdsService({ source: () => this.clientConfigs(), logger: this.#logger });
+      server.addService(this.#protos.service(CSDS_SERVICE_NAME), csds.implementation());
+    }
     for (const s of this.#services)
       server.addService(this.#protos.service(s.name), s.implementation);
     const address = this.#host.includes(':')
@@ -151,6 +164,16 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     return [...this.#streams.values()]
       .filter((s) => s.identity !== undefined)
       .map((s) => s.snapshotStatus());
+  }
+
+  /**
+   * What each connected client holds, was sent and rejected (CSDS, admin /config_dump); one per
+   * stream that has sent its first request, in connection order.
+   */
+  clientConfigs(): ClientConfigSnapshot[] {
+    return [...this.#streams.values()]
+      .filter((s) => s.identity !== undefined)
+      .map((s) => s.configSnapshot());
   }
 
   /** Ends every stream (status OK), then stops the server; later calls fail with WEFT_CLOSED. */

@@ -12,6 +12,12 @@ import {
   type MutableTypeStatus,
   type TypeStatus,
 } from './client-status.js';
+import {
+  ClientResourceTracker,
+  type ClientConfigSnapshot,
+  type SentResponse,
+  type TypeConfigSnapshot,
+} from './client-resources.js';
 
 /** What a stream needs from its server. */
 export interface StreamHost {
@@ -53,6 +59,9 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
   protected readonly host: StreamHost;
   protected readonly status = new Map<AdsTypeUrl, MutableTypeStatus>();
   #identity: ClientIdentity | undefined;
+  #node: NodeMessage = {};
+  /** What the client holds per type (CSDS, /config_dump). */
+  protected readonly resources = new ClientResourceTracker();
   #connectedAtMs: number;
   #nonceCounter = 0;
   #closed = false;
@@ -133,9 +142,43 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
     };
   }
 
+  /** What the client holds, was sent and rejected, per type it asked for (CSDS, /config_dump). */
+  configSnapshot(): ClientConfigSnapshot {
+    const identity = this.#identity ?? identifyClient(undefined);
+    const snapshot = this.snapshot();
+    const types: TypeConfigSnapshot[] = [];
+    for (const typeUrl of ADS_TYPE_URLS) {
+      const s = this.status.get(typeUrl);
+      if (s === undefined) continue;
+      const served = snapshot.types.get(typeUrl)?.resources;
+      types.push({
+        typeUrl,
+        shortName: TYPE_SHORT_NAMES[typeUrl],
+        subscribed: s.subscribed,
+        lastNack: s.lastNack,
+        resources: this.resources.entries(
+          typeUrl,
+          s.subscribed,
+          (name) => served?.has(name) === true,
+        ),
+      });
+    }
+    return {
+      streamId: this.streamId,
+      nodeId: identity.nodeId,
+      node: this.#node,
+      kind: identity.view.kind,
+      userAgent: identity.userAgent,
+      protocol: this.protocol,
+      connectedAtMs: this.#connectedAtMs,
+      types,
+    };
+  }
+
   /** Remembers `node` from the first request only; later requests may omit it (XDS-NOTES 1). */
   protected noteNode(node: NodeMessage | undefined | null): void {
     if (this.#identity !== undefined) return;
+    this.#node = node ?? {};
     this.#identity = identifyClient(node ?? undefined);
     this.#connectedAtMs = this.host.clock.now();
     this.host.streamIdentified(this);
@@ -158,6 +201,24 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
   protected nextNonce(): string {
     this.#nonceCounter += 1;
     return `${this.streamId}-${this.#nonceCounter}`;
+  }
+
+  /** Records a response at write time (what the client will hold once it ACKs). */
+  protected recordSent(typeUrl: AdsTypeUrl, response: SentResponse): void {
+    this.resources.sent(typeUrl, response);
+  }
+
+  /**
+   * Applies an ACK or NACK to what the client holds. Called for every answer with a nonce,
+   * stale ones included: the client did accept or reject that response.
+   */
+  protected recordAnswer(
+    typeUrl: AdsTypeUrl,
+    nonce: string,
+    error: ErrorDetail | null | undefined,
+  ): void {
+    const message = error === undefined || error === null ? undefined : (error.message ?? '');
+    this.resources.answered(typeUrl, nonce, message, this.host.clock.now());
   }
 
   /** Records an ACK (no error_detail) or NACK (error_detail present) of the latest response. */

@@ -89,6 +89,7 @@ export class DeltaStream extends AdsStream<
     }
     const nonce = req.response_nonce ?? '';
     if (nonce !== '') {
+      this.recordAnswer(typeUrl, nonce, req.error_detail);
       if (nonce === st.lastNonce)
         this.recordAckOrNack(typeUrl, st.lastVersion, nonce, req.error_detail);
       else
@@ -120,6 +121,10 @@ export class DeltaStream extends AdsStream<
       // Unknown names are ignored; '*' leaves wildcard mode.
       if (name === '*') st.wildcard = false;
       else if (st.subscribed.delete(name)) st.has.delete(name);
+    }
+    if (unsubscribe.length > 0) {
+      const scope = st;
+      this.resources.retain(typeUrl, (name) => scope.wildcard || scope.subscribed.has(name));
     }
     if (first) {
       // initial_resource_versions wins over "answer every subscribed name": a matching version
@@ -166,6 +171,17 @@ export class DeltaStream extends AdsStream<
     const s = this.typeStatus(typeUrl);
     s.sentVersion = entry.version;
     s.sentNonce = nonce;
+    this.recordSent(typeUrl, {
+      nonce,
+      resources: resources.map((r) => ({
+        name: r.name,
+        version: r.version,
+        resourceVersion: r.version,
+        any: r.resource,
+      })),
+      removed,
+      fullSet: false,
+    });
     this.call.write({
       system_version_info: entry.version,
       resources,

@@ -78,6 +78,7 @@ export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResp
       });
       return;
     }
+    if (nonce !== '') this.recordAnswer(typeUrl, nonce, req.error_detail);
     if (st === undefined) {
       if (nonce !== '') return; // A nonce we never sent on this stream.
       st = { wildcard: false, names: new Set(), lastNonce: '', sent: new Map() };
@@ -94,6 +95,8 @@ export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResp
       (isFullSetType(typeUrl) && requested.length === 0 && (first || st.wildcard));
     st.names = new Set(requested.filter((n) => n !== '*'));
     for (const name of st.sent.keys()) if (!this.#inScope(st, name)) st.sent.delete(name);
+    const scope = st;
+    this.resources.retain(typeUrl, (name) => this.#inScope(scope, name));
     const s = this.typeStatus(typeUrl);
     s.subscribed = st.wildcard ? '*' : [...st.names].sort();
 
@@ -142,6 +145,17 @@ export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResp
     s.sentVersion = entry.version;
     s.sentNonce = nonce;
     const anys = desired.map((r) => r.any);
+    this.recordSent(typeUrl, {
+      nonce,
+      resources: desired.map((r) => ({
+        name: r.name,
+        version: entry.version,
+        resourceVersion: r.version,
+        any: r.any,
+      })),
+      removed: [],
+      fullSet: true,
+    });
     this.call.write({
       version_info: entry.version,
       resources: anys,

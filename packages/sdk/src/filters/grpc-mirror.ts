@@ -10,8 +10,11 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
+import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { AttemptOutcome, RouteDecision } from '../runtime/mesh-runtime.js';
-import { MirrorAdmission, shadowHost } from './mirror.js';
+import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import { shadowHost } from './mirror.js';
 
 /** Bound on cached mirror clients (one per mirror endpoint and authority). */
 const MAX_MIRROR_CLIENTS = 256;
@@ -26,7 +29,7 @@ export interface GrpcMirrorCounters {
   mirrorFailures: number;
   /** Calls drawn for mirroring that sent more (or fewer) than one request message: not mirrored. */
   mirrorsSkippedStreaming: number;
-  /** Copies dropped because MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER copies to that cluster were in flight. */
+  /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
   mirrorsOverflowed: number;
 }
 
@@ -56,13 +59,14 @@ function identity(b: Buffer): Buffer {
 export class GrpcMirror {
   private readonly clients = new Map<string, Client>();
   private readonly warnedRoutes = new Set<string>();
-  private readonly admission = new MirrorAdmission();
   private closed = false;
 
   constructor(
     private readonly counters: GrpcMirrorCounters,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    /** The integration's per-cluster admission: a copy holds one of its cluster's max_requests. */
+    private readonly admission: ClusterAdmission,
     /** Uniform in [0, 1): the mirror percentage draw. */
     private readonly random: () => number,
   ) {}
@@ -110,14 +114,18 @@ export class GrpcMirror {
     method: string,
     message: Buffer,
   ): void {
-    if (!this.admission.tryAcquire(cluster)) {
-      this.counters.mirrorsOverflowed++;
+    const picked = capture.decision.pickMirror(cluster);
+    if (picked === undefined) {
+      this.failed(cluster, undefined, 'no healthy endpoint');
       return;
     }
-    const lease = capture.decision.pickMirror(cluster);
-    if (lease === undefined) {
-      this.admission.release(cluster);
-      this.failed(cluster, undefined, 'no healthy endpoint');
+    const { lease } = picked;
+    const breakers = picked.cluster?.circuitBreakers;
+    if (!this.admission.tryStartRequest(cluster, breakers)) {
+      lease.done('success', UNUSED_LEASE);
+      this.counters.mirrorsOverflowed++;
+      const limit = (breakers ?? DEFAULT_CIRCUIT_BREAKERS).maxRequests;
+      this.admission.overflow(cluster, 'max_requests', limit); // counts and logs
       return;
     }
     const { endpoint } = lease;
@@ -147,7 +155,7 @@ export class GrpcMirror {
       capture.metadata,
       (err: ServiceError | null) => {
         if (timer !== undefined) this.clock.clearTimeout(timer);
-        this.admission.release(cluster);
+        this.admission.endRequest(cluster);
         const code = timedOut
           ? GrpcStatus.DEADLINE_EXCEEDED
           : err === null

@@ -8,15 +8,13 @@ import type { Dispatcher } from 'undici';
 import type { EndpointPools } from '../http/endpoint-pools.js';
 import { indexHeaders } from '../http/request-headers.js';
 import { isConnectError, isReplayable } from '../http/upstream-failures.js';
-import type { AttemptOutcome, EndpointLease, RouteDecision } from '../runtime/mesh-runtime.js';
+import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
+import type { AttemptOutcome, MirrorPick, RouteDecision } from '../runtime/mesh-runtime.js';
 
 const PER_MILLION = 1_000_000;
-/**
- * Copies in flight per mirror cluster before further copies are dropped (counted): Envoy bounds
- * shadow traffic by the mirror cluster's circuit breaker (default max_requests 1024), so a hung
- * mirror backend can never pile up connections without bound.
- */
-export const MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER = 1024;
+
 /** Bound on routes remembered for "logged once" warnings. */
 const MAX_WARNED_ROUTES = 1024;
 
@@ -28,27 +26,11 @@ export interface MirrorCounters {
   mirrorFailures: number;
   /** Requests drawn for mirroring whose body is a stream: not mirrored (never read twice). */
   mirrorsSkippedStreamedBody: number;
-  /** Copies dropped because MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER copies to that cluster were in flight. */
+  /**
+   * Copies dropped because the mirror cluster was at its circuit breaker's max_requests (Envoy
+   * bounds shadow traffic the same way; the cluster's `overflows` count them too).
+   */
   mirrorsOverflowed: number;
-}
-
-/** Copies in flight per mirror cluster, bounded by MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER. */
-export class MirrorAdmission {
-  private readonly inFlight = new Map<string, number>();
-
-  /** Takes a slot for a copy to `cluster`; false when the cluster is at its bound. */
-  tryAcquire(cluster: string): boolean {
-    const n = this.inFlight.get(cluster) ?? 0;
-    if (n >= MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER) return false;
-    this.inFlight.set(cluster, n + 1);
-    return true;
-  }
-
-  release(cluster: string): void {
-    const n = (this.inFlight.get(cluster) ?? 1) - 1;
-    if (n <= 0) this.inFlight.delete(cluster);
-    else this.inFlight.set(cluster, n);
-  }
 }
 
 /** What a mirror needs from its dispatcher. */
@@ -59,6 +41,8 @@ export interface HttpMirrorContext {
   /** Uniform in [0, 1): the mirror percentage draw. */
   readonly random: () => number;
   readonly counters: MirrorCounters;
+  /** The dispatcher's per-cluster admission: a copy holds one of its cluster's max_requests. */
+  readonly admission: ClusterAdmission;
 }
 
 /**
@@ -76,7 +60,6 @@ export function shadowHost(host: string): string {
 export class HttpMirror {
   private readonly inFlight = new Set<AbortController>();
   private readonly warnedRoutes = new Set<string>();
-  private readonly admission = new MirrorAdmission();
   private closed = false;
 
   constructor(private readonly ctx: HttpMirrorContext) {}
@@ -125,28 +108,35 @@ export class HttpMirror {
     timeoutMs: number,
   ): void {
     const { ctx } = this;
-    if (!this.admission.tryAcquire(clusterName)) {
-      ctx.counters.mirrorsOverflowed++;
-      return;
-    }
-    let lease: EndpointLease | undefined;
+    let picked: MirrorPick | undefined;
     try {
-      lease = decision.pickMirror(clusterName);
+      picked = decision.pickMirror(clusterName);
     } catch (err) {
-      this.admission.release(clusterName);
       this.failed(clusterName, undefined, WeftError.from(err));
       return;
     }
-    const entry = lease === undefined ? undefined : ctx.pools.get(lease.endpoint, undefined);
-    if (lease === undefined || entry === undefined) {
-      this.admission.release(clusterName);
-      lease?.done('success', { unused: true });
+    if (picked === undefined) {
       this.failed(
         clusterName,
         undefined,
         new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `mirror cluster ${clusterName}: no endpoint`),
       );
       return;
+    }
+    const { lease, cluster } = picked;
+    const breakers = cluster?.circuitBreakers;
+    if (!ctx.admission.tryStartRequest(clusterName, breakers)) {
+      lease.done('success', UNUSED_LEASE);
+      ctx.counters.mirrorsOverflowed++;
+      const limit = (breakers ?? DEFAULT_CIRCUIT_BREAKERS).maxRequests;
+      ctx.admission.overflow(clusterName, 'max_requests', limit); // counts and logs
+      return;
+    }
+    const entry = ctx.pools.get(lease.endpoint, cluster);
+    if (entry === undefined) {
+      ctx.admission.endRequest(clusterName);
+      lease.done('success', UNUSED_LEASE);
+      return; // the dispatcher closed
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of indexHeaders(opts.headers)) headers[name] = value;
@@ -167,7 +157,7 @@ export class HttpMirror {
       if (timer !== undefined) ctx.clock.clearTimeout(timer);
       timer = undefined;
       this.inFlight.delete(ac);
-      this.admission.release(clusterName);
+      ctx.admission.endRequest(clusterName);
       endpointLease.done(outcome, httpStatus === undefined ? undefined : { httpStatus });
     };
     ctx.counters.mirrored++;

@@ -5,6 +5,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
+import { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import { FaultInjector } from '../filters/fault.js';
 import { GrpcMirror } from '../filters/grpc-mirror.js';
@@ -69,6 +71,13 @@ export interface GrpcIntegrationStats {
   readonly retriesExhausted: number;
   /** Retries refused because the cluster's max_retries (or retry budget) was reached. */
   readonly retryBudgetExceeded: number;
+  /** Picks dropped UNAVAILABLE because the cluster was at its max_requests (gRFC A32; UO). */
+  readonly overflows: number;
+  /**
+   * Circuit-breaker state per cluster: `active` calls (from pick to end) and `overflows`; gRPC
+   * has no pending queue and grpc-js owns the connections, so `pending` and `connections` are 0.
+   */
+  readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
   /** Calls a fault filter delayed before they were sent (gRFC A33). */
   readonly faultsDelayed: number;
   /** Calls a fault filter ended with its status without reaching a server (gRFC A33). */
@@ -162,6 +171,7 @@ export function installGrpcIntegration(
     retries: 0,
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
+    overflows: 0,
     faultsDelayed: 0,
     faultsAborted: 0,
     faultsOverflowed: 0,
@@ -170,6 +180,7 @@ export function installGrpcIntegration(
     mirrorsSkippedStreaming: 0,
     mirrorsOverflowed: 0,
   };
+  const admission = new ClusterAdmission(resolved.logger, 'grpc');
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
     scheme: resolved.scheme,
@@ -179,8 +190,9 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
+    admission,
     faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
-    mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, resolved.random),
+    mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();
@@ -206,7 +218,12 @@ export function installGrpcIntegration(
     stats: () => {
       let callsInFlight = 0;
       for (const r of resolvers) callsInFlight += r.channel?.calls.size ?? 0;
-      return Object.freeze({ channels: resolvers.size, callsInFlight, ...counters });
+      return Object.freeze({
+        channels: resolvers.size,
+        callsInFlight,
+        ...counters,
+        clusters: ctx.admission.snapshot(),
+      });
     },
     uninstall: () => {
       if (!installed) return;

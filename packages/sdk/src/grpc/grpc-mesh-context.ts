@@ -2,6 +2,7 @@
 // counters and the diagnostics channel. One per installGrpcIntegration(); never module-level.
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { GrpcMirror } from '../filters/grpc-mirror.js';
@@ -22,6 +23,7 @@ export interface GrpcCounters {
   retries: number;
   retriesExhausted: number;
   retryBudgetExceeded: number;
+  overflows: number;
   faultsDelayed: number;
   faultsAborted: number;
   faultsOverflowed: number;
@@ -42,6 +44,8 @@ export interface GrpcMeshContext {
   readonly counters: GrpcCounters;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Calls in flight per cluster against its max_requests (gRFC A32). */
+  readonly admission: ClusterAdmission;
   /** Fault injection of routes with fault filters (gRFC A33). */
   readonly faults: FaultInjector;
   /** Mirror copies of calls on routes with request mirror policies. */

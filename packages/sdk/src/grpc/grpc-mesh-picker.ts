@@ -9,6 +9,8 @@ import {
   Metadata,
   status as GrpcStatus,
 } from '@grpc/grpc-js';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import type { EndpointLease } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { GrpcCallState } from './grpc-call-state.js';
@@ -76,6 +78,8 @@ export class GrpcMeshPicker implements experimental.Picker {
     const decision = call.decision;
     // A lease from an earlier pick of this call that never started goes back before a new one.
     call.releasePending('reset');
+    const overflow = this.admitRequest(call);
+    if (overflow !== undefined) return overflow;
     const refused = this.admitRetry(call);
     if (refused !== undefined) return refused;
     // ring_hash keeps a key on its endpoint while that endpoint is merely connecting (gRFC A42):
@@ -189,11 +193,33 @@ export class GrpcMeshPicker implements experimental.Picker {
     };
   }
 
+  /**
+   * gRFC A32: a cluster at its max_requests drops the pick UNAVAILABLE (a drop is never retried
+   * by grpc-js); every attempt counts, from its pick to its end, retries included.
+   */
+  private admitRequest(call: GrpcCallState): experimental.PickResult | undefined {
+    const decision = call.decision;
+    if (decision === undefined) return undefined;
+    const { admission, counters } = this.channel.ctx;
+    admission.warnUnenforced(decision.cluster);
+    const limit = (decision.cluster?.circuitBreakers ?? DEFAULT_CIRCUIT_BREAKERS).maxRequests;
+    if (admission.counts(decision.clusterName).active < limit) return undefined;
+    counters.overflows += 1;
+    const err = admission.overflow(decision.clusterName, 'max_requests', limit);
+    return fail(experimental.PickResultType.DROP, `weft: ${err.code}: ${err.message} (UO)`);
+  }
+
   private complete(
     call: GrpcCallState,
-    lease: EndpointLease,
+    picked: EndpointLease,
     entry: PickerSubchannel,
   ): experimental.PickResult {
+    // The attempt holds one of its cluster's max_requests slots until its lease is done.
+    const decision = call.decision;
+    const lease =
+      decision === undefined
+        ? picked
+        : countedLease(this.channel.ctx.admission, decision.clusterName, picked);
     call.picked(lease);
     return {
       pickResultType: experimental.PickResultType.COMPLETE,
@@ -207,6 +233,22 @@ export class GrpcMeshPicker implements experimental.Picker {
       },
     };
   }
+}
+
+/** Wraps `lease` so that its `done` also frees the attempt's max_requests slot. */
+function countedLease(
+  admission: ClusterAdmission,
+  cluster: string,
+  lease: EndpointLease,
+): EndpointLease {
+  admission.counts(cluster).active += 1;
+  return {
+    endpoint: lease.endpoint,
+    done: (outcome, detail) => {
+      admission.endRequest(cluster);
+      lease.done(outcome, detail);
+    },
+  };
 }
 
 function fail(

@@ -4,11 +4,13 @@
 import type { Duplex } from 'node:stream';
 import { WeftError } from '@weft/xds-client';
 import type { AttemptDetail, AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
-import type { LegacyHandler } from './legacy-handler.js';
+import type { PooledHandler } from './endpoint-pools.js';
 import type { MeshCall } from './mesh-call.js';
 
 /** One attempt; ignores everything undici says after the request gave up on it (`abandoned`). */
-export class Attempt implements LegacyHandler {
+export class Attempt implements PooledHandler {
+  dequeue: (() => void) | undefined = undefined;
+  settled: (() => void) | undefined = undefined;
   connected = false;
   responded = false;
   /** The request gave up on this attempt (timeout, or retried); ignore what comes later. */
@@ -28,9 +30,13 @@ export class Attempt implements LegacyHandler {
     this.lease.done(outcome, detail);
   }
 
-  /** Gives up on this attempt: later callbacks are ignored and the upstream request is aborted. */
+  /**
+   * Gives up on this attempt: later callbacks are ignored and the upstream request is aborted
+   * (or taken out of the cluster's pending queue).
+   */
   abandon(reason: Error): void {
     this.abandoned = true;
+    this.dequeue?.();
     this.abortUpstream?.(reason);
   }
 
@@ -71,6 +77,7 @@ export class Attempt implements LegacyHandler {
   }
 
   onComplete(trailers: Buffer[] | string[] | null): void {
+    this.settled?.();
     if (this.abandoned) return;
     this.call.finish(
       this.call.statusCode !== undefined && this.call.statusCode >= 500
@@ -82,6 +89,7 @@ export class Attempt implements LegacyHandler {
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.settled?.();
     if (this.abandoned) return;
     this.responded = true;
     this.call.responseStarted(statusCode);
@@ -99,6 +107,7 @@ export class Attempt implements LegacyHandler {
   }
 
   onError(err: Error): void {
+    this.settled?.();
     if (this.abandoned) return;
     this.call.attemptFailed(this, err);
   }

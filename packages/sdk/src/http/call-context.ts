@@ -1,5 +1,6 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
+import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { HttpMirror } from '../filters/mirror.js';
@@ -19,6 +20,8 @@ export interface CallContext {
   readonly random: () => number;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
+  /** Requests, pending requests and connections per cluster (circuit breakers). */
+  readonly admission: ClusterAdmission;
   /** Fault injection (routes with fault filters). */
   readonly faults: FaultInjector;
   /** Mirror copies (routes with request mirror policies). */

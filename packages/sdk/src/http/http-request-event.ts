@@ -1,5 +1,6 @@
 // The per-request record published on diagnostics_channel `weft:sdk:request` and logged at debug,
 // and the counters behind `mesh.stats().http`. (STYLE rules 28-29.)
+import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import type { AttemptOutcome } from '../runtime/mesh-runtime.js';
 
 /** Channel name of the per-request record. */
@@ -14,6 +15,8 @@ export type HttpRequestOutcome =
   | 'no-healthy-upstream'
   /** The caller aborted it. */
   | 'cancelled'
+  /** A circuit-breaker threshold of the cluster refused it (UO). */
+  | 'overflow'
   /** A fault filter aborted it with a mesh-made response (response flag FI). */
   | 'fault-abort'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
@@ -82,6 +85,10 @@ export interface MeshHttpStats {
   readonly mirrorsOverflowed: number;
   /** Endpoint pools open now. */
   readonly pools: number;
+  /** Requests (or retries) refused by a cluster's circuit breaker (WEFT_OVERFLOW, UO). */
+  readonly overflows: number;
+  /** Circuit-breaker state per cluster: active and pending requests, connections, overflows. */
+  readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
 }
 
 /** Mutable counters, owned by one dispatcher. */
@@ -97,6 +104,7 @@ export class HttpCounters {
   retryBudgetExceeded = 0;
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
+  overflows = 0;
   faultsDelayed = 0;
   faultsAborted = 0;
   faultsOverflowed = 0;
@@ -105,7 +113,10 @@ export class HttpCounters {
   mirrorsSkippedStreamedBody = 0;
   mirrorsOverflowed = 0;
 
-  snapshot(pools: number): MeshHttpStats {
+  snapshot(
+    pools: number,
+    clusters: Readonly<Record<string, ClusterAdmissionStats>>,
+  ): MeshHttpStats {
     return {
       requests: this.requests,
       responses: this.responses,
@@ -126,6 +137,8 @@ export class HttpCounters {
       mirrorsSkippedStreamedBody: this.mirrorsSkippedStreamedBody,
       mirrorsOverflowed: this.mirrorsOverflowed,
       pools,
+      overflows: this.overflows,
+      clusters,
     };
   }
 }

@@ -5,7 +5,9 @@
 import { WeftError } from '@weft/xds-client';
 import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
+import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
+import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
 import type { RetriableFailure } from '../routing/retry-conditions.js';
 import type { FaultAbort, FaultPlan } from '../filters/fault.js';
@@ -54,6 +56,8 @@ export class MeshCall implements RouteInput {
   /** A retriable failure met a policy with no retries left: the final error is URX. */
   private exhausted = false;
   private holdsRetry = false;
+  /** Holds one of the cluster's max_requests slots (from a send to the end or a retry back-off). */
+  private holdsRequest = false;
   private countsForBudget = false;
   private backoffTimer: TimerHandle | undefined = undefined;
   private perTryTimer: TimerHandle | undefined = undefined;
@@ -235,6 +239,16 @@ export class MeshCall implements RouteInput {
       this.fail(new WeftError('WEFT_CLOSED', 'mesh dispatcher is closed'), 'error');
       return;
     }
+    // Circuit breaker max_requests: every try (retries too, as in Envoy) needs a slot.
+    const breakers = decision.cluster?.circuitBreakers;
+    if (!this.holdsRequest) {
+      if (!this.ctx.admission.tryStartRequest(decision.clusterName, breakers)) {
+        const limit = (breakers ?? DEFAULT_CIRCUIT_BREAKERS).maxRequests;
+        this.overflowed(this.ctx.admission.overflow(decision.clusterName, 'max_requests', limit));
+        return;
+      }
+      this.holdsRequest = true;
+    }
     let lease: EndpointLease | undefined;
     try {
       lease = decision.pick(this.exclude);
@@ -265,10 +279,17 @@ export class MeshCall implements RouteInput {
       );
       return;
     }
-    const entry = this.ctx.pools.get(lease.endpoint, decision.cluster?.connectTimeoutMs);
+    const entry = this.ctx.pools.get(lease.endpoint, decision.cluster);
     if (entry === undefined) {
       lease.done('success'); // not the endpoint's fault: the mesh closed under us
       this.fail(new WeftError('WEFT_CLOSED', 'mesh dispatcher is closed'), 'error');
+      return;
+    }
+    // Circuit breaker max_connections / max_pending_requests: send, wait for a socket, or overflow.
+    const admitted = this.ctx.pools.admit(entry, breakers);
+    if (admitted instanceof WeftError) {
+      lease.done('success', UNUSED_LEASE);
+      this.overflowed(admitted);
       return;
     }
     if (this.attempts > 0 && !anyWhenAllTried) this.ctx.counters.retriesToNextEndpoint++;
@@ -282,8 +303,13 @@ export class MeshCall implements RouteInput {
         this.perTryTimedOut(attempt, perTryMs);
       }, perTryMs);
     }
-    upstream.origin = entry.origin;
-    entry.pool.dispatch(upstream, attempt);
+    this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
+  }
+
+  /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */
+  private overflowed(err: WeftError): void {
+    this.ctx.counters.overflows++;
+    this.fail(err, 'overflow');
   }
 
   /**
@@ -315,6 +341,8 @@ export class MeshCall implements RouteInput {
       this.holdsRetry = true;
     }
     const delayMs = retryBackoffMs(policy, this.retries, this.ctx.random);
+    // No request in flight during the back-off: the retry asks for a max_requests slot again.
+    this.releaseRequest(decision.clusterName);
     this.retries++;
     this.ctx.counters.retries++;
     if (this.perTryTimer !== undefined) {
@@ -366,7 +394,7 @@ export class MeshCall implements RouteInput {
       } else {
         // Between tries (back-off) or still connecting: nothing upstream to abort yet.
         if (attempt !== undefined && !attempt.abandoned) {
-          attempt.abandoned = true;
+          attempt.abandon(reason ?? new WeftError('WEFT_CLOSED', 'request aborted'));
           attempt.report('success');
         }
         this.fail(reason ?? new WeftError('WEFT_CLOSED', 'request aborted'), 'cancelled');
@@ -497,8 +525,8 @@ export class MeshCall implements RouteInput {
       if (attempt.abortUpstream !== undefined) {
         attempt.abortUpstream(err); // → attemptFailed(err) → fail
       } else {
-        // Still connecting or queued in the pool: abort as soon as it connects, answer now.
-        attempt.abandoned = true;
+        // Still connecting or queued: leave the queue, or abort as soon as it connects; answer now.
+        attempt.abandon(err);
         attempt.report('timeout');
       }
     }
@@ -531,6 +559,7 @@ export class MeshCall implements RouteInput {
     this.endFaultDelay?.();
     this.endFaultDelay = undefined;
     const cluster = this.decision?.clusterName ?? '';
+    this.releaseRequest(cluster);
     if (this.holdsRetry) this.ctx.retryBudgets.release(cluster);
     if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
     this.holdsRetry = this.countsForBudget = false;
@@ -544,6 +573,12 @@ export class MeshCall implements RouteInput {
       outcome === 'fault-abort' ? 'FI' : err instanceof WeftError ? err.responseFlag : '-';
     if (this.faultFlag === undefined) return flag;
     return flag === '-' ? this.faultFlag : `${this.faultFlag},${flag}`;
+  }
+
+  private releaseRequest(cluster: string): void {
+    if (!this.holdsRequest) return;
+    this.holdsRequest = false;
+    this.ctx.admission.endRequest(cluster);
   }
 
   /** The record published for this request. */

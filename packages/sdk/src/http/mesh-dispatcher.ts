@@ -6,6 +6,7 @@ import type { Channel } from 'node:diagnostics_channel';
 import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-client';
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
+import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import { FaultInjector } from '../filters/fault.js';
 import { HttpMirror } from '../filters/mirror.js';
@@ -97,12 +98,13 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
  * `pipeline`) or as `dispatcher` of one call. The request's origin `http://HOST[:PORT]` names the
  * xDS listener; the request goes to an endpoint of the routed cluster with `Host: HOST[:PORT]`.
  * The route's retry policy and timeouts apply (see the package README, "Retries and timeouts").
- * Mesh failures reach the handler's `onError` as WeftError (NR, UH, UF, UC, UT, URX).
+ * Mesh failures reach the handler's `onError` as WeftError (NR, UH, UF, UC, UT, URX, UO).
  */
 export class MeshDispatcher extends Dispatcher {
   private readonly ctx: CallContext;
   private readonly targets = new UpstreamTargets();
   private readonly pools: EndpointPools;
+  private readonly admission: ClusterAdmission;
   private readonly counters = new HttpCounters();
   private readonly mirror: HttpMirror;
   private readonly followed = new Map<string, () => void>();
@@ -114,7 +116,8 @@ export class MeshDispatcher extends Dispatcher {
   constructor(options: MeshDispatcherOptions) {
     super();
     const o = resolveOptions(options);
-    this.pools = new EndpointPools({ connectTimeoutMs: o.connectTimeoutMs });
+    this.admission = new ClusterAdmission(o.logger, 'http');
+    this.pools = new EndpointPools({ connectTimeoutMs: o.connectTimeoutMs }, this.admission);
     this.requestChannel = channel(HTTP_REQUEST_CHANNEL);
     const logRequests = o.logger !== silentLogger;
     const requestChannel = this.requestChannel;
@@ -124,6 +127,7 @@ export class MeshDispatcher extends Dispatcher {
       logger: o.logger,
       random: o.random,
       counters: this.counters,
+      admission: this.admission,
     });
     this.ctx = {
       runtime: o.runtime,
@@ -133,6 +137,7 @@ export class MeshDispatcher extends Dispatcher {
       counters: this.counters,
       random: o.random,
       retryBudgets: new RetryBudgets(),
+      admission: this.admission,
       faults: new FaultInjector(o.random, this.counters, o.logger, 'http'),
       mirror: this.mirror,
       resourceWaitMs: o.resourceWaitMs,
@@ -161,7 +166,7 @@ export class MeshDispatcher extends Dispatcher {
 
   /** Counters since creation. */
   stats(): MeshHttpStats {
-    return this.counters.snapshot(this.pools.size);
+    return this.counters.snapshot(this.pools.size, this.admission.snapshot());
   }
 
   /** Routes and sends one request; errors (mesh or upstream) reach `handler`. Always returns true. */
@@ -254,7 +259,9 @@ export class MeshDispatcher extends Dispatcher {
     if (this.state !== 'open') return;
     const live = new Set<string>();
     for (const authority of this.followed.keys()) {
-      for (const endpoint of this.ctx.runtime.endpointsOf(authority)) live.add(endpoint.key);
+      for (const endpoint of this.ctx.runtime.endpointsOf(authority)) {
+        live.add(EndpointPools.keyOf(endpoint));
+      }
     }
     const closed = this.pools.retain(live);
     if (closed > 0)

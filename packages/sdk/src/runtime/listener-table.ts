@@ -13,7 +13,13 @@ import type { CompiledRoute, CompiledVirtualHost } from '../routing/route-table.
 import { RouteTable } from '../routing/route-table.js';
 import { RoutingError } from '../routing/routing-error.js';
 import type { XdsConfig } from '../xds/xds-config.js';
-import type { EndpointLease, RouteDecision, RouteInput, UpstreamEndpoint } from './mesh-runtime.js';
+import type {
+  EndpointLease,
+  MirrorPick,
+  RouteDecision,
+  RouteInput,
+  UpstreamEndpoint,
+} from './mesh-runtime.js';
 
 const NO_FILTERS: EffectiveHttpFilters = Object.freeze([]);
 
@@ -73,8 +79,10 @@ class Decision implements RouteDecision {
     return this.balancer.pick(this, exclude);
   }
 
-  pickMirror(clusterName: string): EndpointLease | undefined {
-    return this.balancers.get(clusterName)?.pick(this, undefined);
+  pickMirror(clusterName: string): MirrorPick | undefined {
+    const balancer = this.balancers.get(clusterName);
+    const lease = balancer?.pick(this, undefined);
+    return lease === undefined ? undefined : { lease, cluster: balancer?.cluster };
   }
 
   unavailableError(exclude?: ReadonlySet<string>): RoutingError {

@@ -3,11 +3,7 @@ import type { FaultUpdate } from '@weft/xds-client';
 import { silentLogger } from '@weft/xds-client';
 import type { FaultCounters, FaultPlan } from '../../src/filters/fault.js';
 import { FaultInjector, grpcStatusOfHttpStatus } from '../../src/filters/fault.js';
-import {
-  MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER,
-  MirrorAdmission,
-  shadowHost,
-} from '../../src/filters/mirror.js';
+import { shadowHost } from '../../src/filters/mirror.js';
 import { faultAbortResponse } from '../../src/http/fault-response.js';
 import type { EffectiveHttpFilters } from '../../src/routing/route-filters.js';
 
@@ -234,16 +230,5 @@ describe('faultAbortResponse', () => {
       faultAbortResponse({ kind: 'grpc', grpcStatus: 14 }, 'text/plain').statusCode,
       503,
     );
-  });
-});
-
-describe('MirrorAdmission', () => {
-  it(`admits ${MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER} copies per cluster in flight, then refuses until one ends`, () => {
-    const a = new MirrorAdmission();
-    for (let i = 0; i < MAX_MIRRORS_IN_FLIGHT_PER_CLUSTER; i++) assert.ok(a.tryAcquire('shadow'));
-    assert.equal(a.tryAcquire('shadow'), false);
-    assert.ok(a.tryAcquire('other'));
-    a.release('shadow');
-    assert.ok(a.tryAcquire('shadow'));
   });
 });

@@ -41,6 +41,12 @@ export interface TestEchoServer {
   /** Answer this many next calls with `failNextWith`, then as `failWith` says. */
   failNext: number;
   failNextWith: status;
+  /** While true, calls are held unanswered until `release()`. */
+  hold: boolean;
+  /** Calls held now. */
+  readonly held: (() => void)[];
+  /** Stops holding and answers every held call. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,12 @@ export async function startTestEchoServer(name: string): Promise<TestEchoServer>
     failWith: undefined,
     failNext: 0,
     failNextWith: status.UNAVAILABLE,
+    hold: false,
+    held: [],
+    release: () => {
+      state.hold = false;
+      for (const answer of state.held.splice(0)) answer();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.forceShutdown();
@@ -73,7 +85,8 @@ export async function startTestEchoServer(name: string): Promise<TestEchoServer>
           callback({ code: failWith, details: `${name} failing` });
         } else callback(null, { backend: name });
       };
-      if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+      if (state.hold) state.held.push(answer);
+      else if (state.delayMs > 0) setTimeout(answer, state.delayMs);
       else answer();
     },
   });

@@ -113,6 +113,7 @@ export function cluster(
       maxRetries: 3,
       retryBudget: undefined,
     },
+    maxRequestsPerConnection: undefined,
     outlierDetection: undefined,
     tls: undefined,
     filterMetadata: {},

@@ -117,10 +117,11 @@ describe('createMeshRuntime', () => {
       await ready;
       const d = decide(r.mesh);
       assert.equal(d.clusterName, 'v1');
-      const lease = d.pickMirror('shadow');
-      assert.ok(lease !== undefined);
-      assert.equal(lease.endpoint.key, '10.0.0.9:8080');
-      lease.done('success');
+      const picked = d.pickMirror('shadow');
+      assert.ok(picked !== undefined);
+      assert.equal(picked.lease.endpoint.key, '10.0.0.9:8080');
+      assert.equal(picked.cluster?.name, 'shadow');
+      picked.lease.done('success');
       assert.equal(d.pickMirror('unknown'), undefined);
       assert.deepEqual(
         r.mesh

@@ -59,6 +59,11 @@ export interface ClusterUpdate {
   /** Default 5000 (Envoy). */
   readonly connectTimeoutMs: number;
   readonly circuitBreakers: CircuitBreakersUpdate;
+  /**
+   * `max_requests_per_connection`: requests sent on one upstream connection before it is closed
+   * and a new one opened. Undefined (unset or 0) = no limit, Envoy's default.
+   */
+  readonly maxRequestsPerConnection: number | undefined;
   /** Undefined when the cluster has no outlier detection. */
   readonly outlierDetection: OutlierDetectionUpdate | undefined;
   /** Undefined for plaintext. */
@@ -227,6 +232,25 @@ function circuitBreakers(msg: ProtoObject, issues: IssueCollector): CircuitBreak
   };
 }
 
+const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/**
+ * The cluster's `max_requests_per_connection` (0 = unlimited, as in Envoy). The newer
+ * HttpProtocolOptions form is not decoded (its proto is not in Weft's bundle): a cluster that
+ * sets it is rejected rather than served without the limit.
+ */
+function maxRequestsPerConnection(msg: ProtoObject, issues: IssueCollector): number | undefined {
+  const options = message(msg, 'typed_extension_protocol_options');
+  if (options?.[HTTP_PROTOCOL_OPTIONS_KEY] !== undefined) {
+    issues.add(
+      `typed_extension_protocol_options.${HTTP_PROTOCOL_OPTIONS_KEY}`,
+      'not supported; use the cluster field max_requests_per_connection',
+    );
+  }
+  const n = wrappedInt(msg, 'max_requests_per_connection');
+  return n === undefined || n === 0 ? undefined : n;
+}
+
 function decodeCluster(
   msg: ProtoObject,
   name: string,
@@ -262,6 +286,7 @@ function decodeCluster(
     wrrLocality,
     connectTimeoutMs: durationMs(msg, 'connect_timeout', '', issues) ?? 5000,
     circuitBreakers: circuitBreakers(msg, issues),
+    maxRequestsPerConnection: maxRequestsPerConnection(msg, issues),
     outlierDetection:
       od === undefined ? undefined : decodeOutlierDetection(od, 'outlier_detection', issues),
     tls:

@@ -60,10 +60,24 @@ describe('ClusterResourceType', () => {
           maxRetries: 3,
           retryBudget: undefined,
         },
+        maxRequestsPerConnection: undefined,
         outlierDetection: undefined,
         tls: undefined,
         filterMetadata: {},
       });
+    });
+
+    it('decodes max_requests_per_connection, 0 meaning no limit', () => {
+      const limited = { ...VALID, max_requests_per_connection: { value: 3 } };
+      const unlimited = { ...VALID, max_requests_per_connection: { value: 0 } };
+      assert.equal(
+        expectOk(cds.decode(encode(CLUSTER_TYPE_URL, limited), ctx)).maxRequestsPerConnection,
+        3,
+      );
+      assert.equal(
+        expectOk(cds.decode(encode(CLUSTER_TYPE_URL, unlimited), ctx)).maxRequestsPerConnection,
+        undefined,
+      );
     });
 
     it('decodes service_name, timeouts, breakers, outlier detection, TLS and metadata', () => {
@@ -322,6 +336,20 @@ describe('ClusterResourceType', () => {
           circuit_breakers: { thresholds: [{ retry_budget: { budget_percent: { value: 150 } } }] },
         },
         path: 'circuit_breakers.thresholds[0].retry_budget.budget_percent',
+      },
+      {
+        name: 'max_requests_per_connection in HttpProtocolOptions (not decoded)',
+        raw: {
+          ...VALID,
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              type_url:
+                'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              value: new Uint8Array([]),
+            },
+          },
+        },
+        path: 'typed_extension_protocol_options.envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
       },
       {
         name: 'a transport socket that is not TLS',

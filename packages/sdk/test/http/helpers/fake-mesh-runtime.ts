@@ -24,6 +24,8 @@ export interface FakeRoute {
   readonly retryPolicy?: RetryPolicyUpdate | undefined;
   /** Circuit breakers of the cluster (max_retries, retry budget); undefined = no CDS resource. */
   readonly circuitBreakers?: CircuitBreakersUpdate | undefined;
+  /** The cluster's max_requests_per_connection (needs `circuitBreakers` for a CDS resource). */
+  readonly maxRequestsPerConnection?: number | undefined;
   /** The route's effective HTTP filters (fault, local rate limit); default none. */
   readonly filters?: EffectiveHttpFilters | undefined;
   /** Ports on 127.0.0.1, in pick order; may depend on the request (header routing). */
@@ -100,6 +102,7 @@ export class FakeMeshRuntime implements MeshRuntime {
           : ({
               name: route.cluster,
               circuitBreakers: route.circuitBreakers,
+              maxRequestsPerConnection: route.maxRequestsPerConnection,
             } as unknown as ClusterUpdate),
       filters: route.filters ?? [],
       unavailableError: () =>
