@@ -45,6 +45,15 @@ spec:
       mirror: { host: shadow-down }
     - route: [{ destination: { host: inventory } }]`;
 
+/** The hanging mirror backend admits 3 requests in flight (circuit breaker max_requests). */
+const SHADOW_HANG_RULE = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: shadow-hang, namespace: default }
+spec:
+  host: shadow-hang
+  trafficPolicy:
+    connectionPool: { http: { http2MaxRequests: 3 } }`;
+
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
   server: Server;
   port: number;
@@ -107,6 +116,7 @@ describe('sdk http fault injection and mirroring: mesh.fetch against a weft cont
         service('shadow-hang', hang.port),
         service('shadow-down', down.port),
         VIRTUAL_SERVICE,
+        SHADOW_HANG_RULE,
       ].join('\n---\n'),
     );
     mesh = fixture.mesh;
@@ -227,15 +237,17 @@ describe('sdk http fault injection and mirroring: mesh.fetch against a weft cont
       assert.ok(mirrored >= 120 && mirrored <= 280, `mirrored ${mirrored} of 400`);
     });
 
-    it('answers the primary while the mirror backend hangs', async () => {
+    it('answers the primary while the mirror backend hangs; copies beyond its max_requests are dropped', async () => {
       const before = hangReceived;
-      for (let i = 0; i < 3; i++) {
+      const overflowedBefore = mesh.stats().http.mirrorsOverflowed;
+      for (let i = 0; i < 5; i++) {
         const res = await mesh.fetch(`http://inventory:8080/mirror-hang/${i}`);
         assert.equal(res.status, 200);
         assert.equal(await res.text(), 'inventory');
       }
       await until(() => hangReceived - before === 3, 'the copies at the hanging backend');
-      assert.equal(hanging.filter((r) => !r.writableEnded).length >= 3, true);
+      assert.equal(mesh.stats().http.mirrorsOverflowed - overflowedBefore, 2);
+      assert.equal(hanging.filter((r) => !r.writableEnded).length, 3);
     });
 
     it('answers the primary when the mirror backend is down, counting the failed copy', async () => {
