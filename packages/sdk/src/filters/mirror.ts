@@ -5,13 +5,13 @@
 import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
 import { WeftError } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
-import type { EndpointPools } from '../http/endpoint-pools.js';
+import type { EndpointPools, PooledHandler, PoolRequest } from '../http/endpoint-pools.js';
 import { indexHeaders } from '../http/request-headers.js';
 import { isConnectError, isReplayable } from '../http/upstream-failures.js';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
-import type { AttemptOutcome, MirrorPick, RouteDecision } from '../runtime/mesh-runtime.js';
+import type { MirrorPick, RouteDecision } from '../runtime/mesh-runtime.js';
 
 const PER_MILLION = 1_000_000;
 
@@ -58,7 +58,7 @@ export function shadowHost(host: string): string {
 
 /** Sends the mirror copies of one dispatcher's requests, and aborts those in flight on close. */
 export class HttpMirror {
-  private readonly inFlight = new Set<AbortController>();
+  private readonly inFlight = new Set<MirrorCopy>();
   private readonly warnedRoutes = new Set<string>();
   private closed = false;
 
@@ -96,7 +96,8 @@ export class HttpMirror {
   /** Aborts every copy in flight; later `mirror()` calls do nothing. */
   close(): void {
     this.closed = true;
-    for (const ac of this.inFlight) ac.abort(new WeftError('WEFT_CLOSED', 'mesh closed'));
+    const reason = new WeftError('WEFT_CLOSED', 'mesh closed');
+    for (const copy of [...this.inFlight]) copy.cancel(reason);
     this.inFlight.clear();
   }
 
@@ -138,51 +139,50 @@ export class HttpMirror {
       lease.done('success', UNUSED_LEASE);
       return; // the dispatcher closed
     }
+    // Circuit breaker max_connections / max_pending_requests of the mirror cluster, as for a try.
+    const admitted = ctx.pools.admit(entry, breakers);
+    if (admitted instanceof WeftError) {
+      ctx.admission.endRequest(clusterName);
+      lease.done('success', UNUSED_LEASE);
+      ctx.counters.mirrorsOverflowed++;
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of indexHeaders(opts.headers)) headers[name] = value;
     headers['host'] = shadowHost(host);
-    const ac = new AbortController();
-    this.inFlight.add(ac);
     let timer: TimerHandle | undefined;
     let timedOut = false;
+    const copy = new MirrorCopy((statusCode, error) => {
+      if (timer !== undefined) ctx.clock.clearTimeout(timer);
+      timer = undefined;
+      this.inFlight.delete(copy);
+      ctx.admission.endRequest(clusterName);
+      if (error === undefined) {
+        const status = statusCode ?? 0;
+        lease.done(status >= 500 ? 'server-error' : 'success', { httpStatus: status });
+      } else if (this.closed) {
+        lease.done('success', UNUSED_LEASE);
+      } else {
+        lease.done(timedOut ? 'timeout' : isConnectError(error) ? 'connect-failure' : 'reset');
+        this.failed(clusterName, lease.endpoint.key, error);
+      }
+    });
+    this.inFlight.add(copy);
     if (timeoutMs > 0) {
       timer = ctx.clock.setTimeout(() => {
         timer = undefined;
         timedOut = true;
-        ac.abort(new WeftError('WEFT_TIMEOUT', `mirror timeout after ${timeoutMs}ms`));
+        copy.cancel(new WeftError('WEFT_TIMEOUT', `mirror timeout after ${timeoutMs}ms`));
       }, timeoutMs);
     }
-    const endpointLease = lease;
-    const end = (outcome: AttemptOutcome, httpStatus?: number): void => {
-      if (timer !== undefined) ctx.clock.clearTimeout(timer);
-      timer = undefined;
-      this.inFlight.delete(ac);
-      ctx.admission.endRequest(clusterName);
-      endpointLease.done(outcome, httpStatus === undefined ? undefined : { httpStatus });
-    };
     ctx.counters.mirrored++;
-    entry.pool
-      .request({
-        path: opts.path,
-        method: opts.method,
-        headers,
-        body: opts.body ?? null,
-        signal: ac.signal,
-      })
-      .then(async (res) => {
-        // Drain (up to undici's dump limit, then the body is destroyed): the copy's answer is ignored.
-        await res.body.dump().catch(() => undefined);
-        end(res.statusCode >= 500 ? 'server-error' : 'success', res.statusCode);
-      })
-      .catch((err: unknown) => {
-        const error = err instanceof Error ? err : new Error(String(err));
-        if (this.closed) {
-          end('success');
-          return;
-        }
-        end(timedOut ? 'timeout' : isConnectError(error) ? 'connect-failure' : 'reset');
-        this.failed(clusterName, endpointLease.endpoint.key, error);
-      });
+    const request: PoolRequest = {
+      path: opts.path,
+      method: opts.method,
+      headers,
+      body: opts.body ?? null,
+    };
+    ctx.pools.send(entry, request, copy, admitted, breakers);
   }
 
   private failed(cluster: string, endpoint: string | undefined, err: Error): void {
@@ -203,5 +203,68 @@ export class HttpMirror {
       route: key,
       mirrorCluster: cluster,
     });
+  }
+}
+
+/**
+ * The undici handler of one copy: reads and drops the response, reports its end once (status,
+ * or the error), and can be cancelled while queued, connecting or in flight.
+ */
+class MirrorCopy implements PooledHandler {
+  dequeue: (() => void) | undefined = undefined;
+  settled: (() => void) | undefined = undefined;
+  private abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  private statusCode: number | undefined = undefined;
+  private cancelledWith: Error | undefined = undefined;
+  private ended = false;
+
+  constructor(
+    private readonly onEnd: (statusCode: number | undefined, error: Error | undefined) => void,
+  ) {}
+
+  /** Stops the copy (route timeout, mesh closed); it ends with `reason`. */
+  cancel(reason: Error): void {
+    if (this.ended) return;
+    this.cancelledWith = reason;
+    if (this.dequeue !== undefined) {
+      this.dequeue();
+      this.end(reason);
+      return;
+    }
+    // In flight: undici answers with onError. Still connecting: onConnect aborts it.
+    this.abortUpstream?.(reason);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.cancelledWith !== undefined) {
+      abort(this.cancelledWith);
+      return;
+    }
+    this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.statusCode = statusCode;
+    return true;
+  }
+
+  onData(): boolean {
+    return true; // drained and dropped
+  }
+
+  onComplete(): void {
+    this.settled?.();
+    this.end(undefined);
+  }
+
+  onError(err: Error): void {
+    this.settled?.();
+    this.end(err);
+  }
+
+  private end(error: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(this.statusCode, error);
   }
 }
