@@ -49,11 +49,14 @@ export interface MeshFixture {
   close(): Promise<void>;
 }
 
-/** Writes `yaml` into a fresh directory, starts `weft control-plane` on it and a ready mesh client. */
+/**
+ * Writes `yaml` into a fresh directory, starts `weft control-plane` on it and a ready mesh client
+ * (`meshOptions` added to createMesh's).
+ */
 export async function startMeshFixture(
   nodeId: string,
   yaml: string,
-  meshOptions: Partial<MeshOptions> = {},
+  meshOptions: MeshOptions = {},
 ): Promise<MeshFixture> {
   const dir = await mkdtemp(join(tmpdir(), `weft-${nodeId}-`));
   await writeFile(join(dir, 'mesh.yaml'), yaml);

@@ -19,6 +19,20 @@ import {
   writeFileAtomic,
 } from '../helpers/processes.js';
 
+/**
+ * A local rate limit on the echo host: never sent to gRPC clients (grpc-js-xds does not implement
+ * the filter and would NACK it), so the calls below are not limited and nothing is NACKed.
+ */
+const LOCAL_RATE_LIMIT = `
+---
+apiVersion: weft.dev/v1alpha1
+kind: LocalRateLimit
+metadata: { name: echo }
+spec:
+  host: echo
+  tokenBucket: { maxTokens: 1, fillInterval: 1h }
+`;
+
 describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
   this.timeout(60_000);
   let dir: string;
@@ -39,7 +53,7 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
         ],
         weights,
         premiumSubset: 'v2',
-      }),
+      }) + LOCAL_RATE_LIMIT,
     );
 
   before(async () => {
@@ -174,5 +188,15 @@ describe('interop: @grpc/grpc-js-xds against weft control-plane', function () {
     } finally {
       csds.close();
     }
+  });
+
+  it('reports in /config that the LocalRateLimit is not applied to gRPC clients', async () => {
+    const body = JSON.stringify(
+      await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).json(),
+    );
+    assert.match(
+      body,
+      /local rate limit \(LocalRateLimit\/default\/echo\) not applied to gRPC clients/,
+    );
   });
 });

@@ -107,6 +107,17 @@ describe('sdk admin listener: createMesh({ admin }) against a weft control-plane
       0,
     );
     assert.match(text, /# TYPE weft_sdk_http_requests_total counter/);
+    assert.equal(
+      sample(text, 'weft_sdk_cluster_overflows_total', { protocol: 'http', cluster: CLUSTER }),
+      0,
+    );
+    assert.equal(sample(text, 'weft_sdk_breaker_state', { cluster: CLUSTER, state: 'closed' }), 1);
+    assert.equal(sample(text, 'weft_sdk_breaker_state', { cluster: CLUSTER, state: 'open' }), 0);
+    assert.equal(sample(text, 'weft_sdk_breaker_successes_total', { cluster: CLUSTER }), 1);
+    assert.equal(
+      sample(text, 'weft_sdk_cluster_active_requests', { protocol: 'http', cluster: CLUSTER }),
+      0,
+    );
   });
 
   it('shows the cluster with its endpoints on /clusters and the tables on /config_dump', async () => {

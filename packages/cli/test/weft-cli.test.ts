@@ -84,7 +84,7 @@ describe('weft (CLI)', function () {
     it('accepts the example mesh in examples/config', async () => {
       const run = await weft(['validate', EXAMPLE_CONFIG]);
       assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /3 file\(s\) valid/);
+      assert.match(run.stdout, /4 file\(s\) valid/);
     });
 
     it('prints every problem as file:line: resource: field: message and exits 1', async () => {

@@ -59,6 +59,8 @@ export interface ModelSummary {
   }[];
   readonly virtualServices: readonly string[];
   readonly destinationPolicies: readonly string[];
+  /** Hosts with a LocalRateLimit (not applied to gRPC clients: see the snapshot notes). */
+  readonly localRateLimits: readonly string[];
 }
 
 /** One served snapshot in `/config`. */
@@ -112,6 +114,7 @@ export function summarizeModel(model: MeshModel): ModelSummary {
     })),
     virtualServices: [...model.virtualServices.keys()],
     destinationPolicies: [...model.destinationPolicies.keys()],
+    localRateLimits: [...model.localRateLimits.keys()],
   };
 }
 

@@ -7,10 +7,17 @@ import type { AddressInfo } from 'node:net';
 import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-client';
 import type { TimerHandle } from '@weft/xds-client';
 import { fetch as undiciFetch } from 'undici';
-import type { RequestInfo, RequestInit, Response } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
+import type { RequestInfo, Response } from 'undici';
+import type { Interceptor } from '@grpc/grpc-js';
+import { fetchWithFallback } from './breaker/fetch-fallback.js';
+import type { MeshFetchInit } from './breaker/fetch-fallback.js';
+import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
+import type { GrpcFallback } from './breaker/grpc-fallback.js';
+import { ServiceBreakers } from './breaker/service-breakers.js';
+import { LocalRateLimiter } from './filters/local-rate-limit.js';
 import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
@@ -35,6 +42,8 @@ class WeftMesh implements Mesh {
   private readonly client: XdsClient;
   private readonly runtime: MeshRuntime;
   private readonly grpc: GrpcIntegration;
+  private readonly breakers: ServiceBreakers | undefined;
+  private readonly rateLimiter: LocalRateLimiter;
   private readonly cancelProbe: () => void;
   private registrar: Registrar | undefined = undefined;
   private readonly servers = new Set<MeshServer>();
@@ -81,8 +90,29 @@ class WeftMesh implements Mesh {
       clock,
       logger,
     });
-    this.dispatcher = new MeshDispatcher({ runtime: this.runtime, clock, logger });
-    this.grpc = installGrpcIntegration(this.runtime, { clock, logger });
+    // One service-level breaker per upstream cluster, shared by HTTP and gRPC (package README,
+    // "Service-level breaker with fallback"); one set of token buckets for HTTP and gRPC: a
+    // limit counts every request to its scope.
+    this.breakers =
+      options.serviceBreaker === false
+        ? undefined
+        : new ServiceBreakers({ nodeId: this.nodeId, options: options.serviceBreaker, logger });
+    const breakers = this.breakers === undefined ? {} : { breakers: this.breakers };
+    this.rateLimiter = new LocalRateLimiter({ clock, logger });
+    const localRateLimiter = this.rateLimiter;
+    this.dispatcher = new MeshDispatcher({
+      runtime: this.runtime,
+      clock,
+      logger,
+      localRateLimiter,
+      ...breakers,
+    });
+    this.grpc = installGrpcIntegration(this.runtime, {
+      clock,
+      logger,
+      localRateLimiter,
+      ...breakers,
+    });
     // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
     // first accepted response proves the control plane answers (listeners are small).
     this.cancelProbe = this.client.watch(listener, '*', {
@@ -99,8 +129,20 @@ class WeftMesh implements Mesh {
     });
   }
 
-  fetch = (input: RequestInfo, init?: RequestInit): Promise<Response> =>
-    undiciFetch(input, { ...init, dispatcher: this.dispatcher });
+  fetch = (input: RequestInfo, init?: MeshFetchInit): Promise<Response> => {
+    if (init?.fallback === undefined)
+      return undiciFetch(input, { ...init, dispatcher: this.dispatcher });
+    const { fallback, ...rest } = init;
+    return fetchWithFallback(
+      () => undiciFetch(input, { ...rest, dispatcher: this.dispatcher }),
+      fallback,
+      this.breakers,
+    );
+  };
+
+  grpcFallback(fallback: GrpcFallback): Interceptor {
+    return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
+  }
 
   ready(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
@@ -200,7 +242,9 @@ class WeftMesh implements Mesh {
     return {
       http: this.dispatcher.stats(),
       grpc: this.grpc.stats(),
+      localRateLimit: this.rateLimiter.stats(),
       xds: { connected: this.client.connected, ready: this.accepted },
+      breakers: this.breakers?.stats() ?? {},
     };
   }
 
@@ -259,6 +303,7 @@ class WeftMesh implements Mesh {
       drained.catch(() => undefined),
     ]);
     this.registrations.clear();
+    this.breakers?.close();
     await this.registrar?.close().catch(() => undefined);
     await this.adminServer?.close().catch(() => undefined);
     this.cancelProbe();

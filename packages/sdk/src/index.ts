@@ -6,6 +6,16 @@ export type { MeshOptions, MeshLocality } from './mesh-options.js';
 export type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 export { createMeshMetrics } from './admin/mesh-metrics.js';
 export type { MeshMetricsSource } from './admin/mesh-metrics.js';
+export type { ServiceBreakerOptions } from './breaker/service-breaker-options.js';
+export type { MeshFetchInit, MeshFetchFallback } from './breaker/fetch-fallback.js';
+export type { GrpcFallback } from './breaker/grpc-fallback.js';
+export type {
+  ServiceBreakerEvent,
+  ServiceBreakerState,
+  ServiceBreakerStats,
+} from './breaker/cluster-breaker.js';
+export { BREAKER_CHANNEL } from './breaker/service-breakers.js';
+export { GRPC_BREAKER_KEY, GRPC_BREAKER_CLUSTER_KEY } from './breaker/grpc-fallback.js';
 export { WeftError, ConfigError } from '@weft/xds-client';
 export type { WeftErrorCode, ConfigIssue } from '@weft/xds-client';
 export { HTTP_REQUEST_CHANNEL } from './http/http-request-event.js';
@@ -14,10 +24,15 @@ export type {
   HttpRequestOutcome,
   MeshHttpStats,
 } from './http/http-request-event.js';
+export { LOCAL_RATE_LIMITED_BODY } from './filters/local-rate-limit.js';
+export type { LocalRateLimitStats, LocalRateLimitScopeStats } from './filters/local-rate-limit.js';
 
 // For libraries and tooling
 export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
 export type { ResolvedMeshOptions, ResolvedWorkload } from './mesh-options.js';
+export type { ResolvedServiceBreakerOptions } from './breaker/service-breaker-options.js';
+export { ServiceBreakers } from './breaker/service-breakers.js';
+export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
 export type { MeshDispatcherOptions } from './http/mesh-dispatcher.js';
 
@@ -43,6 +58,13 @@ export type {
 export { GRPC_MESH_ID_OPTION } from './grpc/grpc-registry.js';
 export { GRPC_CALL_DIAGNOSTICS_CHANNEL } from './grpc/grpc-mesh-context.js';
 export type { GrpcCallEvent } from './grpc/grpc-mesh-channel.js';
+export { LocalRateLimiter, TokenBucket } from './filters/local-rate-limit.js';
+export type {
+  LocalRateLimiterOptions,
+  RateLimitVerdict,
+  RateLimitRefusal,
+  RateLimitHeaders,
+} from './filters/local-rate-limit.js';
 export { OUTLIER_CHANNEL } from './cluster/outlier-detector.js';
 export type { OutlierEvent, OutlierEjectionReason } from './cluster/outlier-detector.js';
 

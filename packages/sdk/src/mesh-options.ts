@@ -16,6 +16,11 @@ import type {
   ResolvedBootstrap,
   XdsTransport,
 } from '@weft/xds-client';
+import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.js';
+import type {
+  ResolvedServiceBreakerOptions,
+  ServiceBreakerOptions,
+} from './breaker/service-breaker-options.js';
 
 /** The SDK's `node.user_agent_name`: the control plane shapes resources for `weft…` clients. */
 export const SDK_USER_AGENT_NAME = 'weft-sdk' as const;
@@ -76,6 +81,13 @@ export interface MeshOptions {
   readonly admin?: false | { readonly port?: number; readonly host?: string };
   /** Environment to read defaults from. Default: `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The service-level breaker (opossum) of every upstream cluster, HTTP and gRPC alike: opens on
+   * the error rate of whole requests, fails fast with WEFT_BREAKER_OPEN (503, UO), lets one probe
+   * through after `resetTimeoutMs`. `false` turns it off. Default: on, with the defaults of
+   * ServiceBreakerOptions.
+   */
+  readonly serviceBreaker?: ServiceBreakerOptions | false;
 }
 
 /** The workload as the SDK announces it. */
@@ -97,6 +109,8 @@ export interface ResolvedMeshOptions {
   readonly readyTimeoutMs: number;
   /** Undefined: no admin listener. */
   readonly admin: { readonly host: string; readonly port: number } | undefined;
+  /** `false` when turned off. */
+  readonly serviceBreaker: ResolvedServiceBreakerOptions | false;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -112,6 +126,7 @@ const TOP_KEYS = new Set([
   'readyTimeoutMs',
   'admin',
   'env',
+  'serviceBreaker',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -315,6 +330,11 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     );
   }
   const admin = resolveAdmin(r, o['admin'], env);
+  const serviceBreaker = resolveServiceBreakerOptions(
+    o['serviceBreaker'],
+    'serviceBreaker',
+    r.list,
+  );
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -404,6 +424,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     transport: t,
     readyTimeoutMs: readyTimeoutMs as number,
     admin,
+    serviceBreaker,
     source,
   });
 }

@@ -1,10 +1,15 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Dispatcher, RequestInfo, RequestInit, Response } from 'undici';
+import type { Interceptor } from '@grpc/grpc-js';
+import type { Dispatcher, RequestInfo, Response } from 'undici';
+import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
+import type { MeshFetchInit } from './breaker/fetch-fallback.js';
+import type { GrpcFallback } from './breaker/grpc-fallback.js';
 import type { MeshHttpStats } from './http/http-request-event.js';
 import type { Registration, RegistrationEndpoint } from './registration/registration-types.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
+import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -44,12 +49,19 @@ export interface MeshServer {
 export interface MeshStats {
   readonly http: MeshHttpStats;
   readonly grpc: GrpcIntegrationStats;
+  /** Local rate limits: allowed / limited per (filter, scope), both transports. */
+  readonly localRateLimit: LocalRateLimitStats;
   readonly xds: {
     /** Whether the xDS stream is up. */
     readonly connected: boolean;
     /** Whether the control plane's first response was accepted. */
     readonly ready: boolean;
   };
+  /**
+   * The service-level breaker of each upstream cluster used so far (HTTP and gRPC share one per
+   * cluster): its state and counters since the mesh was created. Empty with `serviceBreaker: false`.
+   */
+  readonly breakers: Readonly<Record<string, ServiceBreakerStats>>;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
@@ -63,9 +75,18 @@ export interface Mesh {
   readonly dispatcher: Dispatcher;
   /**
    * undici's `fetch` through the mesh. Fetch semantics: a mesh failure rejects with
-   * `TypeError('fetch failed')` whose `cause` is the WeftError.
+   * `TypeError('fetch failed')` whose `cause` is the WeftError. `init.fallback` answers a
+   * request the cluster's service-level breaker rejects (WEFT_BREAKER_OPEN) or counts as failed
+   * (see MeshFetchInit).
    */
-  fetch(input: RequestInfo, init?: RequestInit): Promise<Response>;
+  fetch(input: RequestInfo, init?: MeshFetchInit): Promise<Response>;
+  /**
+   * A grpc-js client interceptor, per call (`client.method(req, { interceptors: [i] }, cb)`) or
+   * per client: when the cluster's service-level breaker rejected the call or counted its status
+   * as a failure (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, DATA_LOSS), the call
+   * succeeds with the message `fallback` returns. Throws WEFT_INVALID_CONFIG if not a function.
+   */
+  grpcFallback(fallback: GrpcFallback): Interceptor;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),

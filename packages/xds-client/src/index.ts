@@ -83,6 +83,11 @@ export {
   LOCAL_RATELIMIT_FILTER_TYPE_URL,
 } from './resource-types/http-filters.js';
 export type { HttpFilterUpdate, HttpFilterConfigUpdate } from './resource-types/http-filters.js';
+export { MIN_FILL_INTERVAL_MS } from './resource-types/http-local-rate-limit.js';
+export type {
+  LocalRateLimitUpdate,
+  TokenBucketUpdate,
+} from './resource-types/http-local-rate-limit.js';
 export type {
   FaultUpdate,
   FaultDelayUpdate,

@@ -6,6 +6,7 @@ import type { MeshModel, MeshSettings } from './mesh-model.js';
 import { parseResources } from './parse-resources.js';
 import type { ParsedResource } from './parse-resources.js';
 import { resolveDestinationPolicies } from './resolve-destination-policies.js';
+import { resolveLocalRateLimits } from './resolve-local-rate-limits.js';
 import { resolveServices } from './resolve-services.js';
 import { resolveVirtualServices } from './resolve-virtual-services.js';
 import { resourceIssue } from './resource-issue.js';
@@ -91,11 +92,18 @@ export function buildMeshModel(resources: readonly ParsedResource[]): {
   issues.push(...dr.issues);
   const vs = resolveVirtualServices(ofKind(resources, 'VirtualService'), svc.services, dr.policies);
   issues.push(...vs.issues);
+  const rl = resolveLocalRateLimits(
+    ofKind(resources, 'LocalRateLimit'),
+    svc.services,
+    vs.virtualServices,
+  );
+  issues.push(...rl.issues);
   const model: MeshModel = {
     settings,
     services: svc.services,
     virtualServices: vs.virtualServices,
     destinationPolicies: dr.policies,
+    localRateLimits: rl.localRateLimits,
   };
   return { model: deepFreeze(model), issues };
 }

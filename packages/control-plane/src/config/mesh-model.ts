@@ -258,6 +258,28 @@ export interface MeshSettings {
   readonly certificateTtlMs: number;
 }
 
+/** A local token-bucket limit (`weft.dev/v1alpha1` LocalRateLimit), resolved. */
+export interface LocalRateLimitPolicy {
+  /** ≥ 1; also the bucket's initial content. */
+  readonly maxTokens: number;
+  /** ≥ 1 (default 1). */
+  readonly tokensPerFill: number;
+  /** ≥ 1. */
+  readonly fillIntervalMs: number;
+  /** x-ratelimit-* headers on responses (default true). */
+  readonly responseHeaders: boolean;
+  readonly source: ResourceRef;
+}
+
+/** The local rate limits of one host: the whole host's, and per named route (which win). */
+export interface HostRateLimits {
+  readonly host: string;
+  /** `null`: no host-wide limit. */
+  readonly wholeHost: LocalRateLimitPolicy | null;
+  /** VirtualService route name → its limit. */
+  readonly routes: ReadonlyMap<string, LocalRateLimitPolicy>;
+}
+
 /** The whole mesh. Deeply frozen. */
 export interface MeshModel {
   readonly settings: MeshSettings;
@@ -267,4 +289,6 @@ export interface MeshModel {
   readonly virtualServices: ReadonlyMap<string, MeshVirtualService>;
   /** By host; every service host has an entry (defaults when it has no DestinationRule). */
   readonly destinationPolicies: ReadonlyMap<string, MeshDestinationPolicy>;
+  /** By host; only hosts with a LocalRateLimit. */
+  readonly localRateLimits: ReadonlyMap<string, HostRateLimits>;
 }

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { LocatedIssue } from '../contracts.js';
 import { destinationRuleSpecSchema } from './schemas/destination-rule-schema.js';
 import type { DestinationRuleSpec } from './schemas/destination-rule-schema.js';
+import { localRateLimitSpecSchema } from './schemas/local-rate-limit-schema.js';
+import type { LocalRateLimitSpec } from './schemas/local-rate-limit-schema.js';
 import { meshConfigSpecSchema } from './schemas/mesh-config-schema.js';
 import type { MeshConfigSpec } from './schemas/mesh-config-schema.js';
 import { NOT_SUPPORTED } from './schemas/schema-helpers.js';
@@ -34,7 +36,8 @@ export type ParsedResource =
   | (ResourceBase & { readonly kind: 'DestinationRule'; readonly spec: DestinationRuleSpec })
   | (ResourceBase & { readonly kind: 'ServiceEntry'; readonly spec: ServiceEntrySpec })
   | (ResourceBase & { readonly kind: 'WorkloadEntry'; readonly spec: WorkloadEntrySpec })
-  | (ResourceBase & { readonly kind: 'MeshConfig'; readonly spec: MeshConfigSpec });
+  | (ResourceBase & { readonly kind: 'MeshConfig'; readonly spec: MeshConfigSpec })
+  | (ResourceBase & { readonly kind: 'LocalRateLimit'; readonly spec: LocalRateLimitSpec });
 
 const SPEC_SCHEMAS = {
   VirtualService: virtualServiceSpecSchema,
@@ -42,7 +45,11 @@ const SPEC_SCHEMAS = {
   ServiceEntry: serviceEntrySpecSchema,
   WorkloadEntry: workloadEntrySpecSchema,
   MeshConfig: meshConfigSpecSchema,
+  LocalRateLimit: localRateLimitSpecSchema,
 } as const;
+
+/** Weft's own kinds (`weft.dev/v1alpha1`). */
+const WEFT_KINDS: readonly string[] = ['MeshConfig', 'LocalRateLimit'];
 
 type SupportedKind = keyof typeof SPEC_SCHEMAS;
 
@@ -76,16 +83,16 @@ function classify(apiVersion: string, kind: string): SupportedKind | { message: 
   const [group = '', version = ''] = apiVersion.includes('/')
     ? apiVersion.split('/', 2)
     : ['', apiVersion];
-  if (group === 'networking.istio.io' && kind in SPEC_SCHEMAS && kind !== 'MeshConfig') {
+  if (group === 'networking.istio.io' && kind in SPEC_SCHEMAS && !WEFT_KINDS.includes(kind)) {
     if (ISTIO_NETWORKING_VERSIONS.includes(version)) return kind as SupportedKind;
     return {
       message: `unsupported apiVersion ${apiVersion} for ${kind} (expected networking.istio.io/v1, v1beta1 or v1alpha3)`,
     };
   }
-  if (group === 'weft.dev' && kind === 'MeshConfig') {
-    if (version === 'v1alpha1') return 'MeshConfig';
+  if (group === 'weft.dev' && WEFT_KINDS.includes(kind)) {
+    if (version === 'v1alpha1') return kind as SupportedKind;
     return {
-      message: `unsupported apiVersion ${apiVersion} for MeshConfig (expected weft.dev/v1alpha1)`,
+      message: `unsupported apiVersion ${apiVersion} for ${kind} (expected weft.dev/v1alpha1)`,
     };
   }
   if (KNOWN_UNSUPPORTED[group]?.includes(kind) === true)

@@ -192,6 +192,7 @@ export function mergeRegisteredEndpoints(
     services: sorted(services),
     virtualServices: model.virtualServices,
     destinationPolicies: sorted(policies),
+    localRateLimits: model.localRateLimits,
   });
   return { model: merged, placements };
 }

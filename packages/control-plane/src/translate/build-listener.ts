@@ -6,6 +6,7 @@ import {
   HTTP_CONNECTION_MANAGER_TYPE_URL,
   ROUTER_FILTER_TYPE_URL,
 } from '@weft/xds-client';
+import { localRateLimitHttpFilter } from './build-local-rate-limit.js';
 import { FAULT_FILTER_NAME } from './build-route-configuration.js';
 
 /** Options of {@link buildListener}. */
@@ -16,6 +17,8 @@ export interface ListenerInput {
   readonly routeConfigName: string;
   /** Whether a route may carry fault-injection config (adds the fault filter). */
   readonly withFaultFilter: boolean;
+  /** Whether a virtual host or route carries a local rate limit (adds that filter). */
+  readonly withLocalRateLimit?: boolean;
 }
 
 /** The Listener as a plain proto object. */
@@ -23,6 +26,7 @@ export function buildListener(input: ListenerInput): Record<string, unknown> {
   const httpFilters: Record<string, unknown>[] = [];
   if (input.withFaultFilter)
     httpFilters.push({ name: FAULT_FILTER_NAME, typed_config: { '@type': FAULT_FILTER_TYPE_URL } });
+  if (input.withLocalRateLimit === true) httpFilters.push(localRateLimitHttpFilter());
   // The router must be last (gRPC rejects anything after it).
   httpFilters.push({
     name: 'envoy.filters.http.router',

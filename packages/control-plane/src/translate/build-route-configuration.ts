@@ -17,6 +17,12 @@ import type {
 } from '../config/mesh-model.js';
 import { GRPC_RETRY_CONDITIONS } from '../config/schemas/virtual-service-schema.js';
 import {
+  LOCAL_RATELIMIT_FILTER_NAME,
+  grpcRateLimitNote,
+  localRateLimitConfig,
+  rateLimitsFor,
+} from './build-local-rate-limit.js';
+import {
   clusterName,
   defaultListenerName,
   portListenerName,
@@ -215,6 +221,9 @@ export function buildRouteConfiguration(input: RouteConfigurationInput): {
   };
 
   const routes: Record<string, unknown>[] = [];
+  const rateLimits = rateLimitsFor(model, host, kind);
+  const rateLimitNote = grpc ? grpcRateLimitNote(model, host) : undefined;
+  if (rateLimitNote !== undefined) note(rateLimitNote);
   const vs = model.virtualServices.get(host);
   if (vs === undefined || vs.http.length === 0) {
     const hash = hashPolicyOf([model.destinationPolicies.get(host)?.trafficPolicy], 'default');
@@ -248,6 +257,15 @@ export function buildRouteConfiguration(input: RouteConfigurationInput): {
           };
         extras['typed_per_filter_config'] = { [FAULT_FILTER_NAME]: fault };
       }
+      const routeLimit = rateLimits?.routes.get(r.name);
+      if (routeLimit !== undefined)
+        extras['typed_per_filter_config'] = {
+          ...(extras['typed_per_filter_config'] as Record<string, unknown> | undefined),
+          [LOCAL_RATELIMIT_FILTER_NAME]: localRateLimitConfig(
+            routeLimit,
+            `local_rate_limit.${host}.${r.name}`,
+          ),
+        };
       const reqAdd = headerOptions(r.requestHeaders);
       const resAdd = headerOptions(r.responseHeaders);
       if (reqAdd.length > 0) extras['request_headers_to_add'] = reqAdd;
@@ -263,8 +281,14 @@ export function buildRouteConfiguration(input: RouteConfigurationInput): {
     }
   }
   const domains = [...new Set([defaultListenerName(host), portListenerName(host, port)])];
+  const hostLimit = rateLimits?.wholeHost ?? null;
+  const virtualHost: Record<string, unknown> = { name, domains, routes };
+  if (hostLimit !== null)
+    virtualHost['typed_per_filter_config'] = {
+      [LOCAL_RATELIMIT_FILTER_NAME]: localRateLimitConfig(hostLimit, `local_rate_limit.${host}`),
+    };
   return {
-    routeConfiguration: { name, virtual_hosts: [{ name, domains, routes }] },
+    routeConfiguration: { name, virtual_hosts: [virtualHost] },
     notes,
   };
 }

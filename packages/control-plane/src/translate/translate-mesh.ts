@@ -14,6 +14,7 @@ import { labelsMatch } from '../config/resolve-services.js';
 import { buildCluster } from './build-cluster.js';
 import { buildClusterLoadAssignment } from './build-cluster-load-assignment.js';
 import { buildListener } from './build-listener.js';
+import { rateLimitsFor } from './build-local-rate-limit.js';
 import { buildRouteConfiguration, hostHasFaults } from './build-route-configuration.js';
 import {
   clusterName,
@@ -48,6 +49,7 @@ export function translateMesh(model: MeshModel, view: ClientView): TranslationRe
   for (const service of model.services.values()) {
     const host = service.host;
     const withFaultFilter = hostHasFaults(model, host);
+    const withLocalRateLimit = rateLimitsFor(model, host, view.kind) !== undefined;
     const policy = model.destinationPolicies.get(host);
     const subsets = [
       { name: '', labels: {}, trafficPolicy: policy?.trafficPolicy },
@@ -58,7 +60,10 @@ export function translateMesh(model: MeshModel, view: ClientView): TranslationRe
       const listenerNames = [portListenerName(host, port.number)];
       if (i === 0) listenerNames.unshift(defaultListenerName(host));
       for (const name of listenerNames)
-        listeners.set(name, buildListener({ name, routeConfigName: rds, withFaultFilter }));
+        listeners.set(
+          name,
+          buildListener({ name, routeConfigName: rds, withFaultFilter, withLocalRateLimit }),
+        );
       const rc = buildRouteConfiguration({ model, host, port: port.number, kind: view.kind });
       routeConfigs.set(rds, rc.routeConfiguration);
       addNotes(rc.notes);

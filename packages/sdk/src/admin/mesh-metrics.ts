@@ -44,6 +44,8 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
  * - `weft_sdk_cluster_endpoints{cluster,priority,locality,state}` with state healthy / ejected /
  *   unreachable / unhealthy (EDS), `weft_sdk_cluster_requests_in_flight{cluster}`,
  *   `weft_sdk_outlier_ejections_active{cluster}`, `weft_sdk_outlier_ejections_total{cluster}`;
+ * - `weft_sdk_cluster_{active_requests,pending_requests,connections}{protocol,cluster}` and
+ *   `weft_sdk_cluster_overflows_total{protocol,cluster}` (circuit-breaker thresholds);
  * - `weft_sdk_breaker_state{cluster,state}` (1 for the current state) and
  *   `weft_sdk_breaker_<field>_total{cluster}` for each counter of `stats().breakers[cluster]`.
  */
@@ -97,6 +99,7 @@ export function createMeshMetrics(source: MeshMetricsSource, nodeId: string): Re
     });
   }
   registerClusterMetrics(registry, source);
+  registerAdmissionMetrics(registry, source);
   registerBreakerMetrics(registry, source);
   return registry;
 }
@@ -175,6 +178,64 @@ function registerClusterMetrics(registry: Registry, source: MeshMetricsSource): 
     labelNames: ['cluster'],
     registers: [registry],
     collect: outlier('ejectionsTotal'),
+  });
+}
+
+/** Circuit-breaker (connection-pool threshold) counts per cluster, HTTP and gRPC. */
+function registerAdmissionMetrics(registry: Registry, source: MeshMetricsSource): void {
+  const perCluster = (): [string, string, Json][] => {
+    const s = source.stats();
+    const out: [string, string, Json][] = [];
+    if (!isRecord(s)) return out;
+    for (const protocol of ['http', 'grpc'] as const) {
+      const section = s[protocol];
+      const clusters = isRecord(section) ? section['clusters'] : undefined;
+      if (!isRecord(clusters)) continue;
+      for (const [cluster, c] of Object.entries(clusters))
+        if (isRecord(c)) out.push([protocol, cluster, c]);
+    }
+    return out;
+  };
+  const levels = [
+    [
+      'active',
+      'weft_sdk_cluster_active_requests',
+      'Requests admitted by the circuit breakers and not finished',
+    ],
+    [
+      'pending',
+      'weft_sdk_cluster_pending_requests',
+      'Requests waiting for a connection at max_connections',
+    ],
+    ['connections', 'weft_sdk_cluster_connections', 'Upstream connections open or opening (HTTP)'],
+  ] as const;
+  for (const [field, name, help] of levels) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['protocol', 'cluster'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [protocol, cluster, c] of perCluster()) {
+          const v = c[field];
+          if (typeof v === 'number') this.set({ protocol, cluster }, v);
+        }
+      },
+    });
+  }
+  new Counter({
+    name: 'weft_sdk_cluster_overflows_total',
+    help: 'Requests refused by the circuit breakers (WEFT_OVERFLOW, response flag UO)',
+    labelNames: ['protocol', 'cluster'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [protocol, cluster, c] of perCluster()) {
+        const v = c['overflows'];
+        if (typeof v === 'number') this.inc({ protocol, cluster }, v);
+      }
+    },
   });
 }
 

@@ -10,6 +10,8 @@ import type {
   RouteDecision,
 } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
+import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
+import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
 import type { FaultPlan } from '../filters/fault.js';
 import type { GrpcMirrorCapture } from '../filters/grpc-mirror.js';
 
@@ -43,6 +45,11 @@ export class GrpcCallState {
   countsForBudget = false;
   endpointKey: string | undefined;
   finished = false;
+  /** The cluster's service-level breaker that admitted the call, and how. */
+  breaker: ClusterBreaker | undefined;
+  breakerTicket: BreakerTicket = 'closed';
+  /** x-ratelimit-* headers the route's local rate limit adds to the response metadata. */
+  responseHeadersToAdd: RateLimitHeaders | undefined;
   /** Faults drawn for this call (gRFC A33), applied by the call filter before the pick. */
   fault: FaultPlan | undefined;
   /** Set when mirror clusters were drawn: the request message is kept for the copies. */

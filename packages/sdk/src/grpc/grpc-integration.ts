@@ -7,7 +7,9 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import { FaultInjector } from '../filters/fault.js';
 import { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
@@ -33,6 +35,10 @@ export interface GrpcIntegrationOptions {
   readonly scheme?: string;
   /** How long a channel's first resolution waits for a complete config, in ms. Default 15,000. */
   readonly resolutionTimeoutMs?: number;
+  /** Service-level breakers per cluster (createMesh passes the mesh's, shared with HTTP). Default: none. */
+  readonly breakers?: ServiceBreakers;
+  /** The mesh's local rate limits (buckets shared with its HTTP path). Default: one of its own. */
+  readonly localRateLimiter?: LocalRateLimiter;
   /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
   readonly random?: () => number;
 }
@@ -78,6 +84,8 @@ export interface GrpcIntegrationStats {
    * has no pending queue and grpc-js owns the connections, so `pending` and `connections` are 0.
    */
   readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
+  /** Calls refused by a local rate limit (RESOURCE_EXHAUSTED, flag RL); also in callsRejected. */
+  readonly callsRateLimited: number;
   /** Calls a fault filter delayed before they were sent (gRFC A33). */
   readonly faultsDelayed: number;
   /** Calls a fault filter ended with its status without reaching a server (gRFC A33). */
@@ -93,7 +101,7 @@ export interface GrpcIntegrationStats {
    * (logged once per route).
    */
   readonly mirrorsSkippedStreaming: number;
-  /** Copies dropped because 1024 copies to that mirror cluster were in flight. */
+  /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
   readonly mirrorsOverflowed: number;
 }
 
@@ -172,6 +180,7 @@ export function installGrpcIntegration(
     retriesExhausted: 0,
     retryBudgetExceeded: 0,
     overflows: 0,
+    callsRateLimited: 0,
     faultsDelayed: 0,
     faultsAborted: 0,
     faultsOverflowed: 0,
@@ -191,6 +200,10 @@ export function installGrpcIntegration(
     counters,
     retryBudgets: new RetryBudgets(),
     admission,
+    breakers: options.breakers,
+    rateLimiter:
+      options.localRateLimiter ??
+      new LocalRateLimiter({ clock: resolved.clock, logger: resolved.logger }),
     faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
     mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),

@@ -16,11 +16,15 @@ import type { RetryPolicyUpdate } from '@weft/xds-client';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import type { RateLimitHeaders, RateLimitRefusal } from '../filters/local-rate-limit.js';
 import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
 import { retriableGrpcCodes } from '../routing/retry-conditions.js';
+import { breakerVerdictOfGrpc } from '../breaker/breaker-verdicts.js';
+import type { BreakerTicket } from '../breaker/cluster-breaker.js';
+import { GRPC_BREAKER_CLUSTER_KEY, GRPC_BREAKER_KEY } from '../breaker/grpc-fallback.js';
 import { grpcStatusOfHttpStatus, type FaultPlan } from '../filters/fault.js';
 
 /** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
@@ -114,13 +118,38 @@ export class GrpcMeshChannel {
     ctx.counters.callsStarted += 1;
     this.nextCallId += 1;
     const id = String(this.nextCallId);
-    const decided = this.decide(method, metadata);
+    let decided = this.decide(method, metadata);
+    let rateLimitHeaders: RateLimitHeaders | undefined;
+    if (!('status' in decided) && decided.filters.length > 0) {
+      const limit = ctx.rateLimiter.check(decided.filters);
+      if (limit?.limited === true) decided = this.rateLimited(limit.refusal);
+      else if (limit !== undefined && limit.headers.length > 0) rateLimitHeaders = limit.headers;
+    }
+    const breaker = 'status' in decided ? undefined : ctx.breakers?.of(decided.clusterName);
+    let ticket: BreakerTicket | WeftError = 'closed';
+    if (breaker !== undefined) {
+      ticket = breaker.admit();
+      if (ticket instanceof WeftError) {
+        decided = reject(
+          GrpcStatus.UNAVAILABLE,
+          `weft: ${ticket.code}: ${ticket.message}`,
+          ticket.code,
+        );
+        decided.status.metadata.set(GRPC_BREAKER_KEY, 'open');
+        decided.status.metadata.set(GRPC_BREAKER_CLUSTER_KEY, breaker.clusterName);
+      }
+    }
     const methodConfig: MethodConfig = { name: [] };
     let call: GrpcCallState;
     if ('status' in decided) {
       call = new GrpcCallState(id, method, ctx.clock.now(), undefined, decided);
     } else {
       call = new GrpcCallState(id, method, ctx.clock.now(), decided, undefined);
+      if (breaker !== undefined && !(ticket instanceof WeftError)) {
+        call.breaker = breaker;
+        call.breakerTicket = ticket;
+      }
+      call.responseHeadersToAdd = rateLimitHeaders;
       this.calls.set(id, call);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
@@ -257,6 +286,24 @@ export class GrpcMeshChannel {
     return result;
   }
 
+  /**
+   * A call refused by a local rate limit: RESOURCE_EXHAUSTED (UNAVAILABLE unless the config sets
+   * rate_limited_as_resource_exhausted, Envoy's mapping of 429), x-ratelimit-* in the trailers.
+   */
+  private rateLimited(refusal: RateLimitRefusal): GrpcCallRejection {
+    this.ctx.counters.callsRateLimited += 1;
+    const code = refusal.config.rateLimitedAsResourceExhausted
+      ? grpcStatusOfWeftCode('WEFT_RATE_LIMITED')
+      : GrpcStatus.UNAVAILABLE;
+    const rejection = reject(
+      code,
+      `weft: WEFT_RATE_LIMITED: local_rate_limited (filter ${refusal.filterName}, ${refusal.scope})`,
+      'WEFT_RATE_LIMITED',
+    );
+    for (const [name, value] of refusal.headers) rejection.status.metadata.set(name, value);
+    return rejection;
+  }
+
   /** Ends `call`: forgets it, returns an unused lease, counts and publishes it. Idempotent. */
   finishCall(call: GrpcCallState, status: StatusObject): void {
     if (call.finished) return;
@@ -276,6 +323,18 @@ export class GrpcMeshChannel {
       policy.retryableStatusCodes.includes(status.code)
     ) {
       ctx.counters.retriesExhausted += 1;
+    }
+    const breaker = call.breaker;
+    if (breaker !== undefined) {
+      // A fault abort is the mesh's own answer (filter before the router): nothing about the service.
+      const verdict =
+        call.fault?.abort !== undefined ? 'ignore' : breakerVerdictOfGrpc(status.code);
+      breaker.done(call.breakerTicket, verdict);
+      // Marks the failure for a fallback interceptor (mesh.grpcFallback) and names the cluster.
+      if (verdict === 'failure') {
+        status.metadata.set(GRPC_BREAKER_KEY, 'failure');
+        status.metadata.set(GRPC_BREAKER_CLUSTER_KEY, breaker.clusterName);
+      }
     }
     if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
     else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;
@@ -352,6 +411,11 @@ class GrpcCallFilter extends experimental.BaseFilter {
       capture.message = capture.messages === 1 ? m.message : undefined;
       return m;
     });
+  }
+
+  override receiveMetadata(metadata: Metadata): Metadata {
+    for (const [name, value] of this.call.responseHeadersToAdd ?? []) metadata.set(name, value);
+    return metadata;
   }
 
   override receiveTrailers(status: StatusObject): StatusObject {

@@ -3,7 +3,9 @@
 import type { Channel as DiagnosticsChannel } from 'node:diagnostics_channel';
 import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
@@ -24,6 +26,7 @@ export interface GrpcCounters {
   retriesExhausted: number;
   retryBudgetExceeded: number;
   overflows: number;
+  callsRateLimited: number;
   faultsDelayed: number;
   faultsAborted: number;
   faultsOverflowed: number;
@@ -46,6 +49,10 @@ export interface GrpcMeshContext {
   readonly retryBudgets: RetryBudgets;
   /** Calls in flight per cluster against its max_requests (gRFC A32). */
   readonly admission: ClusterAdmission;
+  /** Service-level breakers per cluster, shared with HTTP; undefined when turned off. */
+  readonly breakers: ServiceBreakers | undefined;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   /** Fault injection of routes with fault filters (gRFC A33). */
   readonly faults: FaultInjector;
   /** Mirror copies of calls on routes with request mirror policies. */

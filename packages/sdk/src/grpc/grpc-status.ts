@@ -20,6 +20,8 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
       return GrpcStatus.PERMISSION_DENIED;
     case 'WEFT_TIMEOUT':
       return GrpcStatus.DEADLINE_EXCEEDED;
+    case 'WEFT_RATE_LIMITED':
+      return GrpcStatus.RESOURCE_EXHAUSTED;
     case 'WEFT_INVALID_CONFIG':
     case 'WEFT_INVALID_RESOURCE':
     case 'WEFT_BOOTSTRAP':
@@ -31,6 +33,7 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
     case 'WEFT_NO_HEALTHY_UPSTREAM':
     case 'WEFT_FAULT_ABORT': // a fault abort carries its own status; this is only the fallback
     case 'WEFT_OVERFLOW':
+    case 'WEFT_BREAKER_OPEN':
     case 'WEFT_CONNECT_FAILURE':
     case 'WEFT_UPSTREAM_RESET':
     case 'WEFT_RETRIES_EXHAUSTED':

@@ -68,7 +68,12 @@ export class Attempt implements PooledHandler {
       this.call.responseStarted(statusCode);
       this.report(statusCode >= 500 ? 'server-error' : 'success', { httpStatus: statusCode });
     }
-    return this.call.handler.onHeaders(statusCode, rawHeaders, resume, statusText);
+    const extra = this.call.responseHeadersToAdd;
+    const headers =
+      extra === undefined || statusCode < 200
+        ? rawHeaders
+        : [...rawHeaders, ...extra.flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v)])];
+    return this.call.handler.onHeaders(statusCode, headers, resume, statusText);
   }
 
   onData(chunk: Buffer): boolean {

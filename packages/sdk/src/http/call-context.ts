@@ -1,7 +1,9 @@
 // What a MeshCall needs from its dispatcher: the runtime, pools, time, counters and publishing.
 import type { Clock, Logger } from '@weft/xds-client';
 import type { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
+import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
@@ -18,10 +20,14 @@ export interface CallContext {
   readonly counters: HttpCounters;
   /** Uniform in [0, 1): back-off jitter. */
   readonly random: () => number;
+  /** Token buckets of the routes' local_ratelimit filters. */
+  readonly rateLimiter: LocalRateLimiter;
   /** Concurrent retries per cluster (circuit breaker max_retries / retry budget). */
   readonly retryBudgets: RetryBudgets;
   /** Requests, pending requests and connections per cluster (circuit breakers). */
   readonly admission: ClusterAdmission;
+  /** Service-level breakers per cluster; undefined when turned off. */
+  readonly breakers: ServiceBreakers | undefined;
   /** Fault injection (routes with fault filters). */
   readonly faults: FaultInjector;
   /** Mirror copies (routes with request mirror policies). */

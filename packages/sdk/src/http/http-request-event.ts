@@ -17,6 +17,10 @@ export type HttpRequestOutcome =
   | 'cancelled'
   /** A circuit-breaker threshold of the cluster refused it (UO). */
   | 'overflow'
+  /** The cluster's service-level breaker is open: failed fast (WEFT_BREAKER_OPEN, UO). */
+  | 'breaker-open'
+  /** A local rate limit answered it (429 from the mesh, flag RL); never sent upstream. */
+  | 'rate-limited'
   /** A fault filter aborted it with a mesh-made response (response flag FI). */
   | 'fault-abort'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
@@ -69,6 +73,8 @@ export interface MeshHttpStats {
   readonly perTryTimeouts: number;
   /** Requests with a retry policy not retried because their body is a stream (sent once). */
   readonly retriesSkippedStreamedBody: number;
+  /** Requests answered by a local rate limit (429 from the mesh, flag RL), never sent upstream. */
+  readonly rateLimited: number;
   /** Requests a fault filter delayed (response flag DI). */
   readonly faultsDelayed: number;
   /** Requests a fault filter aborted (response flag FI). */
@@ -81,7 +87,7 @@ export interface MeshHttpStats {
   readonly mirrorFailures: number;
   /** Requests drawn for mirroring but not mirrored because their body is a stream. */
   readonly mirrorsSkippedStreamedBody: number;
-  /** Copies dropped because 1024 copies to that mirror cluster were in flight. */
+  /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
   readonly mirrorsOverflowed: number;
   /** Endpoint pools open now. */
   readonly pools: number;
@@ -105,6 +111,7 @@ export class HttpCounters {
   perTryTimeouts = 0;
   retriesSkippedStreamedBody = 0;
   overflows = 0;
+  rateLimited = 0;
   faultsDelayed = 0;
   faultsAborted = 0;
   faultsOverflowed = 0;
@@ -129,6 +136,7 @@ export class HttpCounters {
       retryBudgetExceeded: this.retryBudgetExceeded,
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
+      rateLimited: this.rateLimited,
       faultsDelayed: this.faultsDelayed,
       faultsAborted: this.faultsAborted,
       faultsOverflowed: this.faultsOverflowed,

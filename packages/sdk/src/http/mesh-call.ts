@@ -6,6 +6,10 @@ import { WeftError } from '@weft/xds-client';
 import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
+import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
+import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
+import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
+import { sendRateLimited } from '../filters/local-rate-limit-response.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
@@ -40,6 +44,10 @@ export class MeshCall implements RouteInput {
 
   statusCode: number | undefined = undefined;
   timeoutError: WeftError | undefined = undefined;
+  /** x-ratelimit-* headers the route's local rate limit adds to the response. */
+  responseHeadersToAdd: RateLimitHeaders | undefined = undefined;
+  /** Response flag of an answer the mesh gave itself (RL). */
+  private localResponseFlag: string | undefined = undefined;
   private headerIndex: ReadonlyMap<string, string> | undefined = undefined;
   private headerLookup: ((lowerCaseName: string) => string | undefined) | undefined = undefined;
   private decision: RouteDecision | undefined = undefined;
@@ -65,6 +73,9 @@ export class MeshCall implements RouteInput {
   private responseStartForwarded = false;
   private callerAborted = false;
   private finished = false;
+  /** The cluster's service-level breaker that admitted this request, and how. */
+  private breaker: ClusterBreaker | undefined = undefined;
+  private breakerTicket: BreakerTicket = 'closed';
   private readonly startMs: number;
   /** The route timeout in force (ms, 0 = none); mirror copies get the same bound. */
   private routeTimeoutMs = 0;
@@ -126,6 +137,30 @@ export class MeshCall implements RouteInput {
       return;
     }
     this.decision = result;
+    const limit =
+      result.filters.length === 0 ? undefined : this.ctx.rateLimiter.check(result.filters);
+    if (limit !== undefined) {
+      if (limit.limited) {
+        this.ctx.counters.rateLimited++;
+        this.localResponseFlag = 'RL';
+        this.statusCode = limit.refusal.config.httpStatus;
+        sendRateLimited(this.handler, limit.refusal, () => {
+          this.finish('rate-limited', undefined);
+        });
+        return;
+      }
+      if (limit.headers.length > 0) this.responseHeadersToAdd = limit.headers;
+    }
+    const breaker = this.ctx.breakers?.of(result.clusterName);
+    if (breaker !== undefined) {
+      const ticket = breaker.admit();
+      if (ticket instanceof WeftError) {
+        this.fail(ticket, 'breaker-open');
+        return;
+      }
+      this.breaker = breaker;
+      this.breakerTicket = ticket;
+    }
     this.ctx.follow(this.authority);
     const headers = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
     this.upstream = { ...this.opts, headers };
@@ -564,13 +599,18 @@ export class MeshCall implements RouteInput {
     if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
     this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
+    this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
     this.ctx.publish(this, outcome, err);
   }
 
   /** Envoy's response flags of the outcome, comma-joined: `DI,UT`, `FI`, `-`. */
   private responseFlag(outcome: HttpRequestOutcome, err: Error | undefined): string {
     const flag =
-      outcome === 'fault-abort' ? 'FI' : err instanceof WeftError ? err.responseFlag : '-';
+      outcome === 'fault-abort'
+        ? 'FI'
+        : err instanceof WeftError
+          ? err.responseFlag
+          : (this.localResponseFlag ?? '-');
     if (this.faultFlag === undefined) return flag;
     return flag === '-' ? this.faultFlag : `${this.faultFlag},${flag}`;
   }

@@ -7,7 +7,9 @@ import { silentLogger, systemClock, ConfigError, WeftError } from '@weft/xds-cli
 import type { Clock, ConfigIssue, Logger } from '@weft/xds-client';
 import { Dispatcher } from 'undici';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
+import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
+import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import { FaultInjector } from '../filters/fault.js';
 import { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
@@ -42,6 +44,13 @@ export interface MeshDispatcherOptions {
   readonly defaultRouteTimeoutMs?: number;
   /** Uniform in [0, 1), for retry back-off jitter, fault and mirror percentages. Default: Math.random. */
   readonly random?: () => number;
+  /** Service-level breakers per cluster (shared with gRPC; createMesh passes the mesh's). Default: none. */
+  readonly breakers?: ServiceBreakers;
+  /**
+   * The mesh's local rate limits (token buckets shared with its gRPC path). Default: one of the
+   * dispatcher's own.
+   */
+  readonly localRateLimiter?: LocalRateLimiter;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -52,6 +61,8 @@ interface ResolvedMeshDispatcherOptions {
   readonly resourceWaitMs: number;
   readonly defaultRouteTimeoutMs: number;
   readonly random: () => number;
+  readonly breakers: ServiceBreakers | undefined;
+  readonly localRateLimiter: LocalRateLimiter | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -88,6 +99,8 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
       0,
     ),
     random: options.random ?? Math.random,
+    breakers: options.breakers,
+    localRateLimiter: options.localRateLimiter,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -136,8 +149,12 @@ export class MeshDispatcher extends Dispatcher {
       logger: o.logger,
       counters: this.counters,
       random: o.random,
+      rateLimiter:
+        o.localRateLimiter ??
+        new LocalRateLimiter({ clock: o.clock, logger: o.logger, random: o.random }),
       retryBudgets: new RetryBudgets(),
       admission: this.admission,
+      breakers: o.breakers,
       faults: new FaultInjector(o.random, this.counters, o.logger, 'http'),
       mirror: this.mirror,
       resourceWaitMs: o.resourceWaitMs,

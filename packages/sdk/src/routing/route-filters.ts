@@ -6,6 +6,7 @@ import type {
   FaultUpdate,
   HttpFilterConfigUpdate,
   ListenerUpdate,
+  LocalRateLimitUpdate,
   RouteUpdate,
   VirtualHostUpdate,
   WeightedClusterUpdate,
@@ -22,8 +23,8 @@ export type EffectiveHttpFilter =
   | {
       readonly kind: 'local_ratelimit';
       readonly name: string;
-      /** The decoded LocalRateLimit proto (snake_case), as the xDS client kept it. */
-      readonly config: Readonly<Record<string, unknown>>;
+      /** The decoded LocalRateLimit; its identity is the config instance (one bucket each). */
+      readonly config: LocalRateLimitUpdate;
       /**
        * Where the config came from, e.g. `listener`, `vhost:inventory`, `route:inventory/#0`,
        * `cluster:inventory/#0/outbound|8080||inventory`: Envoy keeps one token bucket per config

@@ -15,7 +15,15 @@ const ABORT_503: FaultUpdate = {
   maxActiveFaults: undefined,
 } as unknown as FaultUpdate;
 const EMPTY_FAULT: FaultUpdate = { delay: undefined, abort: undefined, maxActiveFaults: undefined };
-const RATE = Object.freeze({ stat_prefix: 'rl', token_bucket: { max_tokens: 1 } });
+const RATE = Object.freeze({
+  statPrefix: 'rl',
+  tokenBucket: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1000 },
+  filterEnabledPerMillion: 1_000_000,
+  filterEnforcedPerMillion: 1_000_000,
+  httpStatus: 429,
+  xRateLimitHeaders: true,
+  rateLimitedAsResourceExhausted: true,
+});
 
 function withFilters(filters: HttpFilterUpdate[]): ListenerUpdate {
   return { ...listener('inventory', 'inventory'), httpFilters: filters };

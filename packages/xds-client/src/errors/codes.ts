@@ -19,8 +19,15 @@ export const WEFT_ERROR_CODES = {
    */
   WEFT_RETRIES_EXHAUSTED: { httpStatus: 503, responseFlag: 'URX' },
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
+  /**
+   * The cluster's service-level breaker (opossum) is open: the request failed fast without
+   * touching the network. Envoy's overflow flag, as for its own circuit breakers.
+   */
+  WEFT_BREAKER_OPEN: { httpStatus: 503, responseFlag: 'UO' },
   WEFT_TIMEOUT: { httpStatus: 504, responseFlag: 'UT' },
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
+  /** A local rate limit (token bucket) refused the request (Envoy's RL). */
+  WEFT_RATE_LIMITED: { httpStatus: 429, responseFlag: 'RL' },
   /** A fault filter aborted the request (Envoy's FI); gRPC calls end with the configured status. */
   WEFT_FAULT_ABORT: { httpStatus: 503, responseFlag: 'FI' },
   WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },

@@ -16,6 +16,8 @@ import {
 } from './decode-helpers.js';
 import type { FaultUpdate } from './http-fault.js';
 import { decodeHttpFault } from './http-fault.js';
+import type { LocalRateLimitUpdate } from './http-local-rate-limit.js';
+import { decodeLocalRateLimit } from './http-local-rate-limit.js';
 import type { DecodeContext } from './xds-resource-type.js';
 
 /** envoy.extensions.filters.http.rbac.v3.RBAC (listener level). */
@@ -30,15 +32,15 @@ export const LOCAL_RATELIMIT_FILTER_TYPE_URL =
 const FILTER_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
 
 /**
- * A known filter's decoded config. Fault configs are fully decoded; RBAC and local rate-limit
- * configs are kept as their decoded proto objects (snake_case) for the SDK to interpret.
+ * A known filter's decoded config. Fault and local rate-limit configs are fully decoded and
+ * validated; RBAC configs are kept as their decoded proto objects (snake_case) for the SDK.
  * `disabled` comes only from a per-route FilterConfig with `disabled: true`.
  */
 export type HttpFilterConfigUpdate =
   | { readonly kind: 'router' }
   | { readonly kind: 'fault'; readonly fault: FaultUpdate }
   | { readonly kind: 'rbac'; readonly config: Readonly<Record<string, unknown>> }
-  | { readonly kind: 'local_ratelimit'; readonly config: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'local_ratelimit'; readonly config: LocalRateLimitUpdate }
   | { readonly kind: 'disabled' };
 
 /** One entry of the HCM's http_filters. */
@@ -85,7 +87,10 @@ function decodeKnown(
     return { kind: 'fault', fault: decodeHttpFault(decoded, path, issues) };
   }
   if (typeUrl === LOCAL_RATELIMIT_FILTER_TYPE_URL)
-    return { kind: 'local_ratelimit', config: decoded };
+    return {
+      kind: 'local_ratelimit',
+      config: decodeLocalRateLimit(decoded, perRoute, path, issues, ctx),
+    };
   return { kind: 'rbac', config: decoded };
 }
 
