@@ -151,6 +151,16 @@ export class MeshCall implements RouteInput {
       }
       if (limit.headers.length > 0) this.responseHeadersToAdd = limit.headers;
     }
+    // Envoy's filter chain runs before the router: a fault is neither retried nor mirrored, and an
+    // immediate abort never reaches the service breaker.
+    const plan =
+      result.filters.length === 0
+        ? undefined
+        : this.ctx.faults.plan(result.filters, this.header, result.routeName);
+    if (plan !== undefined && plan.delayMs <= 0 && plan.abort !== undefined) {
+      this.abortByFault(plan.abort);
+      return;
+    }
     const breaker = this.ctx.breakers?.of(result.clusterName);
     if (breaker !== undefined) {
       const ticket = breaker.admit();
@@ -190,13 +200,9 @@ export class MeshCall implements RouteInput {
         this.timedOut(timeoutMs);
       }, timeoutMs);
     }
-    if (result.filters.length > 0) {
-      // Envoy's filter chain runs before the router: a fault is neither retried nor mirrored.
-      const plan = this.ctx.faults.plan(result.filters, this.header, result.routeName);
-      if (plan !== undefined) {
-        this.injectFault(plan);
-        return;
-      }
+    if (plan !== undefined) {
+      this.injectFault(plan);
+      return;
     }
     this.sendFirst();
   }
