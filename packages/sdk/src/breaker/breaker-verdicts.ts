@@ -24,6 +24,7 @@ export function breakerVerdictOfHttp(outcome: HttpRequestOutcome): BreakerVerdic
     case 'cancelled':
     case 'breaker-open':
     case 'rate-limited': // the mesh's own local limit answered: nothing about the service
+    case 'fault-abort': // injected by the mesh's fault filter: nothing about the service
     case 'error':
       return 'ignore';
   }

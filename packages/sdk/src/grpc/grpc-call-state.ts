@@ -12,6 +12,8 @@ import type {
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
 import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
+import type { FaultPlan } from '../filters/fault.js';
+import type { GrpcMirrorCapture } from '../filters/grpc-mirror.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -48,6 +50,10 @@ export class GrpcCallState {
   breakerTicket: BreakerTicket = 'closed';
   /** x-ratelimit-* headers the route's local rate limit adds to the response metadata. */
   responseHeadersToAdd: RateLimitHeaders | undefined;
+  /** Faults drawn for this call (gRFC A33), applied by the call filter before the pick. */
+  fault: FaultPlan | undefined;
+  /** Set when mirror clusters were drawn: the request message is kept for the copies. */
+  mirror: GrpcMirrorCapture | undefined;
 
   constructor(
     readonly id: string,

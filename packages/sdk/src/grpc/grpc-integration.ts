@@ -10,6 +10,8 @@ import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import { LocalRateLimiter } from '../filters/local-rate-limit.js';
+import { FaultInjector } from '../filters/fault.js';
+import { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
@@ -37,6 +39,8 @@ export interface GrpcIntegrationOptions {
   readonly breakers?: ServiceBreakers;
   /** The mesh's local rate limits (buckets shared with its HTTP path). Default: one of its own. */
   readonly localRateLimiter?: LocalRateLimiter;
+  /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
+  readonly random?: () => number;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -45,6 +49,7 @@ export interface ResolvedGrpcIntegrationOptions {
   readonly clock: Clock;
   readonly scheme: string;
   readonly resolutionTimeoutMs: number;
+  readonly random: () => number;
 }
 
 /** Counters of one mesh's gRPC integration, as read by `stats()`. */
@@ -81,6 +86,23 @@ export interface GrpcIntegrationStats {
   readonly clusters: Readonly<Record<string, ClusterAdmissionStats>>;
   /** Calls refused by a local rate limit (RESOURCE_EXHAUSTED, flag RL); also in callsRejected. */
   readonly callsRateLimited: number;
+  /** Calls a fault filter delayed before they were sent (gRFC A33). */
+  readonly faultsDelayed: number;
+  /** Calls a fault filter ended with its status without reaching a server (gRFC A33). */
+  readonly faultsAborted: number;
+  /** Fault filters not applied because their max_active_faults were active. */
+  readonly faultsOverflowed: number;
+  /** Mirror copies sent (calls with one request message, after the primary call ended). */
+  readonly mirrored: number;
+  /** Mirror copies that did not reach a server (no endpoint, UNAVAILABLE, DEADLINE_EXCEEDED). */
+  readonly mirrorFailures: number;
+  /**
+   * Calls drawn for mirroring that sent more (or fewer) than one request message: not mirrored
+   * (logged once per route).
+   */
+  readonly mirrorsSkippedStreaming: number;
+  /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
+  readonly mirrorsOverflowed: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -124,12 +146,16 @@ export function resolveGrpcIntegrationOptions(
       message: `expected a positive number of ms, got ${String(resolutionTimeoutMs)}`,
     });
   }
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    issues.push({ path: 'random', message: 'expected a function returning [0, 1)' });
+  }
   if (issues.length > 0) throw new ConfigError('grpc integration options', issues);
   return Object.freeze({
     logger: options.logger,
     clock: options.clock,
     scheme,
     resolutionTimeoutMs,
+    random: options.random ?? Math.random,
   });
 }
 
@@ -155,7 +181,15 @@ export function installGrpcIntegration(
     retryBudgetExceeded: 0,
     overflows: 0,
     callsRateLimited: 0,
+    faultsDelayed: 0,
+    faultsAborted: 0,
+    faultsOverflowed: 0,
+    mirrored: 0,
+    mirrorFailures: 0,
+    mirrorsSkippedStreaming: 0,
+    mirrorsOverflowed: 0,
   };
+  const admission = new ClusterAdmission(resolved.logger, 'grpc');
   const ctx: GrpcMeshContext = {
     meshId: allocateMeshId(),
     scheme: resolved.scheme,
@@ -165,11 +199,13 @@ export function installGrpcIntegration(
     resolutionTimeoutMs: resolved.resolutionTimeoutMs,
     counters,
     retryBudgets: new RetryBudgets(),
-    admission: new ClusterAdmission(resolved.logger, 'grpc'),
+    admission,
     breakers: options.breakers,
     rateLimiter:
       options.localRateLimiter ??
       new LocalRateLimiter({ clock: resolved.clock, logger: resolved.logger }),
+    faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
+    mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
   };
   const resolvers = new Set<GrpcMeshResolver>();
@@ -206,6 +242,7 @@ export function installGrpcIntegration(
       if (!installed) return;
       installed = false;
       removeResolverProvider(ctx.scheme, provider);
+      ctx.mirror.close();
       const reason = closedReason(ctx);
       for (const resolver of resolvers) resolver.close(reason);
       ctx.logger.info('grpc: integration uninstalled', {

@@ -25,6 +25,7 @@ import { retriableGrpcCodes } from '../routing/retry-conditions.js';
 import { breakerVerdictOfGrpc } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket } from '../breaker/cluster-breaker.js';
 import { GRPC_BREAKER_CLUSTER_KEY, GRPC_BREAKER_KEY } from '../breaker/grpc-fallback.js';
+import { grpcStatusOfHttpStatus, type FaultPlan } from '../filters/fault.js';
 
 /** grpc-js's own cap on attempts per call (channel option `grpc-node.retry_max_attempts_limit`). */
 export const GRPC_JS_MAX_ATTEMPTS = 5;
@@ -78,10 +79,14 @@ export interface GrpcCallEvent {
   readonly details: string;
   /** Set when the mesh refused the call before any pick (no route, mesh closed…). */
   readonly weftCode: string | undefined;
+  /** Envoy response flags of the mesh's doing: `-`, `DI` (fault delay), `FI` (fault abort), `DI,FI`. */
+  readonly responseFlag: string;
   readonly durationMs: number;
 }
 
 type CallConfig = ReturnType<experimental.ConfigSelector['invoke']>;
+/** A message as filters see it (grpc-js does not export the type by name). */
+type WriteObject = Awaited<ReturnType<experimental.BaseFilter['sendMessage']>>;
 
 /** The per-channel state shared by one resolver instance and the LB policy it feeds. */
 export class GrpcMeshChannel {
@@ -171,6 +176,23 @@ export class GrpcMeshChannel {
         call.countsForBudget = true;
         ctx.retryBudgets.requestStarted(decided.clusterName);
       }
+      if (decided.filters.length > 0) {
+        const header = createGrpcRouteInput(this.authority, method, metadata).header;
+        call.fault = ctx.faults.plan(decided.filters, header, decided.routeName);
+      }
+      // Like Envoy (fault filter before the router): a fault-aborted call is not mirrored.
+      if (decided.action.requestMirrorPolicies.length > 0 && call.fault?.abort === undefined) {
+        const clusters = ctx.mirror.draw(decided);
+        if (clusters.length > 0) {
+          call.mirror = {
+            decision: decided,
+            clusters,
+            metadata: metadata.clone(),
+            message: undefined,
+            messages: 0,
+          };
+        }
+      }
     }
     return {
       methodConfig,
@@ -211,6 +233,49 @@ export class GrpcMeshChannel {
       attempts: capped
         ? `${policy.numRetries + 1} capped to ${GRPC_JS_MAX_ATTEMPTS} unless the channel sets grpc-node.retry_max_attempts_limit`
         : undefined,
+    });
+  }
+
+  /**
+   * Applies `plan` to a call's metadata before grpc-js picks (gRFC A33): waits out the delay on
+   * the mesh clock (the call's deadline keeps running), then ends the call with the abort status
+   * or lets it go on. A call that ended meanwhile (deadline, cancel) is never sent.
+   */
+  applyFault(call: GrpcCallState, plan: FaultPlan, metadata: Promise<Metadata>): Promise<Metadata> {
+    const abort = plan.abort;
+    const abortStatus = (): StatusObject => ({
+      code:
+        abort === undefined
+          ? GrpcStatus.CANCELLED
+          : toGrpcStatus(
+              abort.kind === 'grpc' ? abort.grpcStatus : grpcStatusOfHttpStatus(abort.httpStatus),
+            ),
+      details: 'weft: fault filter abort',
+      metadata: new GrpcMetadata(),
+    });
+    if (plan.delayMs <= 0) {
+      // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return abort === undefined ? metadata : metadata.then(() => Promise.reject(abortStatus()));
+    }
+    const end = this.ctx.faults.begin();
+    return new Promise<Metadata>((resolve, reject) => {
+      this.ctx.clock.setTimeout(() => {
+        end();
+        if (call.finished) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject({
+            ...abortStatus(),
+            code: GrpcStatus.CANCELLED,
+            details: 'call ended during fault delay',
+          });
+        } else if (abort !== undefined) {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(abortStatus());
+        } else {
+          metadata.then(resolve, reject);
+        }
+      }, plan.delayMs);
     });
   }
 
@@ -277,7 +342,9 @@ export class GrpcMeshChannel {
     }
     const breaker = call.breaker;
     if (breaker !== undefined) {
-      const verdict = breakerVerdictOfGrpc(status.code);
+      // A fault abort is the mesh's own answer (filter before the router): nothing about the service.
+      const verdict =
+        call.fault?.abort !== undefined ? 'ignore' : breakerVerdictOfGrpc(status.code);
       breaker.done(call.breakerTicket, verdict);
       // Marks the failure for a fallback interceptor (mesh.grpcFallback) and names the cluster.
       if (verdict === 'failure') {
@@ -301,11 +368,22 @@ export class GrpcMeshChannel {
         code: status.code,
         details: status.details,
         weftCode: call.rejection?.weftCode,
+        responseFlag: faultFlagOf(call.fault),
         durationMs: ctx.clock.now() - call.startedAtMs,
       };
       ctx.diagnostics.publish(event);
     }
   }
+}
+
+function toGrpcStatus(code: number): GrpcStatus {
+  return isGrpcStatus(code) ? code : GrpcStatus.UNKNOWN;
+}
+
+function faultFlagOf(plan: FaultPlan | undefined): string {
+  if (plan === undefined) return '-';
+  if (plan.delayMs > 0) return plan.abort === undefined ? 'DI' : 'DI,FI';
+  return plan.abort === undefined ? '-' : 'FI';
 }
 
 function reject(
@@ -331,10 +409,24 @@ class GrpcCallFilter extends experimental.BaseFilter {
 
   override sendMetadata(metadata: Promise<Metadata>): Promise<Metadata> {
     const rejection = this.call.rejection;
-    if (rejection === undefined) return metadata;
+    if (rejection === undefined) {
+      const fault = this.call.fault;
+      return fault === undefined ? metadata : this.channel.applyFault(this.call, fault, metadata);
+    }
     // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(rejection.status);
+  }
+
+  override sendMessage(message: Promise<WriteObject>): Promise<WriteObject> {
+    const capture = this.call.mirror;
+    if (capture === undefined) return message;
+    // Dynamic filters run before grpc-js's compression filter: these are the bare message bytes.
+    return message.then((m) => {
+      capture.messages += 1;
+      capture.message = capture.messages === 1 ? m.message : undefined;
+      return m;
+    });
   }
 
   override receiveMetadata(metadata: Metadata): Metadata {
@@ -343,7 +435,13 @@ class GrpcCallFilter extends experimental.BaseFilter {
   }
 
   override receiveTrailers(status: StatusObject): StatusObject {
+    const first = !this.call.finished;
     this.channel.finishCall(this.call, status);
+    const capture = this.call.mirror;
+    if (first && capture !== undefined) {
+      this.call.mirror = undefined;
+      this.channel.ctx.mirror.send(capture, this.channel.authority, this.call.method);
+    }
     return status;
   }
 }

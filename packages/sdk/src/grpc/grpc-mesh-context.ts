@@ -6,6 +6,8 @@ import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
+import type { FaultInjector } from '../filters/fault.js';
+import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
@@ -25,6 +27,13 @@ export interface GrpcCounters {
   retryBudgetExceeded: number;
   overflows: number;
   callsRateLimited: number;
+  faultsDelayed: number;
+  faultsAborted: number;
+  faultsOverflowed: number;
+  mirrored: number;
+  mirrorFailures: number;
+  mirrorsSkippedStreaming: number;
+  mirrorsOverflowed: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -44,5 +53,9 @@ export interface GrpcMeshContext {
   readonly breakers: ServiceBreakers | undefined;
   /** Token buckets of the routes' local_ratelimit filters. */
   readonly rateLimiter: LocalRateLimiter;
+  /** Fault injection of routes with fault filters (gRFC A33). */
+  readonly faults: FaultInjector;
+  /** Mirror copies of calls on routes with request mirror policies. */
+  readonly mirror: GrpcMirror;
   readonly diagnostics: DiagnosticsChannel;
 }

@@ -31,6 +31,7 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
     // gRFC A28: no route is UNAVAILABLE; the rest are "try elsewhere or later".
     case 'WEFT_NO_ROUTE':
     case 'WEFT_NO_HEALTHY_UPSTREAM':
+    case 'WEFT_FAULT_ABORT': // a fault abort carries its own status; this is only the fallback
     case 'WEFT_OVERFLOW':
     case 'WEFT_BREAKER_OPEN':
     case 'WEFT_CONNECT_FAILURE':

@@ -4,6 +4,8 @@ import type { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import type { RetryBudgets } from '../cluster/retry-budget.js';
 import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
+import type { FaultInjector } from '../filters/fault.js';
+import type { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
@@ -26,6 +28,10 @@ export interface CallContext {
   readonly admission: ClusterAdmission;
   /** Service-level breakers per cluster; undefined when turned off. */
   readonly breakers: ServiceBreakers | undefined;
+  /** Fault injection (routes with fault filters). */
+  readonly faults: FaultInjector;
+  /** Mirror copies (routes with request mirror policies). */
+  readonly mirror: HttpMirror;
   /** How long a request waits for a listener's first complete config, in ms. */
   readonly resourceWaitMs: number;
   /** Route timeout when the route sets none, in ms (Envoy: 15000). */

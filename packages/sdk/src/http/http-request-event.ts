@@ -21,6 +21,8 @@ export type HttpRequestOutcome =
   | 'breaker-open'
   /** A local rate limit answered it (429 from the mesh, flag RL); never sent upstream. */
   | 'rate-limited'
+  /** A fault filter aborted it with a mesh-made response (response flag FI). */
+  | 'fault-abort'
   /** Anything else: a closed mesh, an invalid request, an error thrown by the caller's handler. */
   | 'error';
 
@@ -36,7 +38,7 @@ export interface HttpRequestEvent {
   readonly outcome: HttpRequestOutcome;
   /** Response status, when one arrived. */
   readonly statusCode: number | undefined;
-  /** Envoy response flag: `-`, NR, UH, UF, UT, UC… */
+  /** Envoy response flags, comma-separated: `-`, NR, UH, UF, UT, UC, FI, DI (fault delay)… */
   readonly responseFlag: string;
   /** Tries sent: 1, plus connect failures moved to the next endpoint, plus retries. */
   readonly attempts: number;
@@ -73,6 +75,20 @@ export interface MeshHttpStats {
   readonly retriesSkippedStreamedBody: number;
   /** Requests answered by a local rate limit (429 from the mesh, flag RL), never sent upstream. */
   readonly rateLimited: number;
+  /** Requests a fault filter delayed (response flag DI). */
+  readonly faultsDelayed: number;
+  /** Requests a fault filter aborted (response flag FI). */
+  readonly faultsAborted: number;
+  /** Fault filters not applied because their max_active_faults were active. */
+  readonly faultsOverflowed: number;
+  /** Copies sent to a mirror cluster (request_mirror_policies). */
+  readonly mirrored: number;
+  /** Mirror copies that failed (no endpoint, connect failure, reset, timeout); logged at debug. */
+  readonly mirrorFailures: number;
+  /** Requests drawn for mirroring but not mirrored because their body is a stream. */
+  readonly mirrorsSkippedStreamedBody: number;
+  /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
+  readonly mirrorsOverflowed: number;
   /** Endpoint pools open now. */
   readonly pools: number;
   /** Requests (or retries) refused by a cluster's circuit breaker (WEFT_OVERFLOW, UO). */
@@ -96,6 +112,13 @@ export class HttpCounters {
   retriesSkippedStreamedBody = 0;
   overflows = 0;
   rateLimited = 0;
+  faultsDelayed = 0;
+  faultsAborted = 0;
+  faultsOverflowed = 0;
+  mirrored = 0;
+  mirrorFailures = 0;
+  mirrorsSkippedStreamedBody = 0;
+  mirrorsOverflowed = 0;
 
   snapshot(
     pools: number,
@@ -114,6 +137,13 @@ export class HttpCounters {
       perTryTimeouts: this.perTryTimeouts,
       retriesSkippedStreamedBody: this.retriesSkippedStreamedBody,
       rateLimited: this.rateLimited,
+      faultsDelayed: this.faultsDelayed,
+      faultsAborted: this.faultsAborted,
+      faultsOverflowed: this.faultsOverflowed,
+      mirrored: this.mirrored,
+      mirrorFailures: this.mirrorFailures,
+      mirrorsSkippedStreamedBody: this.mirrorsSkippedStreamedBody,
+      mirrorsOverflowed: this.mirrorsOverflowed,
       pools,
       overflows: this.overflows,
       clusters,

@@ -14,6 +14,8 @@ import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-r
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
 import type { RetriableFailure } from '../routing/retry-conditions.js';
+import type { FaultAbort, FaultPlan } from '../filters/fault.js';
+import { faultAbortResponse } from './fault-response.js';
 import { Attempt } from './attempt.js';
 import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
@@ -75,6 +77,13 @@ export class MeshCall implements RouteInput {
   private breaker: ClusterBreaker | undefined = undefined;
   private breakerTicket: BreakerTicket = 'closed';
   private readonly startMs: number;
+  /** The route timeout in force (ms, 0 = none); mirror copies get the same bound. */
+  private routeTimeoutMs = 0;
+  /** DI when a fault filter delayed the request (joined to the outcome's flag). */
+  private faultFlag: string | undefined = undefined;
+  private faultTimer: TimerHandle | undefined = undefined;
+  /** Ends the fault delay's count in max_active_faults. */
+  private endFaultDelay: (() => void) | undefined = undefined;
 
   constructor(
     private readonly ctx: CallContext,
@@ -142,6 +151,16 @@ export class MeshCall implements RouteInput {
       }
       if (limit.headers.length > 0) this.responseHeadersToAdd = limit.headers;
     }
+    // Envoy's filter chain runs before the router: a fault is neither retried nor mirrored, and an
+    // immediate abort never reaches the service breaker.
+    const plan =
+      result.filters.length === 0
+        ? undefined
+        : this.ctx.faults.plan(result.filters, this.header, result.routeName);
+    if (plan !== undefined && plan.delayMs <= 0 && plan.abort !== undefined) {
+      this.abortByFault(plan.abort);
+      return;
+    }
     const breaker = this.ctx.breakers?.of(result.clusterName);
     if (breaker !== undefined) {
       const ticket = breaker.admit();
@@ -175,12 +194,78 @@ export class MeshCall implements RouteInput {
       this.ctx.retryBudgets.requestStarted(result.clusterName);
     }
     const timeoutMs = result.timeoutMs ?? this.ctx.defaultRouteTimeoutMs;
+    this.routeTimeoutMs = timeoutMs;
     if (timeoutMs > 0) {
       this.timer = this.ctx.clock.setTimeout(() => {
         this.timedOut(timeoutMs);
       }, timeoutMs);
     }
+    if (plan !== undefined) {
+      this.injectFault(plan);
+      return;
+    }
+    this.sendFirst();
+  }
+
+  /** The router's turn: mirror copies (fire-and-forget), then the first try. */
+  private sendFirst(): void {
+    const decision = this.decision;
+    if (decision === undefined || this.finished) return;
+    if (decision.action.requestMirrorPolicies.length > 0) {
+      const host = this.header('host') ?? this.authority;
+      this.ctx.mirror.mirror(decision, this.opts, host, this.routeTimeoutMs);
+    }
     this.send(false);
+  }
+
+  /**
+   * Waits out the fault delay on the mesh clock (the route timeout still runs and bounds it), then
+   * aborts or sends. The caller can abort during the delay.
+   */
+  private injectFault(plan: FaultPlan): void {
+    if (plan.delayMs <= 0) {
+      if (plan.abort !== undefined) this.abortByFault(plan.abort);
+      return;
+    }
+    this.faultFlag = 'DI';
+    this.forwardConnect();
+    this.endFaultDelay = this.ctx.faults.begin();
+    this.faultTimer = this.ctx.clock.setTimeout(() => {
+      this.faultTimer = undefined;
+      this.endFaultDelay?.();
+      this.endFaultDelay = undefined;
+      if (this.finished) return;
+      if (plan.abort !== undefined) this.abortByFault(plan.abort);
+      else this.sendFirst();
+    }, plan.delayMs);
+  }
+
+  /**
+   * Answers with a response the mesh makes, like Envoy's fault filter (body `fault filter
+   * abort`, flag FI): the caller sees a real Response, never reaching the upstream.
+   */
+  private abortByFault(abort: FaultAbort): void {
+    const response = faultAbortResponse(abort, this.header('content-type'));
+    this.forwardConnect();
+    if (this.ended()) return; // the caller aborted in onConnect
+    const handler = this.handler;
+    this.responseStartedOnce();
+    this.responseStarted(response.statusCode);
+    try {
+      handler.onHeaders(response.statusCode, response.rawHeaders, noop, response.statusText);
+      if (!this.ended() && response.body.length > 0) handler.onData(response.body);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)), 'error');
+      return;
+    }
+    if (this.ended()) return;
+    this.finish('fault-abort', undefined);
+    handler.onComplete([]);
+  }
+
+  /** `finished`, read after calls into the caller's handler (which may end the request). */
+  private ended(): boolean {
+    return this.finished;
   }
 
   /**
@@ -510,7 +595,10 @@ export class MeshCall implements RouteInput {
     if (this.timer !== undefined) clock.clearTimeout(this.timer);
     if (this.perTryTimer !== undefined) clock.clearTimeout(this.perTryTimer);
     if (this.backoffTimer !== undefined) clock.clearTimeout(this.backoffTimer);
-    this.timer = this.perTryTimer = this.backoffTimer = undefined;
+    if (this.faultTimer !== undefined) clock.clearTimeout(this.faultTimer);
+    this.timer = this.perTryTimer = this.backoffTimer = this.faultTimer = undefined;
+    this.endFaultDelay?.();
+    this.endFaultDelay = undefined;
     const cluster = this.decision?.clusterName ?? '';
     this.releaseRequest(cluster);
     if (this.holdsRetry) this.ctx.retryBudgets.release(cluster);
@@ -519,6 +607,18 @@ export class MeshCall implements RouteInput {
     if (err !== undefined) this.ctx.counters.failures++;
     this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
     this.ctx.publish(this, outcome, err);
+  }
+
+  /** Envoy's response flags of the outcome, comma-joined: `DI,UT`, `FI`, `-`. */
+  private responseFlag(outcome: HttpRequestOutcome, err: Error | undefined): string {
+    const flag =
+      outcome === 'fault-abort'
+        ? 'FI'
+        : err instanceof WeftError
+          ? err.responseFlag
+          : (this.localResponseFlag ?? '-');
+    if (this.faultFlag === undefined) return flag;
+    return flag === '-' ? this.faultFlag : `${this.faultFlag},${flag}`;
   }
 
   private releaseRequest(cluster: string): void {
@@ -537,11 +637,15 @@ export class MeshCall implements RouteInput {
       endpoint: this.current?.lease.endpoint.key,
       outcome,
       statusCode: this.statusCode,
-      responseFlag: err instanceof WeftError ? err.responseFlag : (this.localResponseFlag ?? '-'),
+      responseFlag: this.responseFlag(outcome, err),
       attempts: this.attempts,
       retries: this.retries,
       durationMs: this.ctx.clock.now() - this.startMs,
       error: err,
     };
   }
+}
+
+function noop(): void {
+  // A mesh-made response is in memory: nothing to resume.
 }

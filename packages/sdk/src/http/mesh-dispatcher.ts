@@ -10,6 +10,8 @@ import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ServiceBreakers } from '../breaker/service-breakers.js';
 import { RetryBudgets } from '../cluster/retry-budget.js';
 import { LocalRateLimiter } from '../filters/local-rate-limit.js';
+import { FaultInjector } from '../filters/fault.js';
+import { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
@@ -40,7 +42,7 @@ export interface MeshDispatcherOptions {
   readonly resourceWaitMs?: number;
   /** Route timeout when the route sets none, in ms; 0 = none. Default 15000 (Envoy's). */
   readonly defaultRouteTimeoutMs?: number;
-  /** Uniform in [0, 1), for retry back-off jitter. Default: Math.random. */
+  /** Uniform in [0, 1), for retry back-off jitter, fault and mirror percentages. Default: Math.random. */
   readonly random?: () => number;
   /** Service-level breakers per cluster (shared with gRPC; createMesh passes the mesh's). Default: none. */
   readonly breakers?: ServiceBreakers;
@@ -117,6 +119,7 @@ export class MeshDispatcher extends Dispatcher {
   private readonly pools: EndpointPools;
   private readonly admission: ClusterAdmission;
   private readonly counters = new HttpCounters();
+  private readonly mirror: HttpMirror;
   private readonly followed = new Map<string, () => void>();
   private readonly requestChannel: Channel;
   private state: 'open' | 'closed' | 'destroyed' = 'open';
@@ -131,6 +134,14 @@ export class MeshDispatcher extends Dispatcher {
     this.requestChannel = channel(HTTP_REQUEST_CHANNEL);
     const logRequests = o.logger !== silentLogger;
     const requestChannel = this.requestChannel;
+    this.mirror = new HttpMirror({
+      pools: this.pools,
+      clock: o.clock,
+      logger: o.logger,
+      random: o.random,
+      counters: this.counters,
+      admission: this.admission,
+    });
     this.ctx = {
       runtime: o.runtime,
       pools: this.pools,
@@ -144,6 +155,8 @@ export class MeshDispatcher extends Dispatcher {
       retryBudgets: new RetryBudgets(),
       admission: this.admission,
       breakers: o.breakers,
+      faults: new FaultInjector(o.random, this.counters, o.logger, 'http'),
+      mirror: this.mirror,
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {
@@ -229,6 +242,7 @@ export class MeshDispatcher extends Dispatcher {
         ? new WeftError('WEFT_DESTROYED', 'mesh dispatcher is destroyed')
         : errOrCallback;
     this.unfollowAll();
+    this.mirror.close();
     this.state = 'destroyed';
     const done = this.pools.destroy(err);
     if (cb === undefined) return done;
@@ -239,6 +253,7 @@ export class MeshDispatcher extends Dispatcher {
     if (this.closing !== undefined) return this.closing;
     if (this.state === 'open') this.state = 'closed';
     this.unfollowAll();
+    this.mirror.close(); // copies are fire-and-forget: never hold a close back
     this.closing = this.pools.close();
     return this.closing;
   }

@@ -13,7 +13,13 @@ import type { CompiledRoute, CompiledVirtualHost } from '../routing/route-table.
 import { RouteTable } from '../routing/route-table.js';
 import { RoutingError } from '../routing/routing-error.js';
 import type { XdsConfig } from '../xds/xds-config.js';
-import type { EndpointLease, RouteDecision, RouteInput, UpstreamEndpoint } from './mesh-runtime.js';
+import type {
+  EndpointLease,
+  MirrorPick,
+  RouteDecision,
+  RouteInput,
+  UpstreamEndpoint,
+} from './mesh-runtime.js';
 
 const NO_FILTERS: EffectiveHttpFilters = Object.freeze([]);
 
@@ -34,6 +40,7 @@ class Decision implements RouteDecision {
   readonly cluster: ClusterUpdate | undefined;
   readonly filters: EffectiveHttpFilters;
   private readonly balancer: ClusterBalancer;
+  private readonly balancers: ReadonlyMap<string, ClusterBalancer>;
   private readonly req: RequestView;
   private readonly hashContext: HashContext;
   private hash: bigint | undefined;
@@ -58,6 +65,7 @@ class Decision implements RouteDecision {
     this.cluster = balancer.cluster;
     this.filters = filters;
     this.balancer = balancer;
+    this.balancers = table.balancers;
     this.req = req;
     this.hashContext = hashContext;
   }
@@ -69,6 +77,12 @@ class Decision implements RouteDecision {
 
   pick(exclude?: ReadonlySet<string>): EndpointLease | undefined {
     return this.balancer.pick(this, exclude);
+  }
+
+  pickMirror(clusterName: string): MirrorPick | undefined {
+    const balancer = this.balancers.get(clusterName);
+    const lease = balancer?.pick(this, undefined);
+    return lease === undefined ? undefined : { lease, cluster: balancer?.cluster };
   }
 
   unavailableError(exclude?: ReadonlySet<string>): RoutingError {

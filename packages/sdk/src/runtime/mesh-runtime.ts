@@ -71,6 +71,13 @@ export interface EndpointLease {
   done(outcome: AttemptOutcome, detail?: AttemptDetail): void;
 }
 
+/** An endpoint of a mirror cluster, and that cluster's resource (circuit breakers, timeouts). */
+export interface MirrorPick {
+  readonly lease: EndpointLease;
+  /** Undefined when the cluster's CDS resource is missing (then no endpoint is picked either). */
+  readonly cluster: ClusterUpdate | undefined;
+}
+
 /** Where a request goes, decided once per request from the current immutable tables. */
 export interface RouteDecision {
   readonly listenerName: string;
@@ -88,6 +95,12 @@ export interface RouteDecision {
    * endpoint left (the caller fails with WEFT_NO_HEALTHY_UPSTREAM).
    */
   pick(exclude?: ReadonlySet<string>): EndpointLease | undefined;
+  /**
+   * Picks an endpoint of `clusterName`, another cluster of the same listener (a request mirror
+   * policy's cluster), by its own priority, locality and LB policy. Undefined when the cluster is
+   * not in the listener's config or has no healthy endpoint.
+   */
+  pickMirror(clusterName: string): MirrorPick | undefined;
   /** The route's retry policy (the virtual host's when the route has none); undefined = no retries. */
   readonly retryPolicy: RetryPolicyUpdate | undefined;
   /** The whole route action (max stream duration, grpc-timeout cap, mirror policies, hash policies). */

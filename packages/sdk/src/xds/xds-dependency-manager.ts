@@ -301,12 +301,17 @@ export class XdsDependencyManager {
   }
 }
 
-/** Every cluster a route may choose, deduplicated, in config order. Mirrors are not followed. */
+/**
+ * Every cluster a route may choose, deduplicated, in config order, then the clusters of request
+ * mirror policies (their balancers serve the mirror copies).
+ */
 export function referencedClusters(routeConfig: RouteConfigurationUpdate): string[] {
   const names = new Set<string>();
   for (const vh of routeConfig.virtualHosts)
     for (const r of vh.routes)
       for (const c of r.action.clusters) if (c.weight > 0) names.add(c.name);
+  for (const vh of routeConfig.virtualHosts)
+    for (const r of vh.routes) for (const m of r.action.requestMirrorPolicies) names.add(m.cluster);
   return [...names];
 }
 

@@ -68,7 +68,9 @@ export class FakeMeshRuntime implements MeshRuntime {
       timeoutMs: r.timeoutMs,
       pick: (exclude?: ReadonlySet<string>) => this.pick(r.cluster, exclude),
       retryPolicy: r.retryPolicy,
+      action: { requestMirrorPolicies: [] },
       filters: [],
+      pickMirror: () => undefined,
       cluster:
         r.circuitBreakers === undefined
           ? undefined

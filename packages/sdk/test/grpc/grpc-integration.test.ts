@@ -308,6 +308,7 @@ describe('installGrpcIntegration', function () {
           code: status.OK,
           details: 'OK',
           weftCode: undefined,
+          responseFlag: '-',
           durationMs: 0,
         },
       );

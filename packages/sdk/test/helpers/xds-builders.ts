@@ -61,6 +61,8 @@ export interface RouteSpec {
   clusters: string | [string, number][];
   hashPolicies?: HashPolicyUpdate[];
   timeoutMs?: number;
+  /** Clusters of request mirror policies (100 %). */
+  mirrors?: string[];
 }
 
 export function route(spec: RouteSpec): RouteUpdate {
@@ -84,7 +86,10 @@ export function route(spec: RouteSpec): RouteUpdate {
       hashPolicies: spec.hashPolicies ?? [],
       maxStreamDurationMs: undefined,
       grpcTimeoutHeaderMaxMs: undefined,
-      requestMirrorPolicies: [],
+      requestMirrorPolicies: (spec.mirrors ?? []).map((c) => ({
+        cluster: c,
+        percentagePerMillion: 1_000_000,
+      })),
     },
     typedPerFilterConfig: {},
   };

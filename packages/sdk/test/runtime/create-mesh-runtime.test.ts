@@ -104,6 +104,34 @@ describe('createMeshRuntime', () => {
   });
 
   describe('route', () => {
+    it('follows mirror clusters too, and pickMirror picks an endpoint of one', async () => {
+      const r = start();
+      const ready = r.mesh.whenReady('inventory', 5000);
+      serve(r.src, [{ clusters: 'v1', mirrors: ['shadow'] }], {
+        v1: [{ endpoints: ['10.0.0.1'] }],
+      });
+      await flush();
+      assert.equal(r.mesh.route(input()), 'pending'); // the mirror cluster is not there yet
+      r.src.set(TYPES.cds, 'shadow', cluster('shadow'));
+      r.src.set(TYPES.eds, 'shadow', cla('shadow', [{ endpoints: ['10.0.0.9'] }]));
+      await ready;
+      const d = decide(r.mesh);
+      assert.equal(d.clusterName, 'v1');
+      const picked = d.pickMirror('shadow');
+      assert.ok(picked !== undefined);
+      assert.equal(picked.lease.endpoint.key, '10.0.0.9:8080');
+      assert.equal(picked.cluster?.name, 'shadow');
+      picked.lease.done('success');
+      assert.equal(d.pickMirror('unknown'), undefined);
+      assert.deepEqual(
+        r.mesh
+          .endpointsOf('inventory')
+          .map((e) => e.key)
+          .sort(),
+        ['10.0.0.1:8080', '10.0.0.9:8080'],
+      );
+    });
+
     it("answers 'pending' until whenReady has a complete configuration, then decides", async () => {
       const r = start();
       assert.equal(r.mesh.route(input()), 'pending');

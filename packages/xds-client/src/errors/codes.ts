@@ -28,6 +28,8 @@ export const WEFT_ERROR_CODES = {
   WEFT_RBAC_DENIED: { httpStatus: 403, responseFlag: 'RBAC' },
   /** A local rate limit (token bucket) refused the request (Envoy's RL). */
   WEFT_RATE_LIMITED: { httpStatus: 429, responseFlag: 'RL' },
+  /** A fault filter aborted the request (Envoy's FI); gRPC calls end with the configured status. */
+  WEFT_FAULT_ABORT: { httpStatus: 503, responseFlag: 'FI' },
   WEFT_UNSUPPORTED: { httpStatus: 500, responseFlag: '-' },
   WEFT_CLOSED: { httpStatus: 503, responseFlag: '-' },
   WEFT_DESTROYED: { httpStatus: 503, responseFlag: '-' },

@@ -94,7 +94,8 @@ export class FakeMeshRuntime implements MeshRuntime {
       timeoutMs: route.timeoutMs,
       pick,
       retryPolicy: route.retryPolicy,
-      action: {} as RouteActionUpdate,
+      pickMirror: () => undefined,
+      action: { requestMirrorPolicies: [] } as unknown as RouteActionUpdate,
       cluster:
         route.circuitBreakers === undefined
           ? undefined
