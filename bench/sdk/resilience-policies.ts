@@ -4,7 +4,11 @@
 // and never trips on the happy path (no failures, thresholds far above the load).
 // Envoy API: https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto
 // and https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
-import { ROUTER_FILTER_TYPE_URL } from '@weft/xds-client';
+import {
+  FAULT_FILTER_TYPE_URL,
+  LOCAL_RATELIMIT_FILTER_TYPE_URL,
+  ROUTER_FILTER_TYPE_URL,
+} from '@weft/xds-client';
 
 /** Which client the resources are for: the same policy can differ (gRPC status codes for retries). */
 export type BenchProtocol = 'http' | 'grpc';
@@ -117,6 +121,43 @@ export const RESILIENCE_POLICIES: readonly ResiliencePolicy[] = [
         ],
       },
     }),
+  },
+  {
+    // VirtualService fault: delay and abort configured at 0 % (both drawn on every request).
+    name: 'fault injection',
+    httpFilters: () => [
+      {
+        name: 'envoy.filters.http.fault',
+        typed_config: {
+          '@type': FAULT_FILTER_TYPE_URL,
+          delay: {
+            fixed_delay: seconds(1),
+            percentage: { numerator: 0, denominator: 'HUNDRED' },
+          },
+          abort: { http_status: 503, percentage: { numerator: 0, denominator: 'HUNDRED' } },
+        },
+      },
+    ],
+  },
+  {
+    // Weft LocalRateLimit: a token bucket taken from on every request, never empty here.
+    name: 'local rate limit',
+    httpFilters: () => [
+      {
+        name: 'envoy.filters.http.local_ratelimit',
+        typed_config: {
+          '@type': LOCAL_RATELIMIT_FILTER_TYPE_URL,
+          stat_prefix: 'bench',
+          token_bucket: {
+            max_tokens: 1_000_000_000,
+            tokens_per_fill: { value: 1_000_000_000 },
+            fill_interval: seconds(1),
+          },
+          filter_enabled: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
+          filter_enforced: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
+        },
+      },
+    ],
   },
 ];
 
