@@ -30,7 +30,7 @@ async function sequential(call: () => Promise<unknown>, n: number): Promise<numb
 }
 
 /** Calls per second with `concurrency` callers for `durationMs`. */
-async function throughput(
+export async function throughput(
   call: () => Promise<unknown>,
   concurrency: number,
   durationMs: number,

@@ -22,7 +22,7 @@ import { createMesh } from '@weft/sdk';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, quantile, writeResults } from '../helpers/report.js';
 import { echoCall } from './grpc-call.js';
-import type { Variant } from './latency.js';
+import { throughput, type Variant } from './latency.js';
 import {
   mergeXds,
   RESILIENCE_POLICIES,
@@ -152,25 +152,6 @@ async function sequentialRound(
   }
   const cpu = process.cpuUsage(cpu0);
   return { latencies, cpuUs: cpu.user + cpu.system };
-}
-
-/** Calls per second with `concurrency` callers for `durationMs`. */
-async function throughput(
-  call: () => Promise<unknown>,
-  concurrency: number,
-  durationMs: number,
-): Promise<number> {
-  const end = performance.now() + durationMs;
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      await call();
-      done++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return done / ((performance.now() - t0) / 1000);
 }
 
 /**
