@@ -12,6 +12,7 @@ import { runCli } from '@weft/cli';
 import { EchoClient, startEchoBackend, type EchoResponse } from './echo-service.js';
 import { echoMeshYaml } from './mesh-yaml.js';
 import { runSdkDemo } from './sdk-demo.js';
+import { runResilienceDemo } from './resilience-demo.js';
 
 const require = createRequire(import.meta.url);
 const WEFT_BIN = join(dirname(require.resolve('@weft/cli/package.json')), 'dist/src/bin/weft.js');
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   await runSdkDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
+  await runResilienceDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
 
   cp.kill('SIGTERM');
   await new Promise((r) => cp.once('exit', r));
