@@ -10,6 +10,7 @@ import type { Registration, RegistrationEndpoint } from './registration/registra
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
+import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -62,6 +63,8 @@ export interface MeshStats {
    * cluster): its state and counters since the mesh was created. Empty with `serviceBreaker: false`.
    */
   readonly breakers: Readonly<Record<string, ServiceBreakerStats>>;
+  /** Istio metrics (series in use, overflowed requests) and access log counters; undefined parts are off. */
+  readonly telemetry: MeshTelemetryStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
