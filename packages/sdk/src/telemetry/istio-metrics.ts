@@ -1,10 +1,10 @@
 // Istio's standard request metrics (https://istio.io/latest/docs/reference/config/metrics/) with
 // Istio's names, labels and buckets, so existing Grafana / Kiali / Flagger queries work on Weft.
-// One update per request at its end; the label children of each series are resolved once and
-// cached; the number of series is bounded (a budget, then one "overflow" series).
+// One update per request at its end: a map lookup by (reporter, protocol, host, code, grpc status,
+// flags) and a few additions on plain numbers; the labels of each series are built once; prom-client
+// reads the series at scrape time. The number of series is bounded (a budget, then "overflow").
 import type { Logger } from '@weft/xds-client';
-import { Counter, Histogram } from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 
 /** Istio's `istio_request_duration_milliseconds` buckets. */
 export const ISTIO_DURATION_BUCKETS_MS: readonly number[] = [
@@ -81,11 +81,97 @@ export interface IstioMetricsOptions {
   readonly maxSeries?: number;
 }
 
+/** One histogram of one series: per-bucket counts (not cumulative; the last is +Inf) and sum. */
+interface HistogramState {
+  readonly counts: number[];
+  sum: number;
+}
+
+/** The state of one label set, plain numbers: what a request's end updates. */
 interface Series {
-  readonly requests: { inc(): void };
-  readonly duration: { observe(v: number): void };
-  readonly requestBytes: { observe(v: number): void };
-  readonly responseBytes: { observe(v: number): void };
+  readonly labels: IstioLabels;
+  requests: number;
+  readonly duration: HistogramState;
+  readonly requestBytes: HistogramState;
+  readonly responseBytes: HistogramState;
+}
+
+/** A sample as prom-client's Registry reads it from `metric.get()`. */
+interface MetricValue {
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+  readonly metricName?: string;
+}
+
+function histogramState(bounds: readonly number[]): HistogramState {
+  return { counts: new Array<number>(bounds.length + 1).fill(0), sum: 0 };
+}
+
+function observe(h: HistogramState, bounds: readonly number[], v: number): void {
+  let i = 0;
+  while (i < bounds.length && v > (bounds[i] ?? 0)) i++;
+  h.counts[i] = (h.counts[i] ?? 0) + 1;
+  h.sum += v;
+}
+
+/**
+ * A metric family prom-client's Registry can serialise (`name`, `help`, `type`, `get()`), read
+ * from the series at scrape time: the request path only adds to plain numbers, none of
+ * prom-client's per-observation label validation and hashing (4 families x 19 labels).
+ */
+class SeriesFamily {
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+    private readonly series: () => Iterable<Series>,
+    private readonly pick: ((s: Series) => HistogramState) | undefined,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: MetricValue[];
+  }> {
+    const values: MetricValue[] = [];
+    for (const s of this.series()) {
+      if (this.pick === undefined) {
+        values.push({ labels: s.labels, value: s.requests });
+        continue;
+      }
+      const h = this.pick(s);
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += h.counts[i] ?? 0;
+        values.push({ labels: { ...s.labels, le }, value: acc, metricName: `${this.name}_bucket` });
+      });
+      acc += h.counts[this.bounds.length] ?? 0;
+      values.push({
+        labels: { ...s.labels, le: '+Inf' },
+        value: acc,
+        metricName: `${this.name}_bucket`,
+      });
+      values.push({ labels: s.labels, value: h.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: acc, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    });
+  }
+
+  /** Registry.resetMetrics(): the series are the mesh's running totals; nothing to reset. */
+  reset(): void {
+    // Counters of a live mesh are never reset.
+  }
 }
 
 /** Counters of the metrics themselves (`mesh.stats().telemetry`). */
@@ -123,57 +209,60 @@ export function hostOf(authority: string): string {
 
 /** `istio_requests_total`, `istio_request_duration_milliseconds`, `istio_request_bytes`, `istio_response_bytes`. */
 export class IstioMetrics {
-  private readonly requests: Counter<IstioLabelName>;
-  private readonly duration: Histogram<IstioLabelName>;
-  private readonly requestBytes: Histogram<IstioLabelName>;
-  private readonly responseBytes: Histogram<IstioLabelName>;
   private readonly series = new Map<string, Series>();
   private readonly maxSeries: number;
   private overflowed = 0;
   private warned = false;
 
   constructor(private readonly options: IstioMetricsOptions) {
-    const registers = [options.registry];
-    const labelNames = ISTIO_LABELS;
     this.maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
-    this.requests = new Counter({
-      name: 'istio_requests_total',
-      help: 'Requests, one per request at its end (retries are not extra requests), as Istio counts them',
-      labelNames,
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'istio_request_duration_milliseconds',
-      help: 'Request duration in ms, from dispatch to the end of the response',
-      labelNames,
-      buckets: [...ISTIO_DURATION_BUCKETS_MS],
-      registers,
-    });
-    this.requestBytes = new Histogram({
-      name: 'istio_request_bytes',
-      help: 'Request body size in bytes',
-      labelNames,
-      buckets: [...ISTIO_BYTES_BUCKETS],
-      registers,
-    });
-    this.responseBytes = new Histogram({
-      name: 'istio_response_bytes',
-      help: 'Response body size in bytes',
-      labelNames,
-      buckets: [...ISTIO_BYTES_BUCKETS],
-      registers,
-    });
+    const all = (): Iterable<Series> => this.series.values();
+    const families = [
+      new SeriesFamily(
+        'istio_requests_total',
+        'Requests, one per request at its end (retries are not extra requests), as Istio counts them',
+        'counter',
+        all,
+        undefined,
+        [],
+      ),
+      new SeriesFamily(
+        'istio_request_duration_milliseconds',
+        'Request duration in ms, from dispatch to the end of the response',
+        'histogram',
+        all,
+        (s) => s.duration,
+        ISTIO_DURATION_BUCKETS_MS,
+      ),
+      new SeriesFamily(
+        'istio_request_bytes',
+        'Request body size in bytes',
+        'histogram',
+        all,
+        (s) => s.requestBytes,
+        ISTIO_BYTES_BUCKETS,
+      ),
+      new SeriesFamily(
+        'istio_response_bytes',
+        'Response body size in bytes',
+        'histogram',
+        all,
+        (s) => s.responseBytes,
+        ISTIO_BYTES_BUCKETS,
+      ),
+    ];
+    // prom-client types registerMetric for its own classes; it reads name, help, type, get().
+    for (const f of families) options.registry.registerMetric(f as unknown as Metric);
   }
 
-  /** Counts one finished request: one counter and three histogram updates. */
+  /** Counts one finished request: a few additions on the series of its label set. */
   record(r: IstioRequestRecord): void {
     const key = `${r.reporter}|${r.protocol}|${r.host}|${r.responseCode}|${r.grpcStatus}|${r.responseFlags}`;
-    let s = this.series.get(key);
-    if (s === undefined) s = this.newSeries(key, r);
-    s.requests.inc();
-    s.duration.observe(r.durationMs);
-    s.requestBytes.observe(r.requestBytes > 0 ? r.requestBytes : 0);
-    s.responseBytes.observe(r.responseBytes > 0 ? r.responseBytes : 0);
+    const s = this.series.get(key) ?? this.newSeries(key, r);
+    s.requests++;
+    observe(s.duration, ISTIO_DURATION_BUCKETS_MS, r.durationMs);
+    observe(s.requestBytes, ISTIO_BYTES_BUCKETS, r.requestBytes > 0 ? r.requestBytes : 0);
+    observe(s.responseBytes, ISTIO_BYTES_BUCKETS, r.responseBytes > 0 ? r.responseBytes : 0);
   }
 
   stats(): IstioMetricsStats {
@@ -181,7 +270,7 @@ export class IstioMetrics {
   }
 
   private newSeries(key: string, r: IstioRequestRecord): Series {
-    // Overflow series (one per reporter × protocol) do not count against the budget.
+    // Overflow series (one per reporter x protocol) do not count against the budget.
     if (this.series.size >= this.maxSeries) {
       this.overflowed++;
       const overflowKey = `${r.reporter}|${r.protocol}|${OVERFLOW}`;
@@ -197,21 +286,22 @@ export class IstioMetrics {
       const labels = Object.fromEntries(ISTIO_LABELS.map((n) => [n, OVERFLOW])) as IstioLabels;
       labels.reporter = r.reporter;
       labels.request_protocol = r.protocol;
-      const s = this.children(labels);
+      const s = this.newState(labels);
       this.series.set(overflowKey, s);
       return s;
     }
-    const s = this.children(this.labelsOf(r));
+    const s = this.newState(this.labelsOf(r));
     this.series.set(key, s);
     return s;
   }
 
-  private children(labels: IstioLabels): Series {
+  private newState(labels: IstioLabels): Series {
     return {
-      requests: this.requests.labels(labels),
-      duration: this.duration.labels(labels),
-      requestBytes: this.requestBytes.labels(labels),
-      responseBytes: this.responseBytes.labels(labels),
+      labels: Object.freeze(labels),
+      requests: 0,
+      duration: histogramState(ISTIO_DURATION_BUCKETS_MS),
+      requestBytes: histogramState(ISTIO_BYTES_BUCKETS),
+      responseBytes: histogramState(ISTIO_BYTES_BUCKETS),
     };
   }
 
