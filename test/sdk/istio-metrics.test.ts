@@ -12,15 +12,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, type sendUnaryData, type Server as GrpcServer } from '@grpc/grpc-js';
-import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
+import {
+  credentials,
+  Server as GrpcServer,
+  ServerCredentials,
+  ServerInterceptingCall,
+  type sendUnaryData,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
+import { ECHO_SERVICE, EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import type { AccessLogEntry, Mesh, MeshServer } from '@weft/sdk';
 import { request } from 'undici';
 import { eventually } from '../helpers/processes.js';
 import {
   echoCallOutcome,
   staticServiceYaml,
-  startEchoServer,
   startMeshFixture,
   type MeshFixture,
 } from '../helpers/sdk-fixtures.js';
@@ -97,6 +103,7 @@ describe('sdk Istio standard metrics and access logs: createMesh against a weft 
   let accessLogPath: string;
   let inventoryCalls = 0;
   let samples: Sample[];
+  let interceptor: ServerInterceptor = (_m, call) => new ServerInterceptingCall(call);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'weft-istio-metrics-'));
@@ -113,12 +120,20 @@ describe('sdk Istio standard metrics and access logs: createMesh against a weft 
       s.listen(0, '127.0.0.1');
       await once(s, 'listening');
     }
-    let grpcPort: number;
-    ({ server: grpcServer, port: grpcPort } = await startEchoServer(
-      (_call: unknown, cb: sendUnaryData<EchoResponse>) => {
+    // The gRPC server counts its inbound calls through the mesh's server interceptor; its port
+    // is reserved first (the interceptor needs the mesh, the mesh's config needs the port).
+    grpcServer = new GrpcServer({ interceptors: [(m, call) => interceptor(m, call)] });
+    grpcServer.addService(ECHO_SERVICE, {
+      Call: (_call: unknown, cb: sendUnaryData<EchoResponse>) => {
         cb(null, { backend: 'stock', message: 'hi' });
       },
-    ));
+    });
+    const grpcPort = await new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(err);
+        else resolve(p);
+      });
+    });
     const portOf = (s: Server): number => (s.address() as AddressInfo).port;
     fixture = await startMeshFixture(
       'checkout-istio',
@@ -155,6 +170,8 @@ describe('sdk Istio standard metrics and access logs: createMesh against a weft 
       },
     );
     mesh = fixture.mesh;
+    const stockInterceptor = mesh.grpcServerInterceptor({ service: 'stock' });
+    interceptor = stockInterceptor;
     payment = await mesh.serve(
       (_req, res) => {
         res.setHeader('content-type', 'text/plain');
@@ -291,6 +308,19 @@ describe('sdk Istio standard metrics and access logs: createMesh against a weft 
     assert.equal(sum(bytes), 5 * sourceSide, '"paid!" is 5 bytes');
   });
 
+  it('counts inbound gRPC calls through mesh.grpcServerInterceptor() with reporter=destination', () => {
+    const dest = select(samples, 'istio_requests_total', {
+      reporter: 'destination',
+      destination_service: 'stock',
+      destination_workload: 'checkout',
+      request_protocol: 'grpc',
+      response_code: '200',
+      grpc_response_status: '0',
+      connection_security_policy: 'none',
+    });
+    assert.equal(sum(dest), 1);
+  });
+
   it('observes duration and bytes histograms with Istio buckets', () => {
     const labels = { reporter: 'source', destination_service: 'ledger', response_code: '503' };
     assert.equal(sum(select(samples, 'istio_request_duration_milliseconds_count', labels)), 2);
@@ -359,12 +389,19 @@ describe('sdk Istio standard metrics and access logs: createMesh against a weft 
         ['POST', 503, 3],
       ],
     );
-    const grpc = lines.find((x) => x.protocol === 'HTTP/2');
+    const grpc = lines.find((x) => x.protocol === 'HTTP/2' && x.reporter === 'source');
     assert.ok(grpc !== undefined);
     assert.equal(grpc.path, '/weft.test.Echo/Call');
     assert.equal(grpc.authority, 'stock:9090');
     assert.equal(grpc.grpc_status, '0');
-    const inbound = lines.filter((x) => x.reporter === 'destination');
+    const grpcInbound = lines.filter(
+      (x) => x.protocol === 'HTTP/2' && x.reporter === 'destination',
+    );
+    assert.deepEqual(
+      grpcInbound.map((x) => [x.path, x.grpc_status, x.upstream_cluster]),
+      [['/weft.test.Echo/Call', '0', 'inbound|stock']],
+    );
+    const inbound = lines.filter((x) => x.reporter === 'destination' && x.protocol === 'HTTP/1.1');
     assert.ok(inbound.length >= 1);
     assert.equal(inbound[0]!.path, '/pay');
     assert.equal(inbound[0]!.bytes_sent, 5);

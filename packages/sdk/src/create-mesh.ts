@@ -15,7 +15,8 @@ import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
 import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
-import type { Interceptor } from '@grpc/grpc-js';
+import { ServerInterceptingCall } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
 import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
@@ -170,6 +171,18 @@ class WeftMesh implements Mesh {
 
   grpcFallback(fallback: GrpcFallback): Interceptor {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
+  }
+
+  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor {
+    const service = (options as { service?: unknown } | undefined)?.service;
+    if (typeof service !== 'string' || service === '') {
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcServerInterceptor: options.service must be a non-empty string (the service host, e.g. "stock")',
+      );
+    }
+    if (this.telemetry === undefined) return (_method, call) => new ServerInterceptingCall(call);
+    return this.telemetry.grpcServerInterceptor(service);
   }
 
   ready(): Promise<void> {

@@ -1,6 +1,6 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Interceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import type { Dispatcher, RequestInfo, Response } from 'undici';
 import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -90,6 +90,12 @@ export interface Mesh {
    * succeeds with the message `fallback` returns. Throws WEFT_INVALID_CONFIG if not a function.
    */
   grpcFallback(fallback: GrpcFallback): Interceptor;
+  /**
+   * A grpc-js server interceptor that counts the inbound calls of `service` in Istio's metrics
+   * (reporter=destination) and the access log: `new Server({ interceptors: [i] })`. Passes
+   * calls through untouched when both are off.
+   */
+  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),
