@@ -42,7 +42,18 @@ export class MeshCall implements RouteInput {
       (this.headerIndex ??= indexHeaders(this.opts.headers)).get(lowerCaseName));
   }
 
+  /**
+   * A header of the request as sent upstream (the caller's plus what the mesh added), for the
+   * access log; indexed on first use.
+   */
+  sentHeader(lowerCaseName: string): string | undefined {
+    const sent = this.upstream?.headers;
+    if (sent === undefined || sent === this.opts.headers) return this.header(lowerCaseName);
+    return (this.sentIndex ??= indexHeaders(sent)).get(lowerCaseName);
+  }
+
   statusCode: number | undefined = undefined;
+  private sentIndex: ReadonlyMap<string, string> | undefined = undefined;
   /** Response body bytes forwarded to the caller (access log, istio_response_bytes). */
   responseBytes = 0;
   /** Request body bytes undici reported sent (onBodySent chunks), for a streamed body. */

@@ -176,7 +176,7 @@ export class MeshDispatcher extends Dispatcher {
       ): void {
         if (!logRequests && !requestChannel.hasSubscribers && telemetry === undefined) return;
         const event = call.describe(outcome, err);
-        telemetry?.httpClientEnded(event, call.header);
+        telemetry?.httpClientEnded(event, (name) => call.sentHeader(name));
         if (requestChannel.hasSubscribers) requestChannel.publish(event);
         if (logRequests) {
           o.logger.debug('mesh http request', {
