@@ -1,9 +1,10 @@
 // Access logs: one JSON line per request with Envoy's field names (Istio's JSON access log
-// format), written off the request path: lines are joined once per tick and handed to a
-// non-blocking fs.WriteStream; past a high-water mark lines are dropped and counted.
+// format), written off the request path: lines are buffered and handed to a non-blocking
+// fs.WriteStream in one write every ACCESS_LOG_FLUSH_MS or every 64 KiB (like Envoy's file flush
+// interval); past a high-water mark lines are dropped and counted.
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
-import type { Logger } from '@weft/xds-client';
+import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
 
 /** One access log line. `-` where Envoy prints `-` (unknown / not applicable). */
 export interface AccessLogEntry {
@@ -39,6 +40,10 @@ export interface AccessLogEntry {
 /** Where access log lines go: a file path (appended) or `stdout`. */
 export type AccessLogTarget = { readonly path: string } | 'stdout';
 
+/** How long a line may wait in the buffer before it is written, ms. */
+export const ACCESS_LOG_FLUSH_MS = 1000;
+/** Buffered characters that trigger a write before the flush interval. */
+export const ACCESS_LOG_FLUSH_CHARS = 64 * 1024;
 /** Bytes waiting in the stream past which new lines are dropped (counted in `dropped`). */
 export const ACCESS_LOG_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
@@ -57,11 +62,12 @@ export function traceIdOf(traceparent: string | undefined): string | undefined {
   return parts.length >= 4 && id !== undefined && /^[0-9a-f]{32}$/.test(id) ? id : undefined;
 }
 
-/** Batches lines per tick into one write on a WriteStream. */
+/** Buffers lines and writes them in batches on a WriteStream. */
 export class AccessLog {
   private readonly stream: WriteStream;
   private pending: string[] = [];
-  private scheduled = false;
+  private pendingChars = 0;
+  private timer: TimerHandle | undefined = undefined;
   private written = 0;
   private dropped = 0;
   private errors = 0;
@@ -70,6 +76,7 @@ export class AccessLog {
   constructor(
     readonly target: AccessLogTarget,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {
     // fd 1 through fs (libuv thread pool): never blocks the event loop, unlike process.stdout
     // on a file or a pipe-less TTY.
@@ -97,11 +104,11 @@ export class AccessLog {
       this.dropped++;
       return;
     }
-    this.pending.push(JSON.stringify(entry));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flush);
-    }
+    const line = JSON.stringify(entry);
+    this.pending.push(line);
+    this.pendingChars += line.length + 1;
+    if (this.pendingChars >= ACCESS_LOG_FLUSH_CHARS) this.flush();
+    else this.timer ??= this.clock.setTimeout(this.flush, ACCESS_LOG_FLUSH_MS);
   }
 
   stats(): AccessLogStats {
@@ -121,10 +128,12 @@ export class AccessLog {
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
+    this.pendingChars = 0;
     this.written += lines.length;
     this.stream.write(`${lines.join('\n')}\n`);
   };

@@ -96,7 +96,7 @@ export class MeshTelemetry {
     this.accessLog =
       options.accessLog === undefined
         ? undefined
-        : new AccessLog(options.accessLog, options.logger);
+        : new AccessLog(options.accessLog, options.logger, options.clock);
   }
 
   /** An outbound HTTP request ended (mesh dispatcher). Never throws. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@weft/xds-client';
+import { ConfigError, systemClock } from '@weft/xds-client';
 import type { Logger } from '@weft/xds-client';
 import { Registry } from 'prom-client';
 import { resolveMeshOptions } from '../../src/mesh-options.js';
@@ -150,7 +150,7 @@ describe('access log', function () {
     const dir = await mkdtemp(join(tmpdir(), 'weft-access-log-'));
     try {
       const path = join(dir, 'a.log');
-      const log = new AccessLog({ path }, recordingLogger());
+      const log = new AccessLog({ path }, recordingLogger(), systemClock);
       const entry = { method: 'GET', path: '/x', response_code: 200 } as unknown as AccessLogEntry;
       log.write(entry);
       log.write({ ...entry, path: '/y' });
