@@ -10,8 +10,13 @@ import { fetch as undiciFetch } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
+import { registerXdsStatusMetrics, xdsDumpOf } from './admin/xds-status-metrics.js';
+import type { XdsDump } from './admin/xds-status-metrics.js';
+import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
+import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
-import type { Interceptor } from '@grpc/grpc-js';
+import { ServerInterceptingCall } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
 import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
@@ -54,6 +59,10 @@ class WeftMesh implements Mesh {
   private lastProblem: Error | undefined = undefined;
   private readonly readyWaiters = new Set<(err?: Error) => void>();
   private adminServer: MeshAdminServer | undefined = undefined;
+  /** Holds Istio's standard metrics (and, with an admin listener, Weft's own). */
+  private readonly registry = new Registry();
+  /** Istio metrics and access log; undefined when both are off. */
+  private readonly telemetry: MeshTelemetry | undefined;
 
   get admin(): MeshAdminAddress | undefined {
     return this.adminServer?.address;
@@ -98,6 +107,24 @@ class WeftMesh implements Mesh {
         ? undefined
         : new ServiceBreakers({ nodeId: this.nodeId, options: options.serviceBreaker, logger });
     const breakers = this.breakers === undefined ? {} : { breakers: this.breakers };
+    const { workload } = options;
+    this.telemetry =
+      options.istioMetrics === false && options.accessLog === undefined
+        ? undefined
+        : new MeshTelemetry({
+            clock,
+            logger,
+            self: {
+              workload: workload.name === '' ? this.nodeId : workload.name,
+              namespace: workload.namespace,
+              app: workload.labels['app'] ?? 'unknown',
+              version: workload.labels['version'] ?? 'unknown',
+            },
+            registry: options.istioMetrics === false ? undefined : this.registry,
+            maxSeries: options.istioMetrics === false ? 0 : options.istioMetrics.maxSeries,
+            accessLog: options.accessLog,
+          });
+    const telemetry = this.telemetry === undefined ? {} : { telemetry: this.telemetry };
     this.rateLimiter = new LocalRateLimiter({ clock, logger });
     const localRateLimiter = this.rateLimiter;
     this.dispatcher = new MeshDispatcher({
@@ -106,12 +133,14 @@ class WeftMesh implements Mesh {
       logger,
       localRateLimiter,
       ...breakers,
+      ...telemetry,
     });
     this.grpc = installGrpcIntegration(this.runtime, {
       clock,
       logger,
       localRateLimiter,
       ...breakers,
+      ...telemetry,
     });
     // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
     // first accepted response proves the control plane answers (listeners are small).
@@ -142,6 +171,18 @@ class WeftMesh implements Mesh {
 
   grpcFallback(fallback: GrpcFallback): Interceptor {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
+  }
+
+  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor {
+    const service = (options as { service?: unknown } | undefined)?.service;
+    if (typeof service !== 'string' || service === '') {
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcServerInterceptor: options.service must be a non-empty string (the service host, e.g. "stock")',
+      );
+    }
+    if (this.telemetry === undefined) return (_method, call) => new ServerInterceptingCall(call);
+    return this.telemetry.grpcServerInterceptor(service);
   }
 
   ready(): Promise<void> {
@@ -176,7 +217,11 @@ class WeftMesh implements Mesh {
   async serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer> {
     this.assertOpen();
     const address = options.address ?? '127.0.0.1';
-    const server: Server = createServer(listener);
+    const server: Server = createServer(
+      this.telemetry === undefined
+        ? listener
+        : this.telemetry.wrapServer(listener, options.service),
+    );
     server.listen(options.port, options.host ?? address);
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
@@ -245,7 +290,20 @@ class WeftMesh implements Mesh {
       localRateLimit: this.rateLimiter.stats(),
       xds: { connected: this.client.connected, ready: this.accepted },
       breakers: this.breakers?.stats() ?? {},
+      telemetry: this.telemetry?.stats() ?? {
+        istioMetrics: undefined,
+        accessLog: undefined,
+        errors: 0,
+      },
     };
+  }
+
+  /** /config_dump: describe() plus the xDS versions, ACK/NACK counts and NACK errors per type. */
+  configDump(): unknown {
+    const d = this.runtime.describe();
+    const xds: XdsDump | undefined =
+      this.state === 'open' ? xdsDumpOf(this.client.status()) : undefined;
+    return typeof d === 'object' && d !== null ? { ...d, xds } : { runtime: d, xds };
   }
 
   describe(): unknown {
@@ -256,13 +314,17 @@ class WeftMesh implements Mesh {
   async startAdmin(): Promise<void> {
     const where = this.options.admin;
     if (where === undefined) return;
-    const metrics = createMeshMetrics(this, this.nodeId);
+    const metrics = createMeshMetrics(this, this.nodeId, this.registry);
+    registerXdsStatusMetrics(metrics, () =>
+      this.state === 'open' ? this.client.status() : undefined,
+    );
+    if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
     try {
       this.adminServer = await MeshAdminServer.listen(
         {
           ready: () => this.accepted && this.state === 'open',
           stats: () => this.stats(),
-          describe: () => this.describe(),
+          describe: () => this.configDump(),
         },
         metrics,
         where.host,
@@ -306,6 +368,7 @@ class WeftMesh implements Mesh {
     this.breakers?.close();
     await this.registrar?.close().catch(() => undefined);
     await this.adminServer?.close().catch(() => undefined);
+    await this.telemetry?.close().catch(() => undefined);
     this.cancelProbe();
     this.runtime.close();
     await this.client.close();

@@ -6,6 +6,21 @@ export type { MeshOptions, MeshLocality } from './mesh-options.js';
 export type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 export { createMeshMetrics } from './admin/mesh-metrics.js';
 export type { MeshMetricsSource } from './admin/mesh-metrics.js';
+export type { XdsDump, XdsTypeDump } from './admin/xds-status-metrics.js';
+export type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
+export type { AccessLogEntry, AccessLogStats, AccessLogTarget } from './telemetry/access-log.js';
+export {
+  ISTIO_DURATION_BUCKETS_MS,
+  ISTIO_BYTES_BUCKETS,
+  ISTIO_LABELS,
+  IstioMetrics,
+} from './telemetry/istio-metrics.js';
+export type {
+  IstioMetricsOptions,
+  IstioMetricsStats,
+  IstioPeer,
+  IstioRequestRecord,
+} from './telemetry/istio-metrics.js';
 export type { ServiceBreakerOptions } from './breaker/service-breaker-options.js';
 export type { MeshFetchInit, MeshFetchFallback } from './breaker/fetch-fallback.js';
 export type { GrpcFallback } from './breaker/grpc-fallback.js';

@@ -17,6 +17,8 @@ import type {
   XdsTransport,
 } from '@weft/xds-client';
 import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.js';
+import type { AccessLogTarget } from './telemetry/access-log.js';
+import { DEFAULT_MAX_SERIES } from './telemetry/istio-metrics.js';
 import type {
   ResolvedServiceBreakerOptions,
   ServiceBreakerOptions,
@@ -88,6 +90,19 @@ export interface MeshOptions {
    * ServiceBreakerOptions.
    */
   readonly serviceBreaker?: ServiceBreakerOptions | false;
+  /**
+   * Istio's standard metrics (istio_requests_total, istio_request_duration_milliseconds,
+   * istio_request_bytes, istio_response_bytes) on the admin listener's /metrics. Default: on
+   * when there is an admin listener. `maxSeries`: label sets per metric before new ones fold
+   * into an "overflow" series (default 1000).
+   */
+  readonly istioMetrics?: boolean | { readonly maxSeries?: number };
+  /**
+   * One JSON line per request (Envoy's field names), client and mesh.serve() side:
+   * `'stdout'` or `{ path }` (appended). `false` or absent: none, unless `WEFT_ACCESS_LOG` is
+   * set (`stdout` or a file path).
+   */
+  readonly accessLog?: false | 'stdout' | { readonly path: string };
 }
 
 /** The workload as the SDK announces it. */
@@ -111,6 +126,10 @@ export interface ResolvedMeshOptions {
   readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** `false` when turned off. */
   readonly serviceBreaker: ResolvedServiceBreakerOptions | false;
+  /** `false`: off (also when there is no admin listener). */
+  readonly istioMetrics: { readonly maxSeries: number } | false;
+  /** Undefined: no access log. */
+  readonly accessLog: AccessLogTarget | undefined;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -127,6 +146,8 @@ const TOP_KEYS = new Set([
   'admin',
   'env',
   'serviceBreaker',
+  'istioMetrics',
+  'accessLog',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -217,6 +238,48 @@ function resolveAdmin(
   const port = o['port'] === undefined ? 0 : portOf(o['port'], 'admin.port');
   const host = r.string(o['host'], 'admin.host', true) ?? envHost ?? '127.0.0.1';
   return port === undefined ? undefined : Object.freeze({ host, port });
+}
+
+/** `istioMetrics`: on by default (it only shows with an admin listener). */
+function resolveIstioMetrics(r: Issues, input: unknown): { readonly maxSeries: number } | false {
+  if (input === false) return false;
+  if (input === undefined || input === true) return { maxSeries: DEFAULT_MAX_SERIES };
+  const o = r.object(input, 'istioMetrics');
+  if (o === undefined) return false;
+  r.unknown(o, new Set(['maxSeries']), 'istioMetrics');
+  const max = o['maxSeries'] ?? DEFAULT_MAX_SERIES;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+    r.add(
+      'istioMetrics.maxSeries',
+      `expected an integer >= 1, got ${typeof max === 'number' ? max : typeName(max)}`,
+    );
+    return false;
+  }
+  return { maxSeries: max };
+}
+
+/** `accessLog`, else WEFT_ACCESS_LOG (`stdout` or a path; `''` / `off`: none). */
+function resolveAccessLog(
+  r: Issues,
+  input: unknown,
+  env: Readonly<Record<string, unknown>>,
+): AccessLogTarget | undefined {
+  if (input === false) return undefined;
+  if (input === undefined) {
+    const v = r.string(env['WEFT_ACCESS_LOG'], 'env.WEFT_ACCESS_LOG');
+    if (v === undefined || v === '' || v === 'off') return undefined;
+    return v === 'stdout' ? 'stdout' : Object.freeze({ path: v });
+  }
+  if (input === 'stdout') return 'stdout';
+  const o = r.object(input, 'accessLog');
+  if (o === undefined) return undefined;
+  r.unknown(o, new Set(['path']), 'accessLog');
+  const path = r.string(o['path'], 'accessLog.path', true);
+  if (path === undefined) {
+    if (o['path'] === undefined) r.add('accessLog.path', "required (or accessLog: 'stdout')");
+    return undefined;
+  }
+  return Object.freeze({ path });
 }
 
 function methodsOf(v: unknown, names: readonly string[]): boolean {
@@ -330,6 +393,8 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     );
   }
   const admin = resolveAdmin(r, o['admin'], env);
+  const istioMetrics = resolveIstioMetrics(r, o['istioMetrics']);
+  const accessLog = resolveAccessLog(r, o['accessLog'], env);
   const serviceBreaker = resolveServiceBreakerOptions(
     o['serviceBreaker'],
     'serviceBreaker',
@@ -425,6 +490,8 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     readyTimeoutMs: readyTimeoutMs as number,
     admin,
     serviceBreaker,
+    istioMetrics: admin === undefined ? false : istioMetrics,
+    accessLog,
     source,
   });
 }

@@ -1,6 +1,6 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Interceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import type { Dispatcher, RequestInfo, Response } from 'undici';
 import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -10,6 +10,7 @@ import type { Registration, RegistrationEndpoint } from './registration/registra
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
+import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -62,6 +63,8 @@ export interface MeshStats {
    * cluster): its state and counters since the mesh was created. Empty with `serviceBreaker: false`.
    */
   readonly breakers: Readonly<Record<string, ServiceBreakerStats>>;
+  /** Istio metrics (series in use, overflowed requests) and access log counters; undefined parts are off. */
+  readonly telemetry: MeshTelemetryStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
@@ -87,6 +90,12 @@ export interface Mesh {
    * succeeds with the message `fallback` returns. Throws WEFT_INVALID_CONFIG if not a function.
    */
   grpcFallback(fallback: GrpcFallback): Interceptor;
+  /**
+   * A grpc-js server interceptor that counts the inbound calls of `service` in Istio's metrics
+   * (reporter=destination) and the access log: `new Server({ interceptors: [i] })`. Passes
+   * calls through untouched when both are off.
+   */
+  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),

@@ -50,9 +50,14 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
  *   and `weft_sdk_local_rate_limit_tokens`;
  * - `weft_sdk_breaker_state{cluster,state}` (1 for the current state) and
  *   `weft_sdk_breaker_<field>_total{cluster}` for each counter of `stats().breakers[cluster]`.
+ * `registry` may already hold other families (createMesh passes the one holding Istio's
+ * standard metrics); `node_id` becomes a default label of all of them.
  */
-export function createMeshMetrics(source: MeshMetricsSource, nodeId: string): Registry {
-  const registry = new Registry();
+export function createMeshMetrics(
+  source: MeshMetricsSource,
+  nodeId: string,
+  registry: Registry = new Registry(),
+): Registry {
   registry.setDefaultLabels({ node_id: nodeId });
   const initial = source.stats();
   const sections = isRecord(initial) ? initial : {};

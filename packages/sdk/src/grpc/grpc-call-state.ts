@@ -54,6 +54,11 @@ export class GrpcCallState {
   fault: FaultPlan | undefined;
   /** Set when mirror clusters were drawn: the request message is kept for the copies. */
   mirror: GrpcMirrorCapture | undefined;
+  /** Message bytes sent / received (counted only when the mesh has telemetry). */
+  requestBytes = 0;
+  responseBytes = 0;
+  /** The call's outbound metadata, kept only for the access log (x-request-id, traceparent). */
+  metadata: { get(key: string): unknown[] } | undefined;
 
   constructor(
     readonly id: string,

@@ -26,6 +26,7 @@ import {
   removeResolverProvider,
   type GrpcResolverProvider,
 } from './grpc-registry.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 
 /** Options of installGrpcIntegration. */
 export interface GrpcIntegrationOptions {
@@ -39,6 +40,8 @@ export interface GrpcIntegrationOptions {
   readonly breakers?: ServiceBreakers;
   /** The mesh's local rate limits (buckets shared with its HTTP path). Default: one of its own. */
   readonly localRateLimiter?: LocalRateLimiter;
+  /** Istio metrics / access log of each call at its end (createMesh's). Default: none. */
+  readonly telemetry?: MeshTelemetry;
   /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
   readonly random?: () => number;
 }
@@ -207,6 +210,7 @@ export function installGrpcIntegration(
     faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
     mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
+    telemetry: options.telemetry,
   };
   const resolvers = new Set<GrpcMeshResolver>();
   let installed = true;

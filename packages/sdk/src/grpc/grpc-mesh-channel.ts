@@ -355,7 +355,7 @@ export class GrpcMeshChannel {
     if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
     else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;
     else ctx.counters.callsFailed += 1;
-    if (ctx.diagnostics.hasSubscribers) {
+    if (ctx.diagnostics.hasSubscribers || ctx.telemetry !== undefined) {
       const event: GrpcCallEvent = {
         meshId: ctx.meshId,
         authority: this.authority,
@@ -371,7 +371,19 @@ export class GrpcMeshChannel {
         responseFlag: faultFlagOf(call.fault),
         durationMs: ctx.clock.now() - call.startedAtMs,
       };
-      ctx.diagnostics.publish(event);
+      if (ctx.diagnostics.hasSubscribers) ctx.diagnostics.publish(event);
+      const metadata = call.metadata;
+      ctx.telemetry?.grpcClientEnded(event, {
+        requestBytes: call.requestBytes,
+        responseBytes: call.responseBytes,
+        header:
+          metadata === undefined
+            ? undefined
+            : (name) => {
+                const v = metadata.get(name)[0];
+                return typeof v === 'string' ? v : undefined;
+              },
+      });
     }
   }
 }
@@ -411,7 +423,14 @@ class GrpcCallFilter extends experimental.BaseFilter {
     const rejection = this.call.rejection;
     if (rejection === undefined) {
       const fault = this.call.fault;
-      return fault === undefined ? metadata : this.channel.applyFault(this.call, fault, metadata);
+      const sent =
+        this.channel.ctx.telemetry?.accessLog === undefined
+          ? metadata
+          : metadata.then((m) => {
+              this.call.metadata = m;
+              return m;
+            });
+      return fault === undefined ? sent : this.channel.applyFault(this.call, fault, sent);
     }
     // grpc-js ends the call with the StatusObject a filter rejects with (not an Error).
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
@@ -420,11 +439,26 @@ class GrpcCallFilter extends experimental.BaseFilter {
 
   override sendMessage(message: Promise<WriteObject>): Promise<WriteObject> {
     const capture = this.call.mirror;
-    if (capture === undefined) return message;
+    if (capture === undefined) {
+      if (this.channel.ctx.telemetry === undefined) return message;
+      return message.then((m) => {
+        this.call.requestBytes += m.message.length;
+        return m;
+      });
+    }
     // Dynamic filters run before grpc-js's compression filter: these are the bare message bytes.
     return message.then((m) => {
+      this.call.requestBytes += m.message.length;
       capture.messages += 1;
       capture.message = capture.messages === 1 ? m.message : undefined;
+      return m;
+    });
+  }
+
+  override receiveMessage(message: Promise<Buffer>): Promise<Buffer> {
+    if (this.channel.ctx.telemetry === undefined) return message;
+    return message.then((m) => {
+      this.call.responseBytes += m.length;
       return m;
     });
   }

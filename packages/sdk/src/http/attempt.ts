@@ -78,6 +78,7 @@ export class Attempt implements PooledHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.abandoned) return false;
+    this.call.responseBytes += chunk.length;
     return this.call.handler.onData(chunk);
   }
 
@@ -104,7 +105,18 @@ export class Attempt implements PooledHandler {
   }
 
   onBodySent(chunkSize: number, totalBytesSent: number): void {
-    if (!this.abandoned) this.call.handler.onBodySent?.(chunkSize, totalBytesSent);
+    if (this.abandoned) return;
+    // undici 7 passes the chunk itself here (its types still say a size).
+    const sent = chunkSize as unknown;
+    this.call.bodyBytesSent +=
+      typeof sent === 'number'
+        ? sent
+        : typeof sent === 'string'
+          ? Buffer.byteLength(sent)
+          : sent instanceof Uint8Array
+            ? sent.byteLength
+            : 0;
+    this.call.handler.onBodySent?.(chunkSize, totalBytesSent);
   }
 
   onRequestSent(): void {

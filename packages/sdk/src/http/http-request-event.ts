@@ -46,6 +46,10 @@ export interface HttpRequestEvent {
   readonly retries: number;
   /** From dispatch to the end of the response or the failure, in ms (the mesh's clock). */
   readonly durationMs: number;
+  /** Request body bytes: the body's length, or what undici reported sent for a streamed body. */
+  readonly requestBytes: number;
+  /** Response body bytes passed to the caller. */
+  readonly responseBytes: number;
   readonly error: Error | undefined;
 }
 

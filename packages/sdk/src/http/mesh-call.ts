@@ -42,7 +42,22 @@ export class MeshCall implements RouteInput {
       (this.headerIndex ??= indexHeaders(this.opts.headers)).get(lowerCaseName));
   }
 
+  /**
+   * A header of the request as sent upstream (the caller's plus what the mesh added), for the
+   * access log; indexed on first use.
+   */
+  sentHeader(lowerCaseName: string): string | undefined {
+    const sent = this.upstream?.headers;
+    if (sent === undefined || sent === this.opts.headers) return this.header(lowerCaseName);
+    return (this.sentIndex ??= indexHeaders(sent)).get(lowerCaseName);
+  }
+
   statusCode: number | undefined = undefined;
+  private sentIndex: ReadonlyMap<string, string> | undefined = undefined;
+  /** Response body bytes forwarded to the caller (access log, istio_response_bytes). */
+  responseBytes = 0;
+  /** Request body bytes undici reported sent (onBodySent chunks), for a streamed body. */
+  bodyBytesSent = 0;
   timeoutError: WeftError | undefined = undefined;
   /** x-ratelimit-* headers the route's local rate limit adds to the response. */
   responseHeadersToAdd: RateLimitHeaders | undefined = undefined;
@@ -253,7 +268,10 @@ export class MeshCall implements RouteInput {
     this.responseStarted(response.statusCode);
     try {
       handler.onHeaders(response.statusCode, response.rawHeaders, noop, response.statusText);
-      if (!this.ended() && response.body.length > 0) handler.onData(response.body);
+      if (!this.ended() && response.body.length > 0) {
+        this.responseBytes += response.body.length;
+        handler.onData(response.body);
+      }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)), 'error');
       return;
@@ -641,9 +659,19 @@ export class MeshCall implements RouteInput {
       attempts: this.attempts,
       retries: this.retries,
       durationMs: this.ctx.clock.now() - this.startMs,
+      requestBytes: bodyLength(this.opts.body) ?? this.bodyBytesSent,
+      responseBytes: this.responseBytes,
       error: err,
     };
   }
+}
+
+/** The length of a body held in memory; undefined for a stream or iterable. */
+function bodyLength(body: Dispatcher.DispatchOptions['body']): number | undefined {
+  if (body === undefined || body === null) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return undefined;
 }
 
 function noop(): void {

@@ -19,6 +19,7 @@ import { HTTP_REQUEST_CHANNEL, HttpCounters } from './http-request-event.js';
 import type { HttpRequestOutcome, MeshHttpStats } from './http-request-event.js';
 import { toLegacyHandler } from './legacy-handler.js';
 import { MeshCall } from './mesh-call.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { UpstreamTargets } from './upstream-target.js';
 
 /** Envoy's default route timeout, used when a route sets none. */
@@ -51,6 +52,8 @@ export interface MeshDispatcherOptions {
    * dispatcher's own.
    */
   readonly localRateLimiter?: LocalRateLimiter;
+  /** Istio metrics / access log of each request at its end (createMesh's). Default: none. */
+  readonly telemetry?: MeshTelemetry;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -63,6 +66,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly random: () => number;
   readonly breakers: ServiceBreakers | undefined;
   readonly localRateLimiter: LocalRateLimiter | undefined;
+  readonly telemetry: MeshTelemetry | undefined;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -101,6 +105,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
     random: options.random ?? Math.random,
     breakers: options.breakers,
     localRateLimiter: options.localRateLimiter,
+    telemetry: options.telemetry,
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -134,6 +139,7 @@ export class MeshDispatcher extends Dispatcher {
     this.requestChannel = channel(HTTP_REQUEST_CHANNEL);
     const logRequests = o.logger !== silentLogger;
     const requestChannel = this.requestChannel;
+    const telemetry = o.telemetry;
     this.mirror = new HttpMirror({
       pools: this.pools,
       clock: o.clock,
@@ -168,8 +174,9 @@ export class MeshDispatcher extends Dispatcher {
         outcome: HttpRequestOutcome,
         err: Error | undefined,
       ): void {
-        if (!logRequests && !requestChannel.hasSubscribers) return;
+        if (!logRequests && !requestChannel.hasSubscribers && telemetry === undefined) return;
         const event = call.describe(outcome, err);
+        telemetry?.httpClientEnded(event, (name) => call.sentHeader(name));
         if (requestChannel.hasSubscribers) requestChannel.publish(event);
         if (logRequests) {
           o.logger.debug('mesh http request', {
