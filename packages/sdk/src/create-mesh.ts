@@ -22,7 +22,7 @@ import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
 import type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
-import { resolveMeshOptions } from './mesh-options.js';
+import { SDK_VERSION, resolveMeshOptions } from './mesh-options.js';
 import type { MeshOptions, ResolvedMeshOptions } from './mesh-options.js';
 import { createRegistrar } from './registration/create-registrar.js';
 import type {
@@ -32,6 +32,8 @@ import type {
 } from './registration/registration-types.js';
 import { createMeshRuntime } from './runtime/create-mesh-runtime.js';
 import type { MeshRuntime } from './runtime/mesh-runtime.js';
+import { createMeshTracing } from './tracing/create-mesh-tracing.js';
+import type { MeshTracing } from './tracing/mesh-tracing.js';
 
 /** Default of MeshServeOptions.drainMs. */
 const DEFAULT_DRAIN_MS = 1000;
@@ -59,7 +61,10 @@ class WeftMesh implements Mesh {
     return this.adminServer?.address;
   }
 
-  constructor(private readonly options: ResolvedMeshOptions) {
+  constructor(
+    private readonly options: ResolvedMeshOptions,
+    private readonly tracing: MeshTracing,
+  ) {
     const { bootstrap, clock, logger } = options;
     this.nodeId = bootstrap.node.id;
     const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
@@ -105,6 +110,7 @@ class WeftMesh implements Mesh {
       clock,
       logger,
       localRateLimiter,
+      tracing,
       ...breakers,
     });
     this.grpc = installGrpcIntegration(this.runtime, {
@@ -176,7 +182,9 @@ class WeftMesh implements Mesh {
   async serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer> {
     this.assertOpen();
     const address = options.address ?? '127.0.0.1';
-    const server: Server = createServer(listener);
+    // x-request-id, and a server span per request with tracing on (outbound calls made while
+    // handling it are its children).
+    const server: Server = createServer(this.tracing.serverListener(listener, options.service));
     server.listen(options.port, options.host ?? address);
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
@@ -245,6 +253,7 @@ class WeftMesh implements Mesh {
       localRateLimit: this.rateLimiter.stats(),
       xds: { connected: this.client.connected, ready: this.accepted },
       breakers: this.breakers?.stats() ?? {},
+      tracing: this.tracing.stats(),
     };
   }
 
@@ -309,6 +318,11 @@ class WeftMesh implements Mesh {
     this.cancelProbe();
     this.runtime.close();
     await this.client.close();
+    await this.tracing.close().catch((err: unknown) => {
+      this.options.logger.warn('mesh tracing: shutting the provider down failed', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    });
     this.options.logger.info('mesh: closed', {
       nodeId: this.nodeId,
       destroyed: cause !== undefined,
@@ -338,7 +352,14 @@ class WeftMesh implements Mesh {
  * gRPC integration (`xds:///` targets). Await `mesh.ready()` to know the control plane answered.
  */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const mesh = new WeftMesh(await resolveMeshOptions(options));
+  const resolved = await resolveMeshOptions(options);
+  const tracing = await createMeshTracing(
+    resolved.tracing,
+    SDK_VERSION,
+    resolved.workload.name === '' ? 'weft-sdk' : resolved.workload.name,
+    resolved.logger,
+  );
+  const mesh = new WeftMesh(resolved, tracing);
   await mesh.startAdmin();
   return mesh;
 }

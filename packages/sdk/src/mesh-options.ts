@@ -17,6 +17,8 @@ import type {
   XdsTransport,
 } from '@weft/xds-client';
 import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.js';
+import { resolveTracingOptions } from './tracing/tracing-options.js';
+import type { ResolvedTracingOptions, TracingOptions } from './tracing/tracing-options.js';
 import type {
   ResolvedServiceBreakerOptions,
   ServiceBreakerOptions,
@@ -88,6 +90,12 @@ export interface MeshOptions {
    * ServiceBreakerOptions.
    */
   readonly serviceBreaker?: ServiceBreakerOptions | false;
+  /**
+   * Distributed tracing (OpenTelemetry; W3C and B3 propagation). `false` turns it off. Default: on
+   * with the global tracer provider when one is registered, else with the SDK's own OTLP exporter
+   * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else off. See TracingOptions.
+   */
+  readonly tracing?: TracingOptions | false;
 }
 
 /** The workload as the SDK announces it. */
@@ -111,6 +119,7 @@ export interface ResolvedMeshOptions {
   readonly admin: { readonly host: string; readonly port: number } | undefined;
   /** `false` when turned off. */
   readonly serviceBreaker: ResolvedServiceBreakerOptions | false;
+  readonly tracing: ResolvedTracingOptions;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -127,6 +136,7 @@ const TOP_KEYS = new Set([
   'admin',
   'env',
   'serviceBreaker',
+  'tracing',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -335,6 +345,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     'serviceBreaker',
     r.list,
   );
+  const tracing = resolveTracingOptions(o['tracing'], env, r.list);
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -425,6 +436,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     readyTimeoutMs: readyTimeoutMs as number,
     admin,
     serviceBreaker,
+    tracing,
     source,
   });
 }

@@ -10,6 +10,7 @@ import type { Registration, RegistrationEndpoint } from './registration/registra
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
+import type { TracingStats } from './tracing/mesh-tracing.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -62,6 +63,8 @@ export interface MeshStats {
    * cluster): its state and counters since the mesh was created. Empty with `serviceBreaker: false`.
    */
   readonly breakers: Readonly<Record<string, ServiceBreakerStats>>;
+  /** Tracing: whether on, which provider, spans started. */
+  readonly tracing: TracingStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
