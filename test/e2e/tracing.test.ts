@@ -8,6 +8,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  credentials,
+  type Client,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { SpanKind } from '@opentelemetry/api';
 import {
   InMemorySpanExporter,
@@ -15,6 +23,12 @@ import {
   TracerProvider,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace';
+import {
+  ECHO_SERVICE,
+  EchoClient,
+  type EchoRequest,
+  type EchoResponse,
+} from '@weft/example-demo/echo-service';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { request } from 'undici';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
@@ -35,6 +49,17 @@ spec:
 
 const MESH_YAML = [
   ...['checkout', 'inventory', 'payment', 'ledger'].map(serviceEntry),
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: echo, namespace: default }
+spec:
+  hosts: [echo]
+  ports:
+    - { number: 9090, name: grpc, protocol: GRPC }
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector:
+    labels: { app: echo }`,
   `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ledger, namespace: default }
@@ -73,6 +98,9 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
   const servers: MeshServer[] = [];
   let checkout: MeshServer;
   let ledgerCalls = 0;
+  let inventoryMesh: Mesh;
+  let grpcServer: Server | undefined;
+  let grpcClient: Client | undefined;
 
   async function meshFor(name: string, tracing: boolean): Promise<Mesh> {
     const mesh = await createMesh({
@@ -137,7 +165,9 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     dir = await mkdtemp(join(tmpdir(), 'weft-tracing-'));
     await writeFile(join(dir, 'mesh.yaml'), MESH_YAML);
     cp = await startControlPlaneProcess(dir);
-    const [checkoutMesh, inventoryMesh, paymentMesh] = await Promise.all([
+    let checkoutMesh: Mesh;
+    let paymentMesh: Mesh;
+    [checkoutMesh, inventoryMesh, paymentMesh] = await Promise.all([
       meshFor('checkout', true),
       meshFor('inventory', true),
       meshFor('payment', true),
@@ -187,6 +217,8 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
   });
 
   after(async () => {
+    grpcClient?.close();
+    grpcServer?.forceShutdown();
     await Promise.allSettled(servers.map((s) => s.close()));
     await Promise.allSettled(meshes.map((m) => m.close()));
     await cp.stop();
@@ -326,6 +358,111 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.equal(stats.enabled, true);
     assert.equal(stats.provider, 'options.tracerProvider');
     assert.ok(stats.spansStarted > 0);
+  });
+
+  it('follows a gRPC hop: client span and attempt, the server interceptor’s span, and an HTTP call its handler makes', async () => {
+    // An echo gRPC server with inventory's interceptor; its handler calls payment over HTTP.
+    const server = new Server({ interceptors: [inventoryMesh.grpcServerInterceptor()] });
+    grpcServer = server;
+    server.addService(ECHO_SERVICE, {
+      Call: (
+        call: ServerUnaryCall<EchoRequest, EchoResponse>,
+        callback: sendUnaryData<EchoResponse>,
+      ) => {
+        const requestId = String(call.metadata.get('x-request-id')[0]);
+        inventoryMesh
+          .fetch('http://payment:8080/charge')
+          .then(async (res) => {
+            const payment = (await res.json()) as Record<string, string>;
+            callback(null, { backend: 'echo', message: `${requestId} ${payment['requestId']}` });
+          })
+          .catch((err: unknown) => {
+            callback(err as Error);
+          });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    await inventoryMesh.register({
+      service: 'echo',
+      port,
+      protocol: 'grpc',
+      servicePort: 9090,
+      labels: { app: 'echo' },
+    });
+    // The newest mesh serves new xds:/// channels: a front-end mesh of its own.
+    await meshFor('frontend', true);
+    const client = new EchoClient('xds:///echo:9090', credentials.createInsecure());
+    grpcClient = client;
+    const call = (): Promise<EchoResponse> =>
+      new Promise((resolve, reject) => {
+        (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
+          client,
+          { message: 'hi' },
+          { deadline: Date.now() + 5000 },
+          (err: Error | null, res: EchoResponse) => (err ? reject(err) : resolve(res)),
+        );
+      });
+    const deadline = Date.now() + 20_000;
+    let answer: EchoResponse;
+    for (;;) {
+      try {
+        answer = await call();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // One x-request-id from the gRPC client's call to payment's HTTP handler.
+    const [grpcId, paymentId] = answer.message.split(' ');
+    assert.match(grpcId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(paymentId, grpcId);
+    exporter.reset();
+    await call();
+    const deadline2 = Date.now() + 10_000;
+    let grpcClientSpan: ReadableSpan | undefined;
+    while (grpcClientSpan === undefined && Date.now() < deadline2) {
+      grpcClientSpan = exporter
+        .getFinishedSpans()
+        .find((s) => s.kind === SpanKind.CLIENT && s.attributes['rpc.system'] === 'grpc');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(grpcClientSpan, 'no gRPC client span');
+    const traceId = grpcClientSpan.spanContext().traceId;
+    // grpc client + attempt + grpc server + http client + attempt + payment server
+    const spans = await spansOf(traceId, 6);
+    assert.equal(grpcClientSpan.name, 'weft.test.Echo/Call');
+    assert.equal(grpcClientSpan.attributes['rpc.service'], 'weft.test.Echo');
+    assert.equal(grpcClientSpan.attributes['rpc.method'], 'Call');
+    assert.equal(grpcClientSpan.attributes['rpc.grpc.status_code'], 0);
+    assert.match(String(grpcClientSpan.attributes['weft.cluster']), /echo/);
+    const grpcAttempt = spans.find(
+      (s) => parentOf(s) === grpcClientSpan.spanContext().spanId && s.kind !== SpanKind.SERVER,
+    );
+    assert.ok(grpcAttempt, 'no attempt span under the gRPC client span');
+    assert.equal(grpcAttempt.attributes['weft.attempt'], 1);
+    assert.equal(grpcAttempt.attributes['weft.upstream.host'], `127.0.0.1:${port}`);
+    const grpcServerSpan = spans.find(
+      (s) => s.kind === SpanKind.SERVER && s.attributes['rpc.system'] === 'grpc',
+    );
+    assert.ok(grpcServerSpan, 'no gRPC server span');
+    // grpc-js sends one set of metadata per call: the server's parent is the call's client span.
+    assert.equal(parentOf(grpcServerSpan), grpcClientSpan.spanContext().spanId);
+    const httpClient = spans.find(
+      (s) => s.kind === SpanKind.CLIENT && s.attributes['server.address'] === 'payment',
+    );
+    assert.ok(httpClient, 'no HTTP client span from the gRPC handler');
+    assert.equal(parentOf(httpClient), grpcServerSpan.spanContext().spanId);
+    const paymentServer = spans.find(
+      (s) => s.kind === SpanKind.SERVER && s.attributes['weft.service'] === 'payment',
+    );
+    assert.ok(paymentServer);
+    const httpAttempt = spans.find((s) => parentOf(s) === httpClient.spanContext().spanId);
+    assert.equal(parentOf(paymentServer), httpAttempt?.spanContext().spanId);
   });
 
   it('with tracing off: no spans, no trace headers, x-request-id still generated', async () => {

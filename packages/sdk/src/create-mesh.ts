@@ -11,7 +11,7 @@ import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
 import type { RequestInfo, Response } from 'undici';
-import type { Interceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
 import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
@@ -33,6 +33,7 @@ import type {
 import { createMeshRuntime } from './runtime/create-mesh-runtime.js';
 import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
+import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
 
 /** Default of MeshServeOptions.drainMs. */
@@ -117,6 +118,7 @@ class WeftMesh implements Mesh {
       clock,
       logger,
       localRateLimiter,
+      tracing,
       ...breakers,
     });
     // Readiness probe and warm cache: a wildcard LDS watch opens the stream at once, and its
@@ -145,6 +147,10 @@ class WeftMesh implements Mesh {
       this.breakers,
     );
   };
+
+  grpcServerInterceptor(): ServerInterceptor {
+    return createGrpcServerInterceptor(this.tracing);
+  }
 
   grpcFallback(fallback: GrpcFallback): Interceptor {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);

@@ -1,6 +1,6 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Interceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import type { Dispatcher, RequestInfo, Response } from 'undici';
 import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -90,6 +90,13 @@ export interface Mesh {
    * succeeds with the message `fallback` returns. Throws WEFT_INVALID_CONFIG if not a function.
    */
   grpcFallback(fallback: GrpcFallback): Interceptor;
+  /**
+   * A grpc-js server interceptor (`new Server({ interceptors: [mesh.grpcServerInterceptor()] })`)
+   * for servers registered with `mesh.register()`: keeps or generates x-request-id and, with
+   * tracing on, makes a server span per call from its W3C / B3 metadata; calls the handler makes
+   * through this mesh are children of it.
+   */
+  grpcServerInterceptor(): ServerInterceptor;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),

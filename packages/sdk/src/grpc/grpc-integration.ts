@@ -13,6 +13,7 @@ import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import { FaultInjector } from '../filters/fault.js';
 import { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import { MeshTracing } from '../tracing/mesh-tracing.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
   type GrpcCounters,
@@ -41,6 +42,8 @@ export interface GrpcIntegrationOptions {
   readonly localRateLimiter?: LocalRateLimiter;
   /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
   readonly random?: () => number;
+  /** Spans and x-request-id (createMesh passes the mesh's). Default: tracing off. */
+  readonly tracing?: MeshTracing;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -207,6 +210,7 @@ export function installGrpcIntegration(
     faults: new FaultInjector(resolved.random, counters, resolved.logger, 'grpc'),
     mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
+    tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
   };
   const resolvers = new Set<GrpcMeshResolver>();
   let installed = true;

@@ -9,6 +9,7 @@ import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import type { MeshTracing } from '../tracing/mesh-tracing.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
 export const GRPC_CALL_DIAGNOSTICS_CHANNEL = 'weft:sdk:grpc-call' as const;
@@ -58,4 +59,6 @@ export interface GrpcMeshContext {
   /** Mirror copies of calls on routes with request mirror policies. */
   readonly mirror: GrpcMirror;
   readonly diagnostics: DiagnosticsChannel;
+  /** Spans and x-request-id (`tracing.tracer` undefined: tracing off). */
+  readonly tracing: MeshTracing;
 }

@@ -222,6 +222,22 @@ export class MeshTracing {
     };
   }
 
+  /** The remote parent in `carrier`'s W3C / B3 headers (ROOT_CONTEXT when none or tracing off). */
+  extract(carrier: Readonly<Record<string, unknown>>): Context {
+    return this.propagator?.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) ?? ROOT_CONTEXT;
+  }
+
+  /** A server span of an inbound request (gRPC server interceptor). */
+  startServerSpan(tracer: Tracer, name: string, attributes: Attributes, parent: Context): Span {
+    this.spansStarted++;
+    return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  }
+
+  /** Runs `fn` as part of an inbound request: outbound calls it makes carry its id and span. */
+  runInbound<R>(requestId: string, context: Context | undefined, fn: () => R): R {
+    return this.scope.run({ requestId, context }, fn);
+  }
+
   stats(): TracingStats {
     return {
       enabled: this.tracer !== undefined,
