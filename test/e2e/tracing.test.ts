@@ -4,8 +4,10 @@
 // with the right parent chain (an in-memory exporter in this process). A retried request shows
 // two attempt spans under one client span. x-request-id is generated once and follows the calls.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,7 +18,7 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
@@ -463,6 +465,85 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.ok(paymentServer);
     const httpAttempt = spans.find((s) => parentOf(s) === httpClient.spanContext().spanId);
     assert.equal(parentOf(paymentServer), httpAttempt?.spanContext().spanId);
+  });
+
+  it('starts its own sdk-node provider with an OTLP/HTTP exporter when given an endpoint, and unregisters it on close', async () => {
+    const posts: { path: string; body: string }[] = [];
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', body });
+        res.setHeader('content-type', 'application/json');
+        res.end('{}');
+      });
+    });
+    collector.listen(0, '127.0.0.1');
+    await once(collector, 'listening');
+    const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+    const lines: { message: string; fields: unknown }[] = [];
+    const log = (message: string, fields?: unknown): void => {
+      lines.push({ message, fields });
+    };
+    try {
+      const mesh = await createMesh({
+        controlPlane: `127.0.0.1:${cp.xdsPort}`,
+        node: { id: 'otlp-1', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
+        workload: { name: 'otlp', namespace: 'default' },
+        env: {},
+        logger: { debug: () => undefined, info: log, warn: log, error: log },
+        tracing: { otlpEndpoint: url, sampling: 1 },
+      });
+      await mesh.ready();
+      const res = await mesh.fetch('http://payment:8080/charge');
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as Record<string, string>;
+      assert.match(body['traceparent'] ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      assert.match(
+        mesh.stats().tracing.provider,
+        /^sdk-node \(otlp http:\/\/127\.0\.0\.1:\d+\/v1\/traces\)$/,
+      );
+      const setUp = lines.find((l) => l.message === 'mesh tracing: set up');
+      assert.deepEqual(setUp?.fields, {
+        provider: 'sdk-node (started by the mesh, registered globally)',
+        exporter: `otlp/http ${url}`,
+        sampler: 'parentbased_traceidratio 1 (tracing.sampling)',
+      });
+      await mesh.close(); // flushes the batch to the collector
+      assert.ok(posts.some((p) => p.path === '/v1/traces' && p.body.includes('@weft/sdk')));
+      // The global provider sdk-node registered is gone again.
+      const probe = trace.getTracer('probe').startSpan('probe');
+      assert.equal(probe.isRecording(), false);
+      probe.end();
+    } finally {
+      collector.close();
+    }
+  });
+
+  it('rejects bad tracing options, naming each field', async () => {
+    await assert.rejects(
+      createMesh({
+        controlPlane: `127.0.0.1:${cp.xdsPort}`,
+        env: { WEFT_TRACE_SAMPLING: '2' },
+        tracing: { otlpEndpoint: 'collector:4318', colour: 'blue' } as never,
+      }),
+      (err: Error & { issues?: { path: string; message: string }[] }) => {
+        assert.deepEqual(
+          err.issues?.map((i) => i.path),
+          ['tracing.colour', 'tracing.otlpEndpoint', 'env.WEFT_TRACE_SAMPLING'],
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      createMesh({
+        controlPlane: `127.0.0.1:${cp.xdsPort}`,
+        env: {},
+        tracing: { tracerProvider: provider, sampling: 0.5 },
+      }),
+      /tracing\.sampling: a tracerProvider you pass samples by its own sampler/,
+    );
   });
 
   it('with tracing off: no spans, no trace headers, x-request-id still generated', async () => {
