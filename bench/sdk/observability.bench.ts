@@ -23,7 +23,7 @@ import {
 } from '@weft/control-plane/testing';
 import { createMesh, type Mesh, type MeshOptions } from '@weft/sdk';
 import { Agent, request } from 'undici';
-import { formatTable, machineInfo, writeResults } from '../helpers/report.js';
+import { formatTable, machineInfo, quantile, writeResults } from '../helpers/report.js';
 import { measure, type Variant, type VariantResult } from './latency.js';
 
 const quick = process.argv.includes('--quick');
@@ -33,6 +33,29 @@ const OPTIONS = quick
 const HOST = 'web';
 const PORT = 8080;
 const BASELINE = 'off';
+
+/**
+ * CPU time (user + system) of this process per sequential call, µs: the median of `rounds` runs
+ * of `n` calls, variants interleaved. Client and backend share the process, so the backend's
+ * part is the same in every variant; on a shared machine this moves far less than latency.
+ */
+async function cpuPerCall(
+  variants: readonly Variant[],
+  n: number,
+  rounds: number,
+): Promise<Map<string, number>> {
+  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + r) % variants.length]!;
+      const cpu0 = process.cpuUsage();
+      for (let k = 0; k < n; k++) await v.call();
+      const cpu = process.cpuUsage(cpu0);
+      samples.get(v.name)!.push((cpu.user + cpu.system) / n);
+    }
+  }
+  return new Map([...samples].map(([name, xs]) => [name, quantile(xs, 0.5)]));
+}
 
 /** Counts what it is handed and drops it (an exporter with no I/O). */
 class DroppingExporter implements SpanExporter {
@@ -179,12 +202,15 @@ async function main(): Promise<void> {
     })),
   ];
   const results = await measure(variants, OPTIONS);
+  const cpu = await cpuPerCall(variants, OPTIONS.perRound, OPTIONS.rounds);
   const by = new Map(results.map((r) => [r.name, r]));
   const base = by.get(BASELINE)!;
+  const baseCpu = cpu.get(BASELINE)!;
   const ratio = (r: VariantResult): (string | number)[] => [
     `${r.name} / ${BASELINE}`,
     +(r.p50Us / base.p50Us).toFixed(3),
     +(r.p99Us / base.p99Us).toFixed(3),
+    +(cpu.get(r.name)! / baseCpu).toFixed(3),
     +(base.rps / r.rps).toFixed(3),
   ];
   const ratios = results.filter((r) => r.name !== BASELINE).map(ratio);
@@ -204,24 +230,31 @@ async function main(): Promise<void> {
   );
   console.log(
     formatTable(
-      ['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'],
+      ['variant', 'p50 µs', 'p99 µs', 'mean µs', 'CPU µs/req', 'req/s'],
       results.map((r) => [
         r.name,
         Math.round(r.p50Us),
         Math.round(r.p99Us),
         Math.round(r.meanUs),
+        Math.round(cpu.get(r.name)!),
         Math.round(r.rps),
       ]),
     ),
   );
   console.log('\nRatios over "off" (throughput as off / variant, so > 1 = slower). Target ≤ 1.10');
-  console.log(formatTable(['variant / off', 'p50', 'p99', 'throughput'], ratios));
+  console.log(formatTable(['variant / off', 'p50', 'p99', 'CPU/req', 'throughput'], ratios));
   console.log(`\n${notes.join('\n')}`);
   await writeResults('sdk-observability', {
     machine: machineInfo(),
     options: OPTIONS,
-    results,
-    ratios: ratios.map(([pair, p50, p99, throughput]) => ({ pair, p50, p99, throughput })),
+    results: results.map((r) => ({ ...r, cpuUs: cpu.get(r.name) })),
+    ratios: ratios.map(([pair, p50, p99, cpuRatio, throughput]) => ({
+      pair,
+      p50,
+      p99,
+      cpu: cpuRatio,
+      throughput,
+    })),
     notes,
   });
   http.close();

@@ -81,7 +81,8 @@ export class GrpcCallState {
     this.attempts += 1;
     this.endpointKey = lease.endpoint.key;
     const t = this.tracing;
-    if (t !== undefined && this.span !== undefined) {
+    // A sampled-out call records nothing: no attempt spans.
+    if (t !== undefined && this.span?.isRecording() === true) {
       this.attemptSpan = startGrpcAttemptSpan(
         t.tracing,
         t.tracer,

@@ -374,22 +374,43 @@ export class MeshCall implements RouteInput {
       this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
       return;
     }
-    // The upstream sees this try's span as its parent (W3C and B3 headers replace the caller's).
+    // The upstream sees this try's span as its parent (W3C and B3 headers replace the caller's);
+    // a sampled-out request (nothing recorded) passes its own span's context, with no attempt span.
     const tracing = this.ctx.tracing;
-    attempt.span = tracing.startAttemptSpan(
-      tracer,
-      span,
-      upstream.method,
-      this.attempts,
-      lease.endpoint,
-    );
+    let carrier = span;
+    if (span.isRecording()) {
+      carrier = attempt.span = tracing.startAttemptSpan(
+        tracer,
+        span,
+        upstream.method,
+        this.attempts,
+        lease.endpoint,
+      );
+    }
     const traced = {
       ...upstream,
-      headers: withHeaders(upstream.headers, tracing.headersOf(attempt.span), (name) =>
-        tracing.isTraceHeader(name),
+      headers: withHeaders(
+        upstream.headers,
+        tracing.headersOf(carrier),
+        this.callerTraceHeaders() ? (name) => tracing.isTraceHeader(name) : undefined,
       ),
     };
     this.ctx.pools.send(entry, traced, attempt, admitted, breakers);
+  }
+
+  /** Whether the caller set trace headers of its own (they are replaced, not sent twice). */
+  private callerTraceHeaders(): boolean {
+    const header = this.header;
+    return (
+      header('traceparent') !== undefined ||
+      header('tracestate') !== undefined ||
+      header('b3') !== undefined ||
+      header('x-b3-traceid') !== undefined ||
+      header('x-b3-spanid') !== undefined ||
+      header('x-b3-sampled') !== undefined ||
+      header('x-b3-parentspanid') !== undefined ||
+      header('x-b3-flags') !== undefined
+    );
   }
 
   /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */

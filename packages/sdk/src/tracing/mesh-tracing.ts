@@ -10,6 +10,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   context as otelContext,
   defaultTextMapGetter,
   trace,
@@ -40,6 +41,9 @@ interface InboundScope {
   /** The server span's context; undefined with tracing off. */
   readonly context: Context | undefined;
 }
+
+/** Bound of the authority cache (cleared when full: authorities come from callers). */
+const MAX_CACHED_AUTHORITIES = 1024;
 
 /** W3C trace context and B3 (single and multi header) in and out; W3C wins on the way in. */
 function createMeshPropagator(): TextMapPropagator {
@@ -92,6 +96,8 @@ export class MeshTracing {
   /** Lower-case names of the headers the propagator injects (dropped from callers' headers). */
   private readonly fields: ReadonlySet<string>;
   private readonly scope = new AsyncLocalStorage<InboundScope>();
+  /** Authorities split into host and port, for client span attributes. */
+  private readonly authorities = new Map<string, { host: string; port: number | undefined }>();
   private spansStarted = 0;
 
   constructor(
@@ -118,7 +124,13 @@ export class MeshTracing {
     protocol: 'http' | 'grpc',
   ): Span {
     this.spansStarted++;
-    const { host, port } = splitAuthority(authority);
+    let split = this.authorities.get(authority);
+    if (split === undefined) {
+      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
+      split = splitAuthority(authority);
+      this.authorities.set(authority, split);
+    }
+    const { host, port } = split;
     const attributes: Attributes = { 'server.address': host };
     if (port !== undefined) attributes['server.port'] = port;
     let name: string;
@@ -165,14 +177,29 @@ export class MeshTracing {
     );
   }
 
-  /** Name/value pairs of the trace headers that carry `span` (W3C, b3, X-B3-*). */
+  /**
+   * Name/value pairs of the trace headers that carry `span`: W3C `traceparent` (and `tracestate`),
+   * B3 single `b3` and multi `x-b3-*`, as the W3C and B3 propagators write them (formatted here:
+   * this runs once per attempt).
+   */
   headersOf(span: Span): string[] {
-    const out: string[] = [];
-    this.propagator?.inject(trace.setSpan(ROOT_CONTEXT, span), out, {
-      set(carrier: string[], key: string, value: string): void {
-        carrier.push(key, value);
-      },
-    });
+    const sc = span.spanContext();
+    if (!trace.isSpanContextValid(sc)) return [];
+    const sampled = (sc.traceFlags & (TraceFlags.SAMPLED as number)) === 0 ? '0' : '1';
+    const out = [
+      'traceparent',
+      `00-${sc.traceId}-${sc.spanId}-0${sampled}`,
+      'b3',
+      `${sc.traceId}-${sc.spanId}-${sampled}`,
+      'x-b3-traceid',
+      sc.traceId,
+      'x-b3-spanid',
+      sc.spanId,
+      'x-b3-sampled',
+      sampled,
+    ];
+    const state = sc.traceState?.serialize();
+    if (state !== undefined && state !== '') out.push('tracestate', state);
     return out;
   }
 
