@@ -33,6 +33,11 @@ export async function createMeshTracing(
     return new MeshTracing(undefined, 'off');
   }
   if (options.mode === 'provider') {
+    if (options.ignoredSamplingEnv !== undefined) {
+      logger.warn('mesh tracing: options.tracerProvider samples by its own sampler', {
+        ignored: options.ignoredSamplingEnv,
+      });
+    }
     logger.info('mesh tracing: set up', {
       provider: 'options.tracerProvider',
       exporter: "the provider's",
@@ -59,6 +64,7 @@ export async function createMeshTracing(
   if (options.otlpEndpoint === undefined && options.otlpEnv === undefined) {
     logger.info('mesh tracing: off', {
       reason: 'no global tracer provider, no tracing.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT',
+      ...(options.sampling === undefined ? {} : { ignored: options.samplingSource }),
     });
     return new MeshTracing(undefined, 'off');
   }

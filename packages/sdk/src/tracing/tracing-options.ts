@@ -38,7 +38,12 @@ export interface TracingOptions {
 export type ResolvedTracingOptions =
   | { readonly mode: 'off' }
   /** Use this provider (passed in). */
-  | { readonly mode: 'provider'; readonly tracerProvider: TracerProvider }
+  | {
+      readonly mode: 'provider';
+      readonly tracerProvider: TracerProvider;
+      /** `WEFT_TRACE_SAMPLING` when set: not applied (the provider samples), said in a warning. */
+      readonly ignoredSamplingEnv: string | undefined;
+    }
   /**
    * Use the global provider if one is registered at createMesh; else start our own when
    * `otlpEndpoint` is set; else off.
@@ -118,7 +123,15 @@ export function resolveTracingOptions(
         message: 'a tracerProvider you pass samples by its own sampler: configure it there',
       });
     }
-    return { mode: 'provider', tracerProvider: provider as TracerProvider };
+    const envSampling = env[WEFT_TRACE_SAMPLING_ENV];
+    return {
+      mode: 'provider',
+      tracerProvider: provider as TracerProvider,
+      ignoredSamplingEnv:
+        typeof envSampling === 'string' && envSampling !== ''
+          ? `${WEFT_TRACE_SAMPLING_ENV}=${envSampling}`
+          : undefined,
+    };
   }
   let otlpEndpoint: string | undefined;
   let otlpEnv: string | undefined;
