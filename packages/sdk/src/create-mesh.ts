@@ -15,7 +15,6 @@ import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
 import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
-import { ServerInterceptingCall } from '@grpc/grpc-js';
 import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -27,7 +26,7 @@ import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
 import type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
-import { resolveMeshOptions } from './mesh-options.js';
+import { SDK_VERSION, resolveMeshOptions } from './mesh-options.js';
 import type { MeshOptions, ResolvedMeshOptions } from './mesh-options.js';
 import { createRegistrar } from './registration/create-registrar.js';
 import type {
@@ -37,6 +36,9 @@ import type {
 } from './registration/registration-types.js';
 import { createMeshRuntime } from './runtime/create-mesh-runtime.js';
 import type { MeshRuntime } from './runtime/mesh-runtime.js';
+import { createMeshTracing } from './tracing/create-mesh-tracing.js';
+import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
+import type { MeshTracing } from './tracing/mesh-tracing.js';
 
 /** Default of MeshServeOptions.drainMs. */
 const DEFAULT_DRAIN_MS = 1000;
@@ -68,7 +70,10 @@ class WeftMesh implements Mesh {
     return this.adminServer?.address;
   }
 
-  constructor(private readonly options: ResolvedMeshOptions) {
+  constructor(
+    private readonly options: ResolvedMeshOptions,
+    private readonly tracing: MeshTracing,
+  ) {
     const { bootstrap, clock, logger } = options;
     this.nodeId = bootstrap.node.id;
     const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
@@ -132,6 +137,7 @@ class WeftMesh implements Mesh {
       clock,
       logger,
       localRateLimiter,
+      tracing,
       ...breakers,
       ...telemetry,
     });
@@ -139,6 +145,7 @@ class WeftMesh implements Mesh {
       clock,
       logger,
       localRateLimiter,
+      tracing,
       ...breakers,
       ...telemetry,
     });
@@ -173,16 +180,20 @@ class WeftMesh implements Mesh {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
   }
 
-  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor {
-    const service = (options as { service?: unknown } | undefined)?.service;
+  grpcServerInterceptor(options?: { readonly service?: string }): ServerInterceptor {
+    const tracing = createGrpcServerInterceptor(this.tracing);
+    if (options === undefined) return tracing;
+    const service = (options as { service?: unknown } | null)?.service;
     if (typeof service !== 'string' || service === '') {
       throw new WeftError(
         'WEFT_INVALID_CONFIG',
         'grpcServerInterceptor: options.service must be a non-empty string (the service host, e.g. "stock")',
       );
     }
-    if (this.telemetry === undefined) return (_method, call) => new ServerInterceptingCall(call);
-    return this.telemetry.grpcServerInterceptor(service);
+    if (this.telemetry === undefined) return tracing;
+    const counted = this.telemetry.grpcServerInterceptor(service);
+    // grpc-js applies a server's interceptors in list order, each wrapping the previous call.
+    return (method, call) => counted(method, tracing(method, call));
   }
 
   ready(): Promise<void> {
@@ -217,11 +228,13 @@ class WeftMesh implements Mesh {
   async serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer> {
     this.assertOpen();
     const address = options.address ?? '127.0.0.1';
-    const server: Server = createServer(
+    // Tracing outermost (x-request-id, a server span per request whose context outbound calls
+    // made while handling it inherit), then Istio metrics / access log (reporter=destination).
+    const counted =
       this.telemetry === undefined
         ? listener
-        : this.telemetry.wrapServer(listener, options.service),
-    );
+        : this.telemetry.wrapServer(listener, options.service);
+    const server: Server = createServer(this.tracing.serverListener(counted, options.service));
     server.listen(options.port, options.host ?? address);
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
@@ -295,6 +308,7 @@ class WeftMesh implements Mesh {
         accessLog: undefined,
         errors: 0,
       },
+      tracing: this.tracing.stats(),
     };
   }
 
@@ -372,6 +386,11 @@ class WeftMesh implements Mesh {
     this.cancelProbe();
     this.runtime.close();
     await this.client.close();
+    await this.tracing.close().catch((err: unknown) => {
+      this.options.logger.warn('mesh tracing: shutting the provider down failed', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    });
     this.options.logger.info('mesh: closed', {
       nodeId: this.nodeId,
       destroyed: cause !== undefined,
@@ -401,7 +420,14 @@ class WeftMesh implements Mesh {
  * gRPC integration (`xds:///` targets). Await `mesh.ready()` to know the control plane answered.
  */
 export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const mesh = new WeftMesh(await resolveMeshOptions(options));
+  const resolved = await resolveMeshOptions(options);
+  const tracing = await createMeshTracing(
+    resolved.tracing,
+    SDK_VERSION,
+    resolved.workload.name === '' ? 'weft-sdk' : resolved.workload.name,
+    resolved.logger,
+  );
+  const mesh = new WeftMesh(resolved, tracing);
   await mesh.startAdmin();
   return mesh;
 }

@@ -3,6 +3,9 @@
 export { createMesh } from './create-mesh.js';
 export type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
 export type { MeshOptions, MeshLocality } from './mesh-options.js';
+export type { TracingOptions } from './tracing/tracing-options.js';
+export type { TracingStats } from './tracing/mesh-tracing.js';
+export { REQUEST_ID_HEADER } from './tracing/mesh-tracing.js';
 export type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 export { createMeshMetrics } from './admin/mesh-metrics.js';
 export type { MeshMetricsSource } from './admin/mesh-metrics.js';

@@ -19,6 +19,8 @@ import type {
 import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.js';
 import type { AccessLogTarget } from './telemetry/access-log.js';
 import { DEFAULT_MAX_SERIES } from './telemetry/istio-metrics.js';
+import { resolveTracingOptions } from './tracing/tracing-options.js';
+import type { ResolvedTracingOptions, TracingOptions } from './tracing/tracing-options.js';
 import type {
   ResolvedServiceBreakerOptions,
   ServiceBreakerOptions,
@@ -103,6 +105,12 @@ export interface MeshOptions {
    * set (`stdout` or a file path).
    */
   readonly accessLog?: false | 'stdout' | { readonly path: string };
+  /**
+   * Distributed tracing (OpenTelemetry; W3C and B3 propagation). `false` turns it off. Default: on
+   * with the global tracer provider when one is registered, else with the SDK's own OTLP exporter
+   * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else off. See TracingOptions.
+   */
+  readonly tracing?: TracingOptions | false;
 }
 
 /** The workload as the SDK announces it. */
@@ -130,6 +138,7 @@ export interface ResolvedMeshOptions {
   readonly istioMetrics: { readonly maxSeries: number } | false;
   /** Undefined: no access log. */
   readonly accessLog: AccessLogTarget | undefined;
+  readonly tracing: ResolvedTracingOptions;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -148,6 +157,7 @@ const TOP_KEYS = new Set([
   'serviceBreaker',
   'istioMetrics',
   'accessLog',
+  'tracing',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -400,6 +410,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     'serviceBreaker',
     r.list,
   );
+  const tracing = resolveTracingOptions(o['tracing'], env, r.list);
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -492,6 +503,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     serviceBreaker,
     istioMetrics: admin === undefined ? false : istioMetrics,
     accessLog,
+    tracing,
     source,
   });
 }

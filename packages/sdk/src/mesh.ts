@@ -11,6 +11,7 @@ import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
+import type { TracingStats } from './tracing/mesh-tracing.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -65,6 +66,8 @@ export interface MeshStats {
   readonly breakers: Readonly<Record<string, ServiceBreakerStats>>;
   /** Istio metrics (series in use, overflowed requests) and access log counters; undefined parts are off. */
   readonly telemetry: MeshTelemetryStats;
+  /** Tracing: whether on, which provider, spans started. */
+  readonly tracing: TracingStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
@@ -91,11 +94,13 @@ export interface Mesh {
    */
   grpcFallback(fallback: GrpcFallback): Interceptor;
   /**
-   * A grpc-js server interceptor that counts the inbound calls of `service` in Istio's metrics
-   * (reporter=destination) and the access log: `new Server({ interceptors: [i] })`. Passes
-   * calls through untouched when both are off.
+   * A grpc-js server interceptor for servers registered with `mesh.register()`:
+   * `new Server({ interceptors: [mesh.grpcServerInterceptor({ service: 'stock' })] })`. Keeps or
+   * generates x-request-id and, with tracing on, makes a server span per call from its W3C / B3
+   * metadata (calls the handler makes through this mesh are its children); with `service`, also
+   * counts the inbound calls in Istio's metrics (reporter=destination) and the access log.
    */
-  grpcServerInterceptor(options: { readonly service: string }): ServerInterceptor;
+  grpcServerInterceptor(options?: { readonly service?: string }): ServerInterceptor;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),

@@ -1,7 +1,9 @@
 // The state of one gRPC call between its route decision (ConfigSelector) and its end (the call
 // filter's trailers): the decision, the lease picked but not yet started, keys that failed or
 // were tried, and the retry policy grpc-js runs for it (gRFC A44).
+import { status as GrpcStatusCode } from '@grpc/grpc-js';
 import type { RetryPolicy, status as Status, StatusObject } from '@grpc/grpc-js';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { WeftErrorCode } from '@weft/xds-client';
 import type {
   AttemptDetail,
@@ -14,6 +16,8 @@ import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.j
 import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
 import type { FaultPlan } from '../filters/fault.js';
 import type { GrpcMirrorCapture } from '../filters/grpc-mirror.js';
+import type { MeshTracing } from '../tracing/mesh-tracing.js';
+import { endGrpcSpan, startGrpcAttemptSpan } from '../tracing/grpc-tracing.js';
 
 /** gRPC's HTTP mapping of UNAVAILABLE: outlier detection counts it as a gateway error. */
 const GRPC_UNAVAILABLE_DETAIL: AttemptDetail = Object.freeze({ httpStatus: 503 });
@@ -59,6 +63,10 @@ export class GrpcCallState {
   responseBytes = 0;
   /** The call's outbound metadata, kept only for the access log (x-request-id, traceparent). */
   metadata: { get(key: string): unknown[] } | undefined;
+  /** The call's client span (tracing on); `attemptSpan` is the current attempt's, its child. */
+  span: Span | undefined;
+  private attemptSpan: Span | undefined;
+  private tracing: { readonly tracing: MeshTracing; readonly tracer: Tracer } | undefined;
 
   constructor(
     readonly id: string,
@@ -77,6 +85,47 @@ export class GrpcCallState {
     this.pendingLease = lease;
     this.attempts += 1;
     this.endpointKey = lease.endpoint.key;
+    const t = this.tracing;
+    // A sampled-out call records nothing: no attempt spans.
+    if (t !== undefined && this.span?.isRecording() === true) {
+      this.attemptSpan = startGrpcAttemptSpan(
+        t.tracing,
+        t.tracer,
+        this.span,
+        this.method,
+        this.attempts,
+        lease.endpoint,
+      );
+    }
+  }
+
+  /** Starts the call's client span (tracing on); attempts get child spans from then on. */
+  trace(tracing: MeshTracing, tracer: Tracer, authority: string): void {
+    this.tracing = { tracing, tracer };
+    this.span = tracing.startClientSpan(tracer, 'POST', authority, this.method, 'grpc');
+    if (this.decision !== undefined) {
+      this.span.setAttributes({
+        'weft.cluster': this.decision.clusterName,
+        'weft.route': this.decision.routeName,
+      });
+    }
+  }
+
+  /** Ends the client span (and an attempt span still open) with the call's status. */
+  endSpan(code: Status, details: string, responseFlag: string): void {
+    this.endAttemptSpan(code, details);
+    const span = this.span;
+    if (span === undefined) return;
+    this.span = undefined;
+    span.setAttribute('weft.attempts', this.attempts);
+    endGrpcSpan(span, code, details, responseFlag);
+  }
+
+  private endAttemptSpan(code: Status, details: string): void {
+    const span = this.attemptSpan;
+    if (span === undefined) return;
+    this.attemptSpan = undefined;
+    endGrpcSpan(span, code, details, undefined);
   }
 
   /** The stream of `lease` opened: its end is now reported by onCallEnded. */
@@ -91,6 +140,7 @@ export class GrpcCallState {
     if (outcome !== 'success') this.failedKeys.add(lease.endpoint.key);
     this.triedKeys.add(lease.endpoint.key);
     this.lastStatus = { code, details };
+    this.endAttemptSpan(code, details);
     // UNAVAILABLE reports as 503 (gRPC's HTTP mapping): a gateway-class error for outlier detection.
     lease.done(outcome, outcome === 'server-error' ? GRPC_UNAVAILABLE_DETAIL : undefined);
   }
@@ -100,6 +150,7 @@ export class GrpcCallState {
     const lease = this.pendingLease;
     if (lease === undefined) return;
     this.pendingLease = undefined;
+    this.endAttemptSpan(GrpcStatusCode.CANCELLED, 'the picked subchannel carried no stream');
     lease.done(outcome, outcome === 'success' ? UNUSED_LEASE : undefined);
   }
 }

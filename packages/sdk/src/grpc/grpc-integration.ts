@@ -13,6 +13,7 @@ import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import { FaultInjector } from '../filters/fault.js';
 import { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import { MeshTracing } from '../tracing/mesh-tracing.js';
 import {
   GRPC_CALL_DIAGNOSTICS_CHANNEL,
   type GrpcCounters,
@@ -44,6 +45,8 @@ export interface GrpcIntegrationOptions {
   readonly telemetry?: MeshTelemetry;
   /** Uniform in [0, 1), for fault-injection percentages. Default: Math.random. */
   readonly random?: () => number;
+  /** Spans and x-request-id (createMesh passes the mesh's). Default: tracing off. */
+  readonly tracing?: MeshTracing;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -211,6 +214,7 @@ export function installGrpcIntegration(
     mirror: new GrpcMirror(counters, resolved.logger, resolved.clock, admission, resolved.random),
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
     telemetry: options.telemetry,
+    tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
   };
   const resolvers = new Set<GrpcMeshResolver>();
   let installed = true;

@@ -18,6 +18,7 @@ import { WeftError } from '@weft/xds-client';
 import type { RouteDecision, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
 import type { RateLimitHeaders, RateLimitRefusal } from '../filters/local-rate-limit.js';
 import { GrpcCallState, type GrpcCallRejection } from './grpc-call-state.js';
+import { withGrpcTraceMetadata } from '../tracing/grpc-tracing.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createGrpcRouteInput } from './grpc-route-input.js';
 import { grpcStatusOfWeftCode } from './grpc-status.js';
@@ -156,6 +157,8 @@ export class GrpcMeshChannel {
       }
       call.responseHeadersToAdd = rateLimitHeaders;
       this.calls.set(id, call);
+      const tracer = ctx.tracing.tracer;
+      if (tracer !== undefined) call.trace(ctx.tracing, tracer, this.authority);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
       // The deadline covers every attempt and back-off: retries never outlast the route timeout.
@@ -352,6 +355,7 @@ export class GrpcMeshChannel {
         status.metadata.set(GRPC_BREAKER_CLUSTER_KEY, breaker.clusterName);
       }
     }
+    call.endSpan(status.code, status.details, faultFlagOf(call.fault));
     if (call.rejection !== undefined) ctx.counters.callsRejected += 1;
     else if (status.code === GrpcStatus.OK) ctx.counters.callsSucceeded += 1;
     else ctx.counters.callsFailed += 1;
@@ -422,11 +426,16 @@ class GrpcCallFilter extends experimental.BaseFilter {
   override sendMetadata(metadata: Promise<Metadata>): Promise<Metadata> {
     const rejection = this.call.rejection;
     if (rejection === undefined) {
+      // x-request-id and (tracing on) the call's trace headers: one set per call; grpc-js copies
+      // them to each retry attempt.
+      const tracing = this.channel.ctx.tracing;
+      const span = this.call.span;
+      const traced = metadata.then((m) => withGrpcTraceMetadata(tracing, span, m));
       const fault = this.call.fault;
       const sent =
         this.channel.ctx.telemetry?.accessLog === undefined
-          ? metadata
-          : metadata.then((m) => {
+          ? traced
+          : traced.then((m) => {
               this.call.metadata = m;
               return m;
             });

@@ -10,6 +10,7 @@ import type { FaultInjector } from '../filters/fault.js';
 import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import type { MeshTracing } from '../tracing/mesh-tracing.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
 export const GRPC_CALL_DIAGNOSTICS_CHANNEL = 'weft:sdk:grpc-call' as const;
@@ -61,4 +62,6 @@ export interface GrpcMeshContext {
   readonly diagnostics: DiagnosticsChannel;
   /** Istio metrics / access log per call at its end; undefined when off. */
   readonly telemetry: MeshTelemetry | undefined;
+  /** Spans and x-request-id (`tracing.tracer` undefined: tracing off). */
+  readonly tracing: MeshTracing;
 }

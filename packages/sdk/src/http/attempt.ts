@@ -3,6 +3,8 @@
 // is retried. DESIGN.md "The request path", steps 5-6.
 import type { Duplex } from 'node:stream';
 import { WeftError } from '@weft/xds-client';
+import type { Span } from '@opentelemetry/api';
+import { endHttpSpan } from '../tracing/mesh-tracing.js';
 import type { AttemptDetail, AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
 import type { PooledHandler } from './endpoint-pools.js';
 import type { MeshCall } from './mesh-call.js';
@@ -16,7 +18,10 @@ export class Attempt implements PooledHandler {
   /** The request gave up on this attempt (timeout, or retried); ignore what comes later. */
   abandoned = false;
   abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  /** This try's span (tracing on); ended once, by `endSpan`. */
+  span: Span | undefined = undefined;
   private reported = false;
+  private statusCode: number | undefined = undefined;
 
   constructor(
     private readonly call: MeshCall,
@@ -35,6 +40,7 @@ export class Attempt implements PooledHandler {
    * (or taken out of the cluster's pending queue).
    */
   abandon(reason: Error): void {
+    this.endSpan(this.statusCode === undefined ? reason : undefined);
     this.abandoned = true;
     this.dequeue?.();
     this.abortUpstream?.(reason);
@@ -62,6 +68,7 @@ export class Attempt implements PooledHandler {
   ): boolean {
     if (this.abandoned) return false;
     if (statusCode >= 200 && !this.responded) {
+      this.statusCode = statusCode;
       // A retriable status is not shown to the caller: the attempt is dropped and retried.
       if (this.call.retriedOnStatus(this, statusCode)) return false;
       this.responded = true;
@@ -85,6 +92,7 @@ export class Attempt implements PooledHandler {
   onComplete(trailers: Buffer[] | string[] | null): void {
     this.settled?.();
     if (this.abandoned) return;
+    this.endSpan(undefined);
     this.call.finish(
       this.call.statusCode !== undefined && this.call.statusCode >= 500
         ? 'server-error'
@@ -97,6 +105,8 @@ export class Attempt implements PooledHandler {
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     this.settled?.();
     if (this.abandoned) return;
+    this.statusCode = statusCode;
+    this.endSpan(undefined);
     this.responded = true;
     this.call.responseStarted(statusCode);
     this.report('success');
@@ -126,6 +136,23 @@ export class Attempt implements PooledHandler {
   onError(err: Error): void {
     this.settled?.();
     if (this.abandoned) return;
+    this.endSpan(err);
     this.call.attemptFailed(this, err);
+  }
+
+  /** Ends this try's span (once): status, response flag (UF before connecting, else UC), error. */
+  endSpan(err: Error | undefined): void {
+    const span = this.span;
+    if (span === undefined) return;
+    this.span = undefined;
+    const flag =
+      err === undefined
+        ? '-'
+        : err instanceof WeftError
+          ? err.responseFlag
+          : this.connected
+            ? 'UC'
+            : 'UF';
+    endHttpSpan(span, this.statusCode, flag, err, 500);
   }
 }

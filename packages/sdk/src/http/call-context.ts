@@ -7,6 +7,7 @@ import type { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import type { FaultInjector } from '../filters/fault.js';
 import type { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import type { MeshTracing } from '../tracing/mesh-tracing.js';
 import type { EndpointPools } from './endpoint-pools.js';
 import type { HttpCounters, HttpRequestOutcome } from './http-request-event.js';
 import type { MeshCall } from './mesh-call.js';
@@ -32,6 +33,8 @@ export interface CallContext {
   readonly faults: FaultInjector;
   /** Mirror copies (routes with request mirror policies). */
   readonly mirror: HttpMirror;
+  /** Spans and x-request-id (`tracing.tracer` undefined: tracing off). */
+  readonly tracing: MeshTracing;
   /** How long a request waits for a listener's first complete config, in ms. */
   readonly resourceWaitMs: number;
   /** Route timeout when the route sets none, in ms (Envoy: 15000). */

@@ -5,6 +5,7 @@
 import { WeftError } from '@weft/xds-client';
 import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
+import type { Span } from '@opentelemetry/api';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
@@ -23,6 +24,8 @@ import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.
 import type { LegacyHandler } from './legacy-handler.js';
 import { indexHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
+import { REQUEST_ID_HEADER, endHttpSpan } from '../tracing/mesh-tracing.js';
+import { withHeaders } from '../tracing/with-headers.js';
 
 /** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
@@ -99,6 +102,8 @@ export class MeshCall implements RouteInput {
   private faultTimer: TimerHandle | undefined = undefined;
   /** Ends the fault delay's count in max_active_faults. */
   private endFaultDelay: (() => void) | undefined = undefined;
+  /** The request's client span (tracing on); each attempt's span is its child. */
+  private span: Span | undefined = undefined;
 
   constructor(
     private readonly ctx: CallContext,
@@ -109,6 +114,16 @@ export class MeshCall implements RouteInput {
     this.authority = target.authority;
     this.path = opts.path;
     this.startMs = ctx.clock.now();
+    const tracer = ctx.tracing.tracer;
+    if (tracer !== undefined) {
+      this.span = ctx.tracing.startClientSpan(
+        tracer,
+        opts.method,
+        target.authority,
+        opts.path,
+        'http',
+      );
+    }
   }
 
   /** Routes (waiting for the listener's config if it is not there yet) and sends. */
@@ -187,13 +202,22 @@ export class MeshCall implements RouteInput {
       this.breakerTicket = ticket;
     }
     this.ctx.follow(this.authority);
-    const headers = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
+    const withHost = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
+    // x-request-id: the caller's, else the inbound request's (mesh.serve), else a new one.
+    const headers =
+      this.header(REQUEST_ID_HEADER) === undefined
+        ? withHeaders(withHost, [REQUEST_ID_HEADER, this.ctx.tracing.requestId()], undefined)
+        : withHost;
+    this.span?.setAttributes({
+      'weft.cluster': result.clusterName,
+      'weft.route': result.routeName,
+    });
     this.upstream = { ...this.opts, headers };
     // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
     const serverName = this.target.serverName;
     if (
       serverName !== undefined &&
-      headers !== this.opts.headers &&
+      withHost !== this.opts.headers &&
       !(this.opts as MutableDispatchOptions).servername
     ) {
       this.upstream.servername = serverName;
@@ -362,7 +386,49 @@ export class MeshCall implements RouteInput {
         this.perTryTimedOut(attempt, perTryMs);
       }, perTryMs);
     }
-    this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
+    const span = this.span;
+    const tracer = this.ctx.tracing.tracer;
+    if (span === undefined || tracer === undefined) {
+      this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
+      return;
+    }
+    // The upstream sees this try's span as its parent (W3C and B3 headers replace the caller's);
+    // a sampled-out request (nothing recorded) passes its own span's context, with no attempt span.
+    const tracing = this.ctx.tracing;
+    let carrier = span;
+    if (span.isRecording()) {
+      carrier = attempt.span = tracing.startAttemptSpan(
+        tracer,
+        span,
+        upstream.method,
+        this.attempts,
+        lease.endpoint,
+      );
+    }
+    const traced = {
+      ...upstream,
+      headers: withHeaders(
+        upstream.headers,
+        tracing.headersOf(carrier),
+        this.callerTraceHeaders() ? (name) => tracing.isTraceHeader(name) : undefined,
+      ),
+    };
+    this.ctx.pools.send(entry, traced, attempt, admitted, breakers);
+  }
+
+  /** Whether the caller set trace headers of its own (they are replaced, not sent twice). */
+  private callerTraceHeaders(): boolean {
+    const header = this.header;
+    return (
+      header('traceparent') !== undefined ||
+      header('tracestate') !== undefined ||
+      header('b3') !== undefined ||
+      header('x-b3-traceid') !== undefined ||
+      header('x-b3-spanid') !== undefined ||
+      header('x-b3-sampled') !== undefined ||
+      header('x-b3-parentspanid') !== undefined ||
+      header('x-b3-flags') !== undefined
+    );
   }
 
   /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */
@@ -624,6 +690,13 @@ export class MeshCall implements RouteInput {
     this.holdsRetry = this.countsForBudget = false;
     if (err !== undefined) this.ctx.counters.failures++;
     this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
+    const span = this.span;
+    if (span !== undefined) {
+      this.span = undefined;
+      this.current?.endSpan(err);
+      span.setAttribute('weft.attempts', this.attempts);
+      endHttpSpan(span, this.statusCode, this.responseFlag(outcome, err), err, 400);
+    }
     this.ctx.publish(this, outcome, err);
   }
 

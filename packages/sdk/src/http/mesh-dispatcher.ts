@@ -13,6 +13,7 @@ import { LocalRateLimiter } from '../filters/local-rate-limit.js';
 import { FaultInjector } from '../filters/fault.js';
 import { HttpMirror } from '../filters/mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
+import { MeshTracing } from '../tracing/mesh-tracing.js';
 import type { CallContext } from './call-context.js';
 import { EndpointPools } from './endpoint-pools.js';
 import { HTTP_REQUEST_CHANNEL, HttpCounters } from './http-request-event.js';
@@ -54,6 +55,8 @@ export interface MeshDispatcherOptions {
   readonly localRateLimiter?: LocalRateLimiter;
   /** Istio metrics / access log of each request at its end (createMesh's). Default: none. */
   readonly telemetry?: MeshTelemetry;
+  /** Spans and x-request-id (createMesh passes the mesh's). Default: tracing off, x-request-id only. */
+  readonly tracing?: MeshTracing;
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -67,6 +70,7 @@ interface ResolvedMeshDispatcherOptions {
   readonly breakers: ServiceBreakers | undefined;
   readonly localRateLimiter: LocalRateLimiter | undefined;
   readonly telemetry: MeshTelemetry | undefined;
+  readonly tracing: MeshTracing;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -106,6 +110,7 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
     breakers: options.breakers,
     localRateLimiter: options.localRateLimiter,
     telemetry: options.telemetry,
+    tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -163,6 +168,7 @@ export class MeshDispatcher extends Dispatcher {
       breakers: o.breakers,
       faults: new FaultInjector(o.random, this.counters, o.logger, 'http'),
       mirror: this.mirror,
+      tracing: o.tracing,
       resourceWaitMs: o.resourceWaitMs,
       defaultRouteTimeoutMs: o.defaultRouteTimeoutMs,
       follow: (authority) => {

@@ -1,0 +1,289 @@
+// Spans and propagation of one mesh: a client span per outbound request with a child per attempt,
+// a server span per request a `mesh.serve()` server handles, W3C and B3 headers in and out, and
+// x-request-id. The inbound request's context (span and request id) follows its handler through
+// an AsyncLocalStorage, so outbound calls made while handling it are its children. With no tracer
+// (tracing off) no span or propagation work is done: only x-request-id.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context as otelContext,
+  defaultTextMapGetter,
+  trace,
+} from '@opentelemetry/api';
+import type { Attributes, Context, Span, TextMapPropagator, Tracer } from '@opentelemetry/api';
+import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import type { EndpointLocality, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+
+/** The request id header (Envoy's): generated when absent, propagated to outbound calls. */
+export const REQUEST_ID_HEADER = 'x-request-id' as const;
+/** Instrumentation scope name of the SDK's spans. */
+export const TRACER_NAME = '@weft/sdk' as const;
+
+/** Tracing state in `mesh.stats().tracing`; a plain object. */
+export interface TracingStats {
+  /** Whether spans are made (a tracer provider is in use). */
+  readonly enabled: boolean;
+  /** `off`, `options.tracerProvider`, `global`, or `sdk-node (otlp …)`. */
+  readonly provider: string;
+  /** Spans started: client, attempt and server spans (sampled or not). */
+  readonly spansStarted: number;
+}
+
+/** What a handler of `mesh.serve()` runs inside. */
+interface InboundScope {
+  readonly requestId: string;
+  /** The server span's context; undefined with tracing off. */
+  readonly context: Context | undefined;
+}
+
+/** Bound of the authority cache (cleared when full: authorities come from callers). */
+const MAX_CACHED_AUTHORITIES = 1024;
+
+/** W3C trace context and B3 (single and multi header) in and out; W3C wins on the way in. */
+function createMeshPropagator(): TextMapPropagator {
+  return new CompositePropagator({
+    propagators: [
+      new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
+      new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
+      new W3CTraceContextPropagator(),
+    ],
+  });
+}
+
+function localityOf(l: EndpointLocality): string {
+  return `${l.region}/${l.zone}/${l.subZone}`;
+}
+
+/** `host` and `port` of an authority `host[:port]` (IPv6 in brackets). */
+function splitAuthority(authority: string): { host: string; port: number | undefined } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  if (m === null) return { host: authority, port: undefined };
+  return { host: m[1] ?? authority, port: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/** Ends `span` with the HTTP status / error / response flag of what it covered. */
+export function endHttpSpan(
+  span: Span,
+  statusCode: number | undefined,
+  responseFlag: string | undefined,
+  err: Error | undefined,
+  errorFrom: number,
+): void {
+  if (statusCode !== undefined) span.setAttribute('http.response.status_code', statusCode);
+  if (responseFlag !== undefined) span.setAttribute('weft.response_flags', responseFlag);
+  if (err !== undefined) {
+    const code = (err as { code?: unknown }).code;
+    span.setAttribute('error.type', typeof code === 'string' ? code : err.name);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+  } else if (statusCode !== undefined && statusCode >= errorFrom) {
+    span.setAttribute('error.type', String(statusCode));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
+
+/** One mesh's tracer, propagator and inbound context. */
+export class MeshTracing {
+  /** Undefined: tracing off (no spans, no trace headers). */
+  readonly tracer: Tracer | undefined;
+  private readonly propagator: TextMapPropagator | undefined;
+  /** Lower-case names of the headers the propagator injects (dropped from callers' headers). */
+  private readonly fields: ReadonlySet<string>;
+  private readonly scope = new AsyncLocalStorage<InboundScope>();
+  /** Authorities split into host and port, for client span attributes. */
+  private readonly authorities = new Map<string, { host: string; port: number | undefined }>();
+  private spansStarted = 0;
+
+  constructor(
+    tracer: Tracer | undefined,
+    private readonly providerName: string,
+    private readonly shutdownProvider?: () => Promise<void>,
+  ) {
+    this.tracer = tracer;
+    this.propagator = tracer === undefined ? undefined : createMeshPropagator();
+    this.fields = new Set(this.propagator?.fields().map((f) => f.toLowerCase()) ?? []);
+  }
+
+  /** The inbound request's id while handling it, else a new one. */
+  requestId(): string {
+    return this.scope.getStore()?.requestId ?? randomUUID();
+  }
+
+  /** A client span for one outbound request, child of the request being handled (or the active span). */
+  startClientSpan(
+    tracer: Tracer,
+    method: string,
+    authority: string,
+    path: string,
+    protocol: 'http' | 'grpc',
+  ): Span {
+    this.spansStarted++;
+    let split = this.authorities.get(authority);
+    if (split === undefined) {
+      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
+      split = splitAuthority(authority);
+      this.authorities.set(authority, split);
+    }
+    const { host, port } = split;
+    const attributes: Attributes = { 'server.address': host };
+    if (port !== undefined) attributes['server.port'] = port;
+    let name: string;
+    if (protocol === 'grpc') {
+      // path is /package.Service/Method
+      const [, service = '', rpcMethod = ''] = path.split('/');
+      attributes['rpc.system'] = 'grpc';
+      attributes['rpc.service'] = service;
+      attributes['rpc.method'] = rpcMethod;
+      name = `${service}/${rpcMethod}`;
+    } else {
+      attributes['http.request.method'] = method;
+      attributes['url.path'] = path.split('?', 1)[0] ?? path;
+      name = method;
+    }
+    const parent = this.scope.getStore()?.context ?? otelContext.active();
+    return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  }
+
+  /** A child of `request` for try number `attempt` (1-based) on `endpoint`. */
+  startAttemptSpan(
+    tracer: Tracer,
+    request: Span,
+    name: string,
+    attempt: number,
+    endpoint: UpstreamEndpoint,
+  ): Span {
+    this.spansStarted++;
+    return tracer.startSpan(
+      `${name} attempt`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'weft.attempt': attempt,
+          'http.request.resend_count': attempt - 1,
+          'weft.cluster': endpoint.clusterName,
+          'weft.upstream.host': endpoint.key,
+          'weft.upstream.locality': localityOf(endpoint.locality),
+          'network.peer.address': endpoint.address,
+          'network.peer.port': endpoint.port,
+        },
+      },
+      trace.setSpan(ROOT_CONTEXT, request),
+    );
+  }
+
+  /**
+   * Name/value pairs of the trace headers that carry `span`: W3C `traceparent` (and `tracestate`),
+   * B3 single `b3` and multi `x-b3-*`, as the W3C and B3 propagators write them (formatted here:
+   * this runs once per attempt).
+   */
+  headersOf(span: Span): string[] {
+    const sc = span.spanContext();
+    if (!trace.isSpanContextValid(sc)) return [];
+    const sampled = (sc.traceFlags & (TraceFlags.SAMPLED as number)) === 0 ? '0' : '1';
+    const out = [
+      'traceparent',
+      `00-${sc.traceId}-${sc.spanId}-0${sampled}`,
+      'b3',
+      `${sc.traceId}-${sc.spanId}-${sampled}`,
+      'x-b3-traceid',
+      sc.traceId,
+      'x-b3-spanid',
+      sc.spanId,
+      'x-b3-sampled',
+      sampled,
+    ];
+    const state = sc.traceState?.serialize();
+    if (state !== undefined && state !== '') out.push('tracestate', state);
+    return out;
+  }
+
+  /** Whether `lowerCaseName` is a header the propagator writes (a caller's copy is replaced). */
+  isTraceHeader(lowerCaseName: string): boolean {
+    return this.fields.has(lowerCaseName);
+  }
+
+  /**
+   * Wraps a `mesh.serve()` listener: x-request-id (kept, or generated and set on the request), and
+   * with tracing on a server span from the inbound W3C/B3 headers, ended when the response closes.
+   */
+  serverListener(listener: RequestListener, service: string): RequestListener {
+    const scope = this.scope;
+    const tracer = this.tracer;
+    const propagator = this.propagator;
+    if (tracer === undefined || propagator === undefined) {
+      return function meshServeRequest(req: IncomingMessage, res: ServerResponse): void {
+        scope.run({ requestId: requestIdOf(req), context: undefined }, listener, req, res);
+      };
+    }
+    return (req: IncomingMessage, res: ServerResponse): void => {
+      const requestId = requestIdOf(req);
+      const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+      const method = req.method ?? 'GET';
+      const url = req.url ?? '/';
+      const { host, port } = splitAuthority(req.headers.host ?? service);
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'url.path': url.split('?', 1)[0] ?? url,
+        'server.address': host,
+        'weft.service': service,
+      };
+      if (port !== undefined) attributes['server.port'] = port;
+      this.spansStarted++;
+      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
+      res.once('close', () => {
+        endHttpSpan(
+          span,
+          res.headersSent ? res.statusCode : undefined,
+          undefined,
+          res.writableFinished ? undefined : new Error('response closed before it finished'),
+          500,
+        );
+      });
+      scope.run({ requestId, context: trace.setSpan(parent, span) }, listener, req, res);
+    };
+  }
+
+  /** The remote parent in `carrier`'s W3C / B3 headers (ROOT_CONTEXT when none or tracing off). */
+  extract(carrier: Readonly<Record<string, unknown>>): Context {
+    return this.propagator?.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter) ?? ROOT_CONTEXT;
+  }
+
+  /** A server span of an inbound request (gRPC server interceptor). */
+  startServerSpan(tracer: Tracer, name: string, attributes: Attributes, parent: Context): Span {
+    this.spansStarted++;
+    return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  }
+
+  /** Runs `fn` as part of an inbound request: outbound calls it makes carry its id and span. */
+  runInbound<R>(requestId: string, context: Context | undefined, fn: () => R): R {
+    return this.scope.run({ requestId, context }, fn);
+  }
+
+  stats(): TracingStats {
+    return {
+      enabled: this.tracer !== undefined,
+      provider: this.providerName,
+      spansStarted: this.spansStarted,
+    };
+  }
+
+  /** Flushes and stops the provider the mesh started itself (none otherwise). */
+  async close(): Promise<void> {
+    await this.shutdownProvider?.();
+  }
+}
+
+/** The request's x-request-id; a new one is generated and set on `req` when absent. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  if (typeof given === 'string' && given !== '') return given;
+  const id = randomUUID();
+  req.headers[REQUEST_ID_HEADER] = id;
+  return id;
+}
