@@ -365,6 +365,16 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return this.#ca;
   }
 
+  /**
+   * Re-reads the CA directory (a rotated root, trusted roots added or retired) without a restart;
+   * throws the directory's ConfigError, and keeps signing with the last good CA, if it is bad.
+   */
+  reloadCa(): void {
+    if (this.#ca === null)
+      throw new WeftError('WEFT_UNSUPPORTED', 'this control plane has no CA (caDir)');
+    this.#ca.reload();
+  }
+
   /** The admin `/ca` document, or null without a CA. */
   caDocument(): CaDocument | null {
     return this.#ca?.document() ?? null;

@@ -33,7 +33,8 @@ is generated there on first use). The control plane serving workloads must use t
         --bundle, verify it against those roots (exit 1 if it does not verify)
   rotate-root
         generate a new root; the old one moves to trusted-roots/ and stays in the trust bundle
-        until its file is deleted. Restart control planes to pick it up
+        until its file is deleted. Restart control planes (or call reloadCa()) to
+        pick it up
 
 Common options:
   --ca-dir DIR          CA directory (env WEFT_CA_DIR, default ~/.weft/ca)

@@ -146,7 +146,8 @@ function oneLine(dn: string): string {
 export class MeshCa extends EventEmitter<MeshCaEvents> {
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #ca: LoadedCaDir;
+  readonly #dir: string;
+  #ca: LoadedCaDir;
   #trustDomain: string;
   #defaultTtlMs: number;
   #issued = 0;
@@ -162,6 +163,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     logger: Logger,
   ) {
     super();
+    this.#dir = ca.dir;
     this.#ca = ca;
     this.#trustDomain = trustDomain;
     this.#defaultTtlMs = defaultTtlMs;
@@ -190,6 +192,25 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       intermediate: ca.intermediates.length > 0,
     });
     return new MeshCa(ca, trustDomain, defaultTtlMs, clock, logger);
+  }
+
+  /**
+   * Re-reads the CA directory (after `weft cert rotate-root`, or a root file added to or removed
+   * from trusted-roots/). A directory that no longer loads throws its ConfigError and the CA keeps
+   * signing with what it had.
+   */
+  reload(): void {
+    const previous = this.#ca;
+    const next = loadCaDir(this.#dir, this.#trustDomain, this.#clock.now());
+    this.#ca = next;
+    for (const path of next.expiredRoots)
+      this.#logger.warn('expired trusted root skipped; delete the file to retire it', { path });
+    this.#logger.info('mesh CA reloaded', {
+      dir: next.dir,
+      root: oneLine(next.root.subject),
+      rootChanged: previous.root.fingerprint256 !== next.root.fingerprint256,
+      trustedRoots: next.roots.length,
+    });
   }
 
   /** The trust domain in SPIFFE ids. */

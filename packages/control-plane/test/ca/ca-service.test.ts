@@ -3,6 +3,7 @@
 // view (no keys) and the weft_cp_ca_* metrics.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   credentials,
@@ -10,7 +11,8 @@ import {
   type ServiceError,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
-import { loadXdsProtos } from '@weft/xds-client';
+import { ConfigError, loadXdsProtos } from '@weft/xds-client';
+import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
 import type { CaDocument } from '../../src/ca/mesh-ca.js';
 import { createWorkloadCsr } from '../../src/ca/workload-key.js';
@@ -50,6 +52,7 @@ describe('CertificateService (startControlPlane)', () => {
   let cp: ControlPlane;
   let client: InstanceType<ServiceClientConstructor>;
   const capture = createCapturingLogger();
+  const time = createNowClock();
 
   async function createCertificate(request: object): Promise<CreateCertificateResponse> {
     const call = client['CreateCertificate'] as Unary;
@@ -79,7 +82,7 @@ describe('CertificateService (startControlPlane)', () => {
       xdsPort: 0,
       adminPort: 0,
       watch: false,
-      clock: createNowClock().clock,
+      clock: time.clock,
       logger: capture.logger,
       caDir: join(caParent, 'ca'),
     });
@@ -149,6 +152,37 @@ describe('CertificateService (startControlPlane)', () => {
           r.level === 'warn' && r.message === 'certificate request for another identity refused',
       ),
     );
+  });
+
+  it('serves both roots after a rotation is reloaded without a restart, and keeps the last good CA when the directory breaks', async () => {
+    const ca = cp.ca!;
+    const spiffeId = 'spiffe://corp.example/ns/shop/sa/cart';
+    const { token } = ca.createJoinToken({ namespace: 'shop', serviceAccount: 'cart' });
+    const caDir = join(caParent, 'ca');
+    const rotated = rotateCaRoot(caDir, 'corp.example', time.fake.now);
+    cp.reloadCa();
+    const response = await createCertificate({
+      csr_pem: createWorkloadCsr(spiffeId).csrPem,
+      token,
+    });
+    assert.deepEqual(
+      response.trust_bundle_pem.map((p) => new X509Certificate(p).fingerprint256),
+      [rotated.current.fingerprint256, rotated.previous.fingerprint256],
+    );
+    const leaf = new X509Certificate(response.cert_chain_pem[0]!);
+    assert.ok(leaf.verify(rotated.current.publicKey), 'signed by the new root');
+
+    await writeFile(join(caDir, CA_FILES.rootKey), 'garbage');
+    assert.throws(
+      () => {
+        cp.reloadCa();
+      },
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.issues.some((i) => i.path === join(caDir, CA_FILES.rootKey)),
+    );
+    const still = await createCertificate({ csr_pem: createWorkloadCsr(spiffeId).csrPem, token });
+    assert.ok(new X509Certificate(still.cert_chain_pem[0]!).verify(rotated.current.publicKey));
   });
 
   it('shows roots, their expiry and the issued count on /ca and in metrics, never a private key', async () => {
