@@ -8,9 +8,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createWorkloadCsr, MeshCa } from '@weft/control-plane';
+import { createInterface } from 'node:readline';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { CA_SERVICE_NAME, createWorkloadCsr, MeshCa } from '@weft/control-plane';
+import { loadXdsProtos } from '@weft/xds-client';
 
 const WEFT = fileURLToPath(new URL('../src/bin/weft.js', import.meta.url));
+const EXAMPLE_CONFIG = fileURLToPath(new URL('../../../../examples/config', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -233,5 +237,79 @@ describe('weft cert (CLI)', function () {
     const run = await weft(['cert', 'token', '--ns', 'a', '--sa', 'b', '--ca-dir', caDir]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /root-cert\.pem: no PEM "CERTIFICATE" block/);
+  });
+
+  it('control-plane --ca-dir serves certificates for tokens from weft cert token on the xDS port', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        WEFT,
+        'control-plane',
+        '--config',
+        EXAMPLE_CONFIG,
+        '--xds-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--ca-dir',
+        caDir,
+      ],
+      { stdio: 'pipe' },
+    );
+    try {
+      const lines = createInterface({ input: child.stdout });
+      const [line] = (await once(lines, 'line')) as [string];
+      const { xdsPort } = JSON.parse(line) as { xdsPort: number };
+      const token = (
+        await weft(['cert', 'token', '--ns', 'shop', '--sa', 'cart', '--ca-dir', caDir])
+      ).stdout.trim();
+      // examples/config's MeshConfig sets trustDomain example.org.
+      const spiffeId = 'spiffe://example.org/ns/shop/sa/cart';
+      const Ca = loadXdsProtos().serviceClient(CA_SERVICE_NAME);
+      const client = new Ca(`127.0.0.1:${xdsPort}`, credentials.createInsecure());
+      const call = client['CreateCertificate'] as (
+        req: object,
+        cb: (err: ServiceError | null, res?: { cert_chain_pem: string[] }) => void,
+      ) => void;
+      const response = await new Promise<{ cert_chain_pem: string[] }>((resolve, reject) => {
+        call.call(client, { csr_pem: createWorkloadCsr(spiffeId).csrPem, token }, (err, res) => {
+          if (err !== null) reject(err);
+          else resolve(res!);
+        });
+      });
+      client.close();
+      assert.equal(
+        new X509Certificate(response.cert_chain_pem[0]!).subjectAltName,
+        `URI:${spiffeId}`,
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+
+  it('control-plane exits 1 naming the bad file of an unusable CA directory', async () => {
+    assert.equal(
+      (await weft(['cert', 'token', '--ns', 'a', '--sa', 'b', '--ca-dir', caDir])).code,
+      0,
+    );
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(caDir, 'token-key'), 'short');
+    const run = await weft([
+      'control-plane',
+      '--config',
+      EXAMPLE_CONFIG,
+      '--xds-port',
+      '0',
+      '--admin-port',
+      '0',
+      '--ca-dir',
+      caDir,
+    ]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /mesh CA directory is not valid[\s\S]*token-key: expected at least 32 bytes/,
+    );
   });
 });
