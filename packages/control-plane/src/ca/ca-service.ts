@@ -31,6 +31,7 @@ const STATUS_BY_REASON: Readonly<Record<CertificateRefusalReason, grpcStatus>> =
   'identity-mismatch': grpcStatus.PERMISSION_DENIED,
   'invalid-csr': grpcStatus.INVALID_ARGUMENT,
   'invalid-ttl': grpcStatus.INVALID_ARGUMENT,
+  'ca-expired': grpcStatus.FAILED_PRECONDITION,
 };
 
 /** The handler map for `Server.addService(protos.service(CA_SERVICE_NAME), …)`. */

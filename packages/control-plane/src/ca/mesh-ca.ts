@@ -3,7 +3,7 @@
 // https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md
 import { EventEmitter } from 'node:events';
 import type { X509Certificate } from 'node:crypto';
-import { silentLogger, systemClock, type Clock, type Logger } from '@weft/xds-client';
+import { ConfigError, silentLogger, systemClock, type Clock, type Logger } from '@weft/xds-client';
 import { loadCaDir, type LoadedCaDir } from './ca-dir.js';
 import {
   checkIdentityName,
@@ -41,7 +41,8 @@ export type CertificateRefusalReason =
   | 'expired-token'
   | 'identity-mismatch'
   | 'invalid-csr'
-  | 'invalid-ttl';
+  | 'invalid-ttl'
+  | 'ca-expired';
 
 /** Every refusal reason, for zero-initialised metrics. */
 export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = Object.freeze([
@@ -51,6 +52,7 @@ export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = 
   'identity-mismatch',
   'invalid-csr',
   'invalid-ttl',
+  'ca-expired',
 ]);
 
 /** A signed workload certificate. */
@@ -178,9 +180,12 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     const trustDomain = options.trustDomain ?? 'cluster.local';
     const defaultTtlMs = options.defaultTtlMs ?? DEFAULT_CERTIFICATE_TTL_MS;
     if (!Number.isFinite(defaultTtlMs) || defaultTtlMs < MIN_CERTIFICATE_TTL_MS)
-      throw new RangeError(
-        `defaultTtlMs: expected at least ${MIN_CERTIFICATE_TTL_MS} ms, got ${defaultTtlMs}`,
-      );
+      throw new ConfigError('mesh CA options', [
+        {
+          path: 'defaultTtlMs',
+          message: `expected at least ${MIN_CERTIFICATE_TTL_MS} ms, got ${defaultTtlMs}`,
+        },
+      ]);
     const ca = loadCaDir(options.dir, trustDomain, clock.now());
     for (const path of ca.expiredRoots)
       logger.warn('expired trusted root skipped; delete the file to retire it', { path });
@@ -383,6 +388,18 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     }
     // Never outlive the signer: a chain with an expired intermediate fails anyway.
     const signerNotAfter = this.#ca.signerCert.validToDate.getTime();
+    if (signerNotAfter < now + MIN_CERTIFICATE_TTL_MS) {
+      this.#logger.error('mesh CA signing certificate expires within a minute: rotate it', {
+        signer: oneLine(this.#ca.signerCert.subject),
+        notAfter: this.#ca.signerCert.validToDate.toISOString(),
+      });
+      return this.#refuse(
+        'ca-expired',
+        `the signing CA expires at ${this.#ca.signerCert.validToDate.toISOString()}`,
+        tokenId,
+        true,
+      );
+    }
     const notAfterMs = Math.min(now + ttlMs, signerNotAfter);
     if (notAfterMs < now + ttlMs)
       this.#logger.warn("certificate TTL cut to the signing CA's expiry", {

@@ -37,7 +37,7 @@ export class CaMetrics {
     });
     this.#refused = new Counter({
       name: 'weft_cp_ca_certificates_refused_total',
-      help: 'Certificate requests refused, by reason (malformed-token|forged-token|expired-token|identity-mismatch|invalid-csr|invalid-ttl).',
+      help: 'Certificate requests refused, by reason (malformed-token|forged-token|expired-token|identity-mismatch|invalid-csr|invalid-ttl|ca-expired).',
       labelNames: ['reason'] as const,
       registers,
     });

@@ -287,6 +287,20 @@ describe('MeshCa', () => {
     });
   });
 
+  describe('expiry', () => {
+    it('refuses to sign (ca-expired) once the signing CA expires within a minute, never issuing a dead certificate', () => {
+      const ca = open();
+      const { token } = ca.createJoinToken({
+        namespace: 'shop',
+        serviceAccount: 'cart',
+        ttlMs: 20 * 365 * 24 * HOUR,
+      });
+      time.fake.tick(10 * 365 * 24 * HOUR);
+      const result = ca.issue({ csrPem: createWorkloadCsr(CART).csrPem, token });
+      assert.equal(result.ok ? 'ok' : result.reason, 'ca-expired');
+    });
+  });
+
   describe('root rotation', () => {
     it('keeps the old root in the bundle: certificates from both roots verify during the overlap', async () => {
       const caDir = join(dir, 'ca');
