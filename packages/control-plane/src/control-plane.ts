@@ -17,7 +17,12 @@ import {
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
 import { CA_SERVICE_NAME, createCaServiceImplementation } from './ca/ca-service.js';
-import { MeshCa, type CaDocument } from './ca/mesh-ca.js';
+import {
+  MeshCa,
+  type CaDocument,
+  type CertificateIssuedEvent,
+  type CertificateRefusedEvent,
+} from './ca/mesh-ca.js';
 import { CaMetrics } from './metrics/ca-metrics.js';
 import { createConfigDumpDocument, type ConfigDumpDocument } from './admin/config-dump.js';
 import {
@@ -123,6 +128,10 @@ export interface ControlPlaneEvents {
   'endpoint-registered': [event: EndpointRegisteredEvent];
   /** A registered endpoint left: deregistered, stream closed, lease expired, replaced or shutdown. */
   'endpoint-deregistered': [event: EndpointDeregisteredEvent];
+  /** The mesh CA signed a workload certificate (never carries keys or tokens). */
+  'certificate-issued': [event: CertificateIssuedEvent];
+  /** The mesh CA refused a certificate request (reason, message, token id). */
+  'certificate-refused': [event: CertificateRefusedEvent];
 }
 
 const DEFAULT_KINDS: readonly ClientKind[] = ['weft', 'grpc', 'envoy'];
@@ -259,6 +268,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#registryService = new RegistryService({ registry: this.#registry, logger });
     // Throws a ConfigError naming the bad CA file before anything is bound.
     this.#ca = options.caDir === null ? null : MeshCa.open({ dir: options.caDir, clock, logger });
+    this.#ca?.on('issued', (event) => this.#publish('certificate-issued', event));
+    this.#ca?.on('refused', (event) => this.#publish('certificate-refused', event));
     this.#ads = new AdsServer({
       cache: this.#cache,
       host: options.host,

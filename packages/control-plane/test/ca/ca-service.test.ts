@@ -14,7 +14,9 @@ import {
 import { ConfigError, loadXdsProtos } from '@weft/xds-client';
 import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
-import type { CaDocument } from '../../src/ca/mesh-ca.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { CaDocument, CertificateRefusedEvent } from '../../src/ca/mesh-ca.js';
+import { CONTROL_PLANE_CHANNELS } from '../../src/control-plane-channels.js';
 import { createWorkloadCsr } from '../../src/ca/workload-key.js';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import { makeConfigDir, removeDir, serviceEntryYaml } from '../helpers/config-dir.js';
@@ -123,6 +125,11 @@ describe('CertificateService (startControlPlane)', () => {
   });
 
   it('refuses another identity (PERMISSION_DENIED), a forged token (UNAUTHENTICATED) and a bad CSR (INVALID_ARGUMENT), counted by reason', async () => {
+    const published: CertificateRefusedEvent[] = [];
+    const onRefused = (message: unknown): void => {
+      published.push(message as CertificateRefusedEvent);
+    };
+    subscribe(CONTROL_PLANE_CHANNELS['certificate-refused'], onRefused);
     const { token } = cp.ca!.createJoinToken({ namespace: 'shop', serviceAccount: 'cart' });
     const other = await refusal({
       csr_pem: createWorkloadCsr('spiffe://corp.example/ns/shop/sa/admin').csrPem,
@@ -138,6 +145,11 @@ describe('CertificateService (startControlPlane)', () => {
     const badCsr = await refusal({ csr_pem: 'nope', token });
     assert.equal(badCsr.code, grpcStatus.INVALID_ARGUMENT);
 
+    unsubscribe(CONTROL_PLANE_CHANNELS['certificate-refused'], onRefused);
+    assert.deepEqual(
+      published.map((e) => e.reason),
+      ['identity-mismatch', 'forged-token', 'invalid-csr'],
+    );
     const { exposition } = await scrape(cp.adminPort);
     const refused = (reason: string): number =>
       valueOf(exposition, 'weft_cp_ca_certificates_refused_total', { reason });
