@@ -312,4 +312,17 @@ describe('weft cert (CLI)', function () {
       /mesh CA directory is not valid[\s\S]*token-key: expected at least 32 bytes/,
     );
   });
+
+  it('control-plane refuses --ca-dir together with --no-ca', async () => {
+    const run = await weft([
+      'control-plane',
+      '--config',
+      EXAMPLE_CONFIG,
+      '--no-ca',
+      '--ca-dir',
+      caDir,
+    ]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--ca-dir and --no-ca/);
+  });
 });

@@ -59,6 +59,10 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     );
     return 2;
   }
+  if (flags.noCa === true && flags.caDir !== undefined) {
+    io.stderr.write('weft control-plane: --ca-dir and --no-ca exclude each other\n');
+    return 2;
+  }
   const configDir = flags.config ?? io.env['WEFT_CONFIG_DIR'];
   if (configDir === undefined) {
     io.stderr.write('weft control-plane: --config DIR is required\n\n' + CONTROL_PLANE_HELP);
