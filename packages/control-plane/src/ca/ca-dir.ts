@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError, type ConfigIssue } from '@weft/xds-client';
-import { createCertificate, randomSerial, splitCertificates } from './x509-der.js';
+import { createCertificate, formatName, randomSerial, splitCertificates } from './x509-der.js';
 
 /** File names inside a CA directory. */
 export const CA_FILES = {
@@ -161,7 +161,7 @@ function checkCa(path: string, cert: X509Certificate, nowMs: number, issues: Con
   if (!cert.ca)
     issues.push({
       path,
-      message: `${cert.subject.replace(/\n/g, ', ')} is not a CA certificate (basicConstraints CA:FALSE)`,
+      message: `${formatName(cert.subject)} is not a CA certificate (basicConstraints CA:FALSE)`,
     });
   if (cert.validToDate.getTime() <= nowMs)
     issues.push({ path, message: `expired at ${cert.validToDate.toISOString()}` });
@@ -232,7 +232,7 @@ export function loadCaDir(dir: string, trustDomain: string, nowMs: number): Load
         if (parent !== undefined && !(cert.checkIssued(parent) && cert.verify(parent.publicKey)))
           issues.push({
             path: existsSync(chainPath) ? chainPath : caCertPath,
-            message: `${cert.subject.replace(/\n/g, ', ')} is not signed by ${parent.subject.replace(/\n/g, ', ')} (${CA_FILES.rootCert})`,
+            message: `${formatName(cert.subject)} is not signed by ${formatName(parent.subject)} (${CA_FILES.rootCert})`,
           });
       }
     }

@@ -1,7 +1,7 @@
 // Reads a PEM chain for `weft cert inspect`: subject, SPIFFE SAN, issuer, validity and whether
 // the chain verifies against a trust bundle (Node's X509Certificate; RFC 5280 §6 in outline).
 import { X509Certificate } from 'node:crypto';
-import { certificateUris, splitCertificates } from './x509-der.js';
+import { certificateUris, formatName, splitCertificates } from './x509-der.js';
 
 /** One certificate of an inspected chain. */
 export interface InspectedCertificate {
@@ -24,11 +24,6 @@ export interface CertificateInspection {
   readonly verification?: { readonly ok: boolean; readonly problems: readonly string[] };
 }
 
-function oneLine(dn: string | undefined): string {
-  // A SPIFFE leaf has an empty subject, which Node reports as undefined despite its types.
-  return (dn ?? '').replace(/\n/g, ', ');
-}
-
 /**
  * Parses every certificate in `chainPem` (leaf first) and, given `bundlePem`, checks each is
  * signed by the next, the last by a bundle root, and all are valid at `nowMs`.
@@ -41,8 +36,8 @@ export function inspectCertificates(
   const certs = splitCertificates(chainPem).map((pem) => new X509Certificate(pem));
   if (certs.length === 0) throw new Error('no PEM "CERTIFICATE" block');
   const chain = certs.map((c) => ({
-    subject: oneLine(c.subject),
-    issuer: oneLine(c.issuer),
+    subject: formatName(c.subject),
+    issuer: formatName(c.issuer),
     uris: certificateUris(c),
     serialNumber: c.serialNumber,
     notBefore: c.validFromDate.toISOString(),
@@ -70,9 +65,9 @@ export function inspectCertificates(
   const selfIsRoot = roots.some((r) => r.fingerprint256 === last.fingerprint256);
   if (anchor === undefined && !selfIsRoot)
     problems.push(
-      `certificate ${certs.length - 1}: no bundle root signed it (issuer ${oneLine(last.issuer)})`,
+      `certificate ${certs.length - 1}: no bundle root signed it (issuer ${formatName(last.issuer)})`,
     );
   else if (anchor !== undefined && anchor.validToDate.getTime() <= nowMs)
-    problems.push(`bundle root ${oneLine(anchor.subject)}: expired`);
+    problems.push(`bundle root ${formatName(anchor.subject)}: expired`);
   return { chain, verification: { ok: problems.length === 0, problems } };
 }

@@ -11,7 +11,28 @@ import {
   verifyJoinToken,
   type JoinTokenClaims,
 } from './join-token.js';
-import { createCertificate, parseCsr, randomSerial } from './x509-der.js';
+import { createCertificate, formatName, parseCsr, randomSerial } from './x509-der.js';
+import {
+  CERTIFICATE_REFUSAL_REASONS,
+  type CaDocument,
+  type CertificateRefusalReason,
+  type CertificateRequest,
+  type CertificateResult,
+  type MeshCaEvents,
+} from './mesh-ca-types.js';
+
+export { CERTIFICATE_REFUSAL_REASONS } from './mesh-ca-types.js';
+export type {
+  CaDocument,
+  CaRootSummary,
+  CertificateIssuedEvent,
+  CertificateRefusalReason,
+  CertificateRefusedEvent,
+  CertificateRequest,
+  CertificateResult,
+  IssuedCertificate,
+  MeshCaEvents,
+} from './mesh-ca-types.js';
 
 /** Shortest certificate TTL the CA issues: 1 minute. */
 export const MIN_CERTIFICATE_TTL_MS = 60_000;
@@ -34,100 +55,6 @@ export interface MeshCaOptions {
   readonly logger?: Logger;
 }
 
-/** Why a certificate request was refused (the `reason` label of the refusal metric). */
-export type CertificateRefusalReason =
-  | 'malformed-token'
-  | 'forged-token'
-  | 'expired-token'
-  | 'identity-mismatch'
-  | 'invalid-csr'
-  | 'invalid-ttl'
-  | 'ca-expired';
-
-/** Every refusal reason, for zero-initialised metrics. */
-export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = Object.freeze([
-  'malformed-token',
-  'forged-token',
-  'expired-token',
-  'identity-mismatch',
-  'invalid-csr',
-  'invalid-ttl',
-  'ca-expired',
-]);
-
-/** A signed workload certificate. */
-export interface IssuedCertificate {
-  /** Leaf first, then the intermediates (not the root). */
-  readonly certChainPem: readonly string[];
-  /** The roots to trust (active root first). */
-  readonly trustBundlePem: readonly string[];
-  readonly spiffeId: string;
-  readonly serialNumber: string;
-  readonly notBeforeMs: number;
-  readonly notAfterMs: number;
-}
-
-/** The result of a certificate request. */
-export type CertificateResult =
-  | ({ readonly ok: true } & IssuedCertificate)
-  | { readonly ok: false; readonly reason: CertificateRefusalReason; readonly message: string };
-
-/** A certificate request from a workload. */
-export interface CertificateRequest {
-  readonly csrPem: string;
-  /** A join token from {@link MeshCa.createJoinToken} / `weft cert token`. */
-  readonly token: string;
-  /** Requested TTL, ms; 0 or absent: the default. */
-  readonly ttlMs?: number;
-}
-
-/** Emitted for each issued certificate. */
-export interface CertificateIssuedEvent {
-  readonly spiffeId: string;
-  readonly serialNumber: string;
-  readonly notAfterMs: number;
-  /** The join token's id, or `operator` for {@link MeshCa.signForIdentity}. */
-  readonly tokenId: string;
-}
-
-/** Emitted for each refused request. */
-export interface CertificateRefusedEvent {
-  readonly reason: CertificateRefusalReason;
-  readonly message: string;
-  readonly tokenId: string;
-}
-
-/** Events of {@link MeshCa}. */
-export interface MeshCaEvents {
-  issued: [event: CertificateIssuedEvent];
-  refused: [event: CertificateRefusedEvent];
-}
-
-/** One trusted root in the admin `/ca` document. */
-export interface CaRootSummary {
-  readonly subject: string;
-  readonly serialNumber: string;
-  readonly fingerprint256: string;
-  readonly notAfter: string;
-  readonly expiresInSeconds: number;
-  readonly active: boolean;
-}
-
-/** The admin `/ca` document (public material only, never keys). */
-export interface CaDocument {
-  readonly dir: string;
-  readonly trustDomain: string;
-  readonly defaultTtlMs: number;
-  readonly signer: {
-    readonly subject: string;
-    readonly notAfter: string;
-    readonly intermediate: boolean;
-  };
-  readonly roots: readonly CaRootSummary[];
-  readonly issued: number;
-  readonly refused: Readonly<Record<CertificateRefusalReason, number>>;
-}
-
 /** `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`. */
 export function spiffeIdFor(
   trustDomain: string,
@@ -135,10 +62,6 @@ export function spiffeIdFor(
   serviceAccount: string,
 ): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
-
-function oneLine(dn: string): string {
-  return dn.replace(/\n/g, ', ');
 }
 
 /**
@@ -191,7 +114,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       logger.warn('expired trusted root skipped; delete the file to retire it', { path });
     logger.info(ca.generated ? 'mesh CA root generated' : 'mesh CA loaded', {
       dir: ca.dir,
-      root: oneLine(ca.root.subject),
+      root: formatName(ca.root.subject),
       rootNotAfter: ca.root.validToDate.toISOString(),
       trustedRoots: ca.roots.length,
       intermediate: ca.intermediates.length > 0,
@@ -212,7 +135,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       this.#logger.warn('expired trusted root skipped; delete the file to retire it', { path });
     this.#logger.info('mesh CA reloaded', {
       dir: next.dir,
-      root: oneLine(next.root.subject),
+      root: formatName(next.root.subject),
       rootChanged: previous.root.fingerprint256 !== next.root.fingerprint256,
       trustedRoots: next.roots.length,
     });
@@ -332,12 +255,12 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       trustDomain: this.#trustDomain,
       defaultTtlMs: this.#defaultTtlMs,
       signer: {
-        subject: oneLine(this.#ca.signerCert.subject),
+        subject: formatName(this.#ca.signerCert.subject),
         notAfter: this.#ca.signerCert.validToDate.toISOString(),
         intermediate: this.#ca.intermediates.length > 0,
       },
       roots: this.#ca.roots.map((r, i) => ({
-        subject: oneLine(r.subject),
+        subject: formatName(r.subject),
         serialNumber: r.serialNumber,
         fingerprint256: r.fingerprint256,
         notAfter: r.validToDate.toISOString(),
@@ -390,7 +313,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     const signerNotAfter = this.#ca.signerCert.validToDate.getTime();
     if (signerNotAfter < now + MIN_CERTIFICATE_TTL_MS) {
       this.#logger.error('mesh CA signing certificate expires within a minute: rotate it', {
-        signer: oneLine(this.#ca.signerCert.subject),
+        signer: formatName(this.#ca.signerCert.subject),
         notAfter: this.#ca.signerCert.validToDate.toISOString(),
       });
       return this.#refuse(

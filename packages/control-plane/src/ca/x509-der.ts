@@ -393,3 +393,11 @@ export function certificateUris(certificate: X509Certificate): string[] {
     .filter((part) => part.startsWith('URI:'))
     .map((part) => part.slice(4));
 }
+
+/**
+ * A distinguished name on one line (`O=…, CN=…`). Node reports an empty subject (SPIFFE leaves)
+ * as undefined despite its `string` type, hence the parameter type.
+ */
+export function formatName(dn: string | undefined): string {
+  return (dn ?? '').replace(/\n/g, ', ');
+}
