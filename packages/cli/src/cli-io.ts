@@ -5,6 +5,8 @@ export interface CliIo {
   readonly stdout: { write(chunk: string): unknown };
   readonly stderr: { write(chunk: string): unknown };
   readonly env: NodeJS.ProcessEnv;
+  /** Standard input, for commands that read `-`; absent: such commands refuse `-`. */
+  readonly stdin?: AsyncIterable<string | Buffer>;
   /** Resolves when the user asks a long-running command to stop (SIGINT/SIGTERM). */
   readonly stopSignal: Promise<string>;
 }

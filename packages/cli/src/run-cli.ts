@@ -6,6 +6,7 @@ import { VALIDATE_HELP, runValidate } from './commands/validate.js';
 import { STATUS_HELP, runStatus } from './commands/status.js';
 import { BOOTSTRAP_HELP, runBootstrap } from './commands/bootstrap.js';
 import { CONFIG_DUMP_HELP, runConfigDump } from './commands/config-dump.js';
+import { runCert } from './commands/cert.js';
 
 export const WEFT_HELP = `Usage: weft COMMAND [options]
 
@@ -15,14 +16,14 @@ Commands:
   status          connected clients, their ACKed versions and NACKs (like istioctl proxy-status)
   config-dump ID  what one client holds: listeners, routes, clusters, endpoints (like istioctl proxy-config all)
   bootstrap       write a gRPC/Weft xDS bootstrap file for a workload
+  cert            mesh CA: join tokens, workload certificates, inspect a chain, rotate the root
 
-Later releases: sidecar, cert (see the project's issues).
+Later releases: sidecar (see the project's issues).
 Run 'weft COMMAND --help' for a command's options.
 `;
 
 const LATER = new Map<string, string>([
   ['sidecar', 'weft sidecar arrives with the sidecar-lite package (issue "SDK data plane")'],
-  ['cert', 'weft cert arrives with the mesh CA (issue "Security")'],
 ]);
 
 function wantsHelp(args: readonly string[]): boolean {
@@ -50,6 +51,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             'lease-ttl-ms': { type: 'string' },
             host: { type: 'string' },
             'log-level': { type: 'string' },
+            'ca-dir': { type: 'string' },
+            'no-ca': { type: 'boolean' },
           },
           strict: true,
           allowPositionals: false,
@@ -63,6 +66,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             leaseTtlMs: values['lease-ttl-ms'],
             host: values.host,
             logLevel: values['log-level'],
+            caDir: values['ca-dir'],
+            noCa: values['no-ca'] ?? false,
           },
           io,
         );
@@ -134,6 +139,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
           io,
         );
       }
+      case 'cert':
+        return await runCert(rest, io);
       default: {
         const later = LATER.get(command);
         if (later !== undefined) {

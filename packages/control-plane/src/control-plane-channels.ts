@@ -9,6 +9,8 @@ export const CONTROL_PLANE_CHANNELS = Object.freeze({
   nack: 'weft:cp:nack',
   'config-applied': 'weft:cp:config-applied',
   'config-rejected': 'weft:cp:config-rejected',
+  'certificate-issued': 'weft:cp:certificate-issued',
+  'certificate-refused': 'weft:cp:certificate-refused',
 } as const);
 
 /** Events that are also published on a channel. */
@@ -25,5 +27,7 @@ export function createControlPlaneChannels(): Readonly<Record<ControlPlaneChanne
     nack: channel(CONTROL_PLANE_CHANNELS.nack),
     'config-applied': channel(CONTROL_PLANE_CHANNELS['config-applied']),
     'config-rejected': channel(CONTROL_PLANE_CHANNELS['config-rejected']),
+    'certificate-issued': channel(CONTROL_PLANE_CHANNELS['certificate-issued']),
+    'certificate-refused': channel(CONTROL_PLANE_CHANNELS['certificate-refused']),
   });
 }

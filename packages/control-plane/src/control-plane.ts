@@ -16,6 +16,14 @@ import {
   type Logger,
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
+import { CA_SERVICE_NAME, createCaServiceImplementation } from './ca/ca-service.js';
+import {
+  MeshCa,
+  type CaDocument,
+  type CertificateIssuedEvent,
+  type CertificateRefusedEvent,
+} from './ca/mesh-ca.js';
+import { CaMetrics } from './metrics/ca-metrics.js';
 import { createConfigDumpDocument, type ConfigDumpDocument } from './admin/config-dump.js';
 import {
   createControlPlaneChannels,
@@ -88,6 +96,12 @@ export interface ControlPlaneOptions {
    * the metrics again.
    */
   readonly metricsRegistry?: Registry;
+  /**
+   * Mesh CA directory: a root is generated there on first start (or an existing root /
+   * intermediate is loaded from it), and `weft.ca.v1.CertificateService` is served on the xDS
+   * port. Default: no CA. See the README "Mesh CA".
+   */
+  readonly caDir?: string;
 }
 
 /** Events of {@link ControlPlane}. */
@@ -114,6 +128,10 @@ export interface ControlPlaneEvents {
   'endpoint-registered': [event: EndpointRegisteredEvent];
   /** A registered endpoint left: deregistered, stream closed, lease expired, replaced or shutdown. */
   'endpoint-deregistered': [event: EndpointDeregisteredEvent];
+  /** The mesh CA signed a workload certificate (never carries keys or tokens). */
+  'certificate-issued': [event: CertificateIssuedEvent];
+  /** The mesh CA refused a certificate request (reason, message, token id). */
+  'certificate-refused': [event: CertificateRefusedEvent];
 }
 
 const DEFAULT_KINDS: readonly ClientKind[] = ['weft', 'grpc', 'envoy'];
@@ -132,6 +150,7 @@ interface ResolvedControlPlaneOptions {
   readonly logger: Logger;
   readonly translator: MeshTranslator;
   readonly metricsRegistry: Registry;
+  readonly caDir: string | null;
 }
 
 function isRegistry(value: unknown): value is Registry {
@@ -176,6 +195,7 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     logger: options.logger ?? silentLogger,
     translator: options.translator ?? defaultMeshTranslator,
     metricsRegistry: options.metricsRegistry ?? new Registry(),
+    caDir: options.caDir === undefined ? null : resolvePath(options.caDir),
   };
   if (!Number.isFinite(resolved.leaseTtlMs) || resolved.leaseTtlMs < MIN_LEASE_TTL_MS)
     issues.push({
@@ -212,6 +232,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** Rebuilds snapshots from the last loaded config when registrations change (no YAML read). */
   readonly #registryDebouncer: Debouncer;
   readonly #metrics: ControlPlaneMetrics;
+  readonly #ca: MeshCa | null;
+  readonly #caMetrics: CaMetrics | null;
   readonly #channels = createControlPlaneChannels();
   readonly #notes = new Map<string, readonly TranslationNote[]>();
   /** Parsed YAML per file, so a reload re-parses only what changed. */
@@ -244,6 +266,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#registry.on('deregistered', (event) => this.#publish('endpoint-deregistered', event));
     this.#registry.on('changed', () => this.#registryDebouncer.signal());
     this.#registryService = new RegistryService({ registry: this.#registry, logger });
+    // Throws a ConfigError naming the bad CA file before anything is bound.
+    this.#ca = options.caDir === null ? null : MeshCa.open({ dir: options.caDir, clock, logger });
+    this.#ca?.on('issued', (event) => this.#publish('certificate-issued', event));
+    this.#ca?.on('refused', (event) => this.#publish('certificate-refused', event));
     this.#ads = new AdsServer({
       cache: this.#cache,
       host: options.host,
@@ -252,6 +278,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       clock,
       services: [
         { name: REGISTRY_SERVICE_NAME, implementation: this.#registryService.implementation() },
+        ...(this.#ca === null
+          ? []
+          : [{ name: CA_SERVICE_NAME, implementation: createCaServiceImplementation(this.#ca) }]),
       ],
     });
     this.#ads.on('push', (event) => this.#publish('push', event));
@@ -262,6 +291,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     // Subscribed before any user listener, and throws (name taken) before anything is bound.
     this.#metrics = new ControlPlaneMetrics({ registry: options.metricsRegistry, clock });
     this.#metrics.attach(this);
+    this.#caMetrics =
+      this.#ca === null
+        ? null
+        : new CaMetrics({ registry: options.metricsRegistry, ca: this.#ca, clock });
     this.#admin = new AdminServer({
       host: options.host,
       port: options.adminPort,
@@ -273,6 +306,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         clients: () => this.clients(),
         registry: () => this.registryDocument(),
         configDump: (nodeId) => this.configDump(nodeId),
+        ...(this.#ca === null ? {} : { ca: () => this.caDocument() }),
       },
     });
     this.#registryDebouncer = new Debouncer({
@@ -335,6 +369,26 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   /** The admin `/registry` document: registered endpoints, their leases and how they are served. */
   registryDocument(): RegistryDocument {
     return this.#registry.document();
+  }
+
+  /** The mesh CA (null without `caDir`): join tokens, trust bundle, signing. */
+  get ca(): MeshCa | null {
+    return this.#ca;
+  }
+
+  /**
+   * Re-reads the CA directory (a rotated root, trusted roots added or retired) without a restart;
+   * throws the directory's ConfigError, and keeps signing with the last good CA, if it is bad.
+   */
+  reloadCa(): void {
+    if (this.#ca === null)
+      throw new WeftError('WEFT_UNSUPPORTED', 'this control plane has no CA (caDir)');
+    this.#ca.reload();
+  }
+
+  /** The admin `/ca` document, or null without a CA. */
+  caDocument(): CaDocument | null {
+    return this.#ca?.document() ?? null;
   }
 
   /** Connected xDS clients. */
@@ -414,6 +468,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#registry.close();
     await Promise.all([this.#ads.close(), this.#admin.close()]);
     this.#metrics.unregister();
+    this.#caMetrics?.unregister();
   }
 
   async #reloadNow(): Promise<ReloadResult> {
@@ -460,6 +515,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     for (const key of [...this.#notes.keys()]) if (!notes.has(key)) this.#notes.delete(key);
     this.#model = model;
     this.#configModel = configModel;
+    this.#ca?.setMeshDefaults(model.settings);
     this.#registry.setPlacements(merged.placements);
     this.#files = files;
     this.#appliedAtMs = appliedAtMs;

@@ -15,6 +15,32 @@ export type {
   EndpointRegisteredEvent,
   EndpointDeregisteredEvent,
 } from './registry/registered-endpoint.js';
+export {
+  MeshCa,
+  spiffeIdFor,
+  MIN_CERTIFICATE_TTL_MS,
+  DEFAULT_CERTIFICATE_TTL_MS,
+  NOT_BEFORE_BACKDATE_MS,
+  CERTIFICATE_REFUSAL_REASONS,
+} from './ca/mesh-ca.js';
+export type {
+  MeshCaOptions,
+  MeshCaEvents,
+  CertificateRequest,
+  CertificateResult,
+  IssuedCertificate,
+  CertificateRefusalReason,
+  CertificateIssuedEvent,
+  CertificateRefusedEvent,
+  CaDocument,
+  CaRootSummary,
+} from './ca/mesh-ca.js';
+export type { JoinTokenClaims } from './ca/join-token.js';
+export { CA_SERVICE_NAME } from './ca/ca-service.js';
+export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
+export { createWorkloadCsr } from './ca/workload-key.js';
+export { inspectCertificates } from './ca/inspect-certificates.js';
+export type { CertificateInspection, InspectedCertificate } from './ca/inspect-certificates.js';
 export type { ControlPlaneChannelEvent } from './control-plane-channels.js';
 export type {
   ReloadResult,
@@ -32,6 +58,7 @@ export {
 } from './config/load-config-dir.js';
 export type { ConfigLoadResult, LoadConfigDirOptions } from './config/load-config-dir.js';
 export { formatConfigIssues } from './config/format-config-issues.js';
+export { parseDurationMs } from './config/duration.js';
 export { translateMesh } from './translate/translate-mesh.js';
 export type { TranslationResult } from './translate/translate-mesh.js';
 export { checkConsistent } from './translate/check-consistent.js';
@@ -157,4 +184,9 @@ export type {
 } from './snapshot/encoded-resource-cache.js';
 export { AdminServer } from './admin/admin-server.js';
 export type { AdminServerOptions, AdminSource } from './admin/admin-server.js';
+export { createCaServiceImplementation } from './ca/ca-service.js';
+export type {
+  CreateCertificateRequestMessage,
+  CreateCertificateResponseMessage,
+} from './ca/ca-service.js';
 export type { MeshTranslator } from './control-plane-translator.js';

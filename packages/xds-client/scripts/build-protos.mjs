@@ -43,6 +43,7 @@ const PROTO_FILES = [
   'xds/type/v3/typed_struct.proto',
   'google/rpc/status.proto',
   'weft/registry/v1/registry.proto',
+  'weft/ca/v1/ca.proto',
 ];
 
 const root = new protobuf.Root();

@@ -14,6 +14,10 @@ const stopSignal = new Promise<string>((resolve) => {
 runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  // Lazy: touching process.stdin opens it, which only `weft cert inspect -` needs.
+  get stdin() {
+    return process.stdin;
+  },
   env: process.env,
   stopSignal,
 }).then(

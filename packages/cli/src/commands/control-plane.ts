@@ -2,9 +2,11 @@
 import { startControlPlane } from '@weft/control-plane';
 import { ConfigError, createJsonLogger, type LogLevel } from '@weft/xds-client';
 import type { CliIo, ExitCode } from '../cli-io.js';
+import { defaultCaDir } from './cert.js';
 
 export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--admin-port 15014]
                           [--lease-ttl-ms 10000] [--host 127.0.0.1] [--log-level info]
+                          [--ca-dir ~/.weft/ca | --no-ca]
 
 Serves the Istio-style YAML in DIR as xDS (ADS, State-of-the-World and Delta) to Weft SDKs,
 Weft sidecars and gRPC proxyless clients. DIR is watched: a valid edit is pushed to every
@@ -19,6 +21,10 @@ client (debounced), an invalid one is rejected and the last good config keeps se
                       (env WEFT_LEASE_TTL_MS, default 10000, at least 300)
   --host ADDR         address to bind (default 127.0.0.1)
   --log-level LEVEL   debug | info | warn | error (default info)
+  --ca-dir DIR        mesh CA directory: a root is generated there on first start, or an existing
+                      root / intermediate is loaded; serves weft.ca.v1.CertificateService on the
+                      xDS port and /ca on the admin port (env WEFT_CA_DIR, default ~/.weft/ca)
+  --no-ca             run without the mesh CA
 `;
 
 /** Parsed flags of `weft control-plane`. */
@@ -30,6 +36,8 @@ export interface ControlPlaneFlags {
   readonly leaseTtlMs?: string | undefined;
   readonly host?: string | undefined;
   readonly logLevel?: string | undefined;
+  readonly caDir?: string | undefined;
+  readonly noCa?: boolean;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -49,6 +57,10 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     io.stderr.write(
       'weft control-plane: --etcd is not available in this release; use --config DIR\n',
     );
+    return 2;
+  }
+  if (flags.noCa === true && flags.caDir !== undefined) {
+    io.stderr.write('weft control-plane: --ca-dir and --no-ca exclude each other\n');
     return 2;
   }
   const configDir = flags.config ?? io.env['WEFT_CONFIG_DIR'];
@@ -87,10 +99,12 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
       ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
       host: flags.host ?? '127.0.0.1',
       logger,
+      ...(flags.noCa === true ? {} : { caDir: defaultCaDir(io, flags.caDir) }),
     });
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr.write(`weft control-plane: ${configDir} is not valid:\n`);
+      const what = err.message.startsWith('CA directory') ? 'the mesh CA directory' : configDir;
+      io.stderr.write(`weft control-plane: ${what} is not valid:\n`);
       for (const issue of err.issues) io.stderr.write(`  ${issue.path}: ${issue.message}\n`);
       return 1;
     }

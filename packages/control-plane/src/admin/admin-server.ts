@@ -1,5 +1,5 @@
 // The control plane's admin HTTP API on loopback: /healthz, /ready, /config, /clients,
-// /config_dump?node=ID, /registry, /metrics.
+// /config_dump?node=ID, /registry, /ca, /metrics.
 // Envoy-admin-like read-only views; DESIGN.md "Configuration" (rejections are visible).
 // /metrics: https://prometheus.io/docs/instrumenting/exposition_formats/
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +23,8 @@ export interface AdminSource {
    * connected (404). Absent: `/config_dump` is 404.
    */
   configDump?(nodeId: string): unknown;
+  /** The `/ca` document (mesh CA roots, expiry, issued count; never keys); absent: `/ca` is 404. */
+  ca?(): unknown;
 }
 
 /** Options of {@link AdminServer}. */
@@ -133,6 +135,10 @@ export class AdminServer {
           if (this.#source.registry === undefined) this.#notFound(res, path);
           else send(res, 200, this.#source.registry());
           return;
+        case '/ca':
+          if (this.#source.ca === undefined) this.#notFound(res, path);
+          else send(res, 200, this.#source.ca());
+          return;
         case '/metrics':
           if (this.#metricsRegistry === undefined) this.#notFound(res, path);
           else void this.#sendMetrics(res, this.#metricsRegistry);
@@ -177,6 +183,7 @@ export class AdminServer {
     const paths = ['/healthz', '/ready', '/config', '/clients'];
     if (this.#source.configDump !== undefined) paths.push('/config_dump?node=ID');
     if (this.#source.registry !== undefined) paths.push('/registry');
+    if (this.#source.ca !== undefined) paths.push('/ca');
     if (this.#metricsRegistry !== undefined) paths.push('/metrics');
     send(res, 404, { error: 'not found', path, paths });
   }

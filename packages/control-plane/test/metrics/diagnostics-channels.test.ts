@@ -49,6 +49,8 @@ describe('control plane diagnostics channels', () => {
       nack: 'weft:cp:nack',
       'config-applied': 'weft:cp:config-applied',
       'config-rejected': 'weft:cp:config-rejected',
+      'certificate-issued': 'weft:cp:certificate-issued',
+      'certificate-refused': 'weft:cp:certificate-refused',
     });
   });
 

@@ -1,0 +1,96 @@
+// The data a mesh CA takes and gives: requests, results, refusal reasons, events and the admin
+// `/ca` document (split from mesh-ca.ts; issue 5 "Certificate authority").
+
+/** Why a certificate request was refused (the `reason` label of the refusal metric). */
+export type CertificateRefusalReason =
+  | 'malformed-token'
+  | 'forged-token'
+  | 'expired-token'
+  | 'identity-mismatch'
+  | 'invalid-csr'
+  | 'invalid-ttl'
+  | 'ca-expired';
+
+/** Every refusal reason, for zero-initialised metrics. */
+export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = Object.freeze([
+  'malformed-token',
+  'forged-token',
+  'expired-token',
+  'identity-mismatch',
+  'invalid-csr',
+  'invalid-ttl',
+  'ca-expired',
+]);
+
+/** A signed workload certificate. */
+export interface IssuedCertificate {
+  /** Leaf first, then the intermediates (not the root). */
+  readonly certChainPem: readonly string[];
+  /** The roots to trust (active root first). */
+  readonly trustBundlePem: readonly string[];
+  readonly spiffeId: string;
+  readonly serialNumber: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+}
+
+/** The result of a certificate request. */
+export type CertificateResult =
+  | ({ readonly ok: true } & IssuedCertificate)
+  | { readonly ok: false; readonly reason: CertificateRefusalReason; readonly message: string };
+
+/** A certificate request from a workload. */
+export interface CertificateRequest {
+  readonly csrPem: string;
+  /** A join token from {@link MeshCa.createJoinToken} / `weft cert token`. */
+  readonly token: string;
+  /** Requested TTL, ms; 0 or absent: the default. */
+  readonly ttlMs?: number;
+}
+
+/** Emitted for each issued certificate. */
+export interface CertificateIssuedEvent {
+  readonly spiffeId: string;
+  readonly serialNumber: string;
+  readonly notAfterMs: number;
+  /** The join token's id, or `operator` for {@link MeshCa.signForIdentity}. */
+  readonly tokenId: string;
+}
+
+/** Emitted for each refused request. */
+export interface CertificateRefusedEvent {
+  readonly reason: CertificateRefusalReason;
+  readonly message: string;
+  readonly tokenId: string;
+}
+
+/** Events of {@link MeshCa}. */
+export interface MeshCaEvents {
+  issued: [event: CertificateIssuedEvent];
+  refused: [event: CertificateRefusedEvent];
+}
+
+/** One trusted root in the admin `/ca` document. */
+export interface CaRootSummary {
+  readonly subject: string;
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
+  readonly notAfter: string;
+  readonly expiresInSeconds: number;
+  readonly active: boolean;
+}
+
+/** The admin `/ca` document (public material only, never keys). */
+export interface CaDocument {
+  readonly dir: string;
+  readonly trustDomain: string;
+  readonly defaultTtlMs: number;
+  readonly signer: {
+    readonly subject: string;
+    readonly notAfter: string;
+    readonly intermediate: boolean;
+  };
+  readonly roots: readonly CaRootSummary[];
+  readonly issued: number;
+  readonly refused: Readonly<Record<CertificateRefusalReason, number>>;
+}

@@ -1,0 +1,377 @@
+// The mesh certificate authority: signs workload CSRs as SPIFFE X509-SVIDs for the identity a join
+// token proves, and serves the trust bundle. Issue 5 "Certificate authority (control plane)";
+// https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md
+import { EventEmitter } from 'node:events';
+import type { X509Certificate } from 'node:crypto';
+import { ConfigError, silentLogger, systemClock, type Clock, type Logger } from '@weft/xds-client';
+import { loadCaDir, type LoadedCaDir } from './ca-dir.js';
+import {
+  checkIdentityName,
+  createJoinToken,
+  verifyJoinToken,
+  type JoinTokenClaims,
+} from './join-token.js';
+import { createCertificate, formatName, parseCsr, randomSerial } from './x509-der.js';
+import {
+  CERTIFICATE_REFUSAL_REASONS,
+  type CaDocument,
+  type CertificateRefusalReason,
+  type CertificateRequest,
+  type CertificateResult,
+  type MeshCaEvents,
+} from './mesh-ca-types.js';
+
+export { CERTIFICATE_REFUSAL_REASONS } from './mesh-ca-types.js';
+export type {
+  CaDocument,
+  CaRootSummary,
+  CertificateIssuedEvent,
+  CertificateRefusalReason,
+  CertificateRefusedEvent,
+  CertificateRequest,
+  CertificateResult,
+  IssuedCertificate,
+  MeshCaEvents,
+} from './mesh-ca-types.js';
+
+/** Shortest certificate TTL the CA issues: 1 minute. */
+export const MIN_CERTIFICATE_TTL_MS = 60_000;
+/** Default certificate TTL (MeshConfig `defaults.certificateTtl`): 24 h. */
+export const DEFAULT_CERTIFICATE_TTL_MS = 24 * 3_600_000;
+/** How far NotBefore is backdated for clock skew between workloads: 5 minutes. */
+export const NOT_BEFORE_BACKDATE_MS = 5 * 60_000;
+
+/** Options of {@link MeshCa.open}. */
+export interface MeshCaOptions {
+  /** CA directory (created, and a root generated in it, if empty). */
+  readonly dir: string;
+  /** SPIFFE trust domain; default `cluster.local` (the control plane passes MeshConfig's). */
+  readonly trustDomain?: string;
+  /** Certificate TTL when a request gives none, ms; default 24 h, at least 1 min. */
+  readonly defaultTtlMs?: number;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default: silent. */
+  readonly logger?: Logger;
+}
+
+/** `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`. */
+export function spiffeIdFor(
+  trustDomain: string,
+  namespace: string,
+  serviceAccount: string,
+): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/**
+ * A CA over a directory (see `ca-dir.ts` for the layout). Create with {@link MeshCa.open}; it
+ * holds the keys in memory and never returns them.
+ */
+export class MeshCa extends EventEmitter<MeshCaEvents> {
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #dir: string;
+  #ca: LoadedCaDir;
+  #trustDomain: string;
+  #defaultTtlMs: number;
+  #issued = 0;
+  readonly #refused: Record<CertificateRefusalReason, number> = Object.fromEntries(
+    CERTIFICATE_REFUSAL_REASONS.map((r) => [r, 0]),
+  ) as Record<CertificateRefusalReason, number>;
+
+  private constructor(
+    ca: LoadedCaDir,
+    trustDomain: string,
+    defaultTtlMs: number,
+    clock: Clock,
+    logger: Logger,
+  ) {
+    super();
+    this.#dir = ca.dir;
+    this.#ca = ca;
+    this.#trustDomain = trustDomain;
+    this.#defaultTtlMs = defaultTtlMs;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  /** Loads (or initialises) the CA directory; throws a ConfigError naming each bad file. */
+  static open(options: MeshCaOptions): MeshCa {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? silentLogger;
+    const trustDomain = options.trustDomain ?? 'cluster.local';
+    const defaultTtlMs = options.defaultTtlMs ?? DEFAULT_CERTIFICATE_TTL_MS;
+    if (!Number.isFinite(defaultTtlMs) || defaultTtlMs < MIN_CERTIFICATE_TTL_MS)
+      throw new ConfigError('mesh CA options', [
+        {
+          path: 'defaultTtlMs',
+          message: `expected at least ${MIN_CERTIFICATE_TTL_MS} ms, got ${defaultTtlMs}`,
+        },
+      ]);
+    const ca = loadCaDir(options.dir, trustDomain, clock.now());
+    for (const path of ca.expiredRoots)
+      logger.warn('expired trusted root skipped; delete the file to retire it', { path });
+    logger.info(ca.generated ? 'mesh CA root generated' : 'mesh CA loaded', {
+      dir: ca.dir,
+      root: formatName(ca.root.subject),
+      rootNotAfter: ca.root.validToDate.toISOString(),
+      trustedRoots: ca.roots.length,
+      intermediate: ca.intermediates.length > 0,
+    });
+    return new MeshCa(ca, trustDomain, defaultTtlMs, clock, logger);
+  }
+
+  /**
+   * Re-reads the CA directory (after `weft cert rotate-root`, or a root file added to or removed
+   * from trusted-roots/). A directory that no longer loads throws its ConfigError and the CA keeps
+   * signing with what it had.
+   */
+  reload(): void {
+    const previous = this.#ca;
+    const next = loadCaDir(this.#dir, this.#trustDomain, this.#clock.now());
+    this.#ca = next;
+    for (const path of next.expiredRoots)
+      this.#logger.warn('expired trusted root skipped; delete the file to retire it', { path });
+    this.#logger.info('mesh CA reloaded', {
+      dir: next.dir,
+      root: formatName(next.root.subject),
+      rootChanged: previous.root.fingerprint256 !== next.root.fingerprint256,
+      trustedRoots: next.roots.length,
+    });
+  }
+
+  /** The trust domain in SPIFFE ids. */
+  get trustDomain(): string {
+    return this.#trustDomain;
+  }
+
+  /** Certificates issued since open. */
+  get issuedCount(): number {
+    return this.#issued;
+  }
+
+  /** Every trusted root, active first. */
+  get roots(): readonly X509Certificate[] {
+    return this.#ca.roots;
+  }
+
+  /** The trust bundle as PEM strings, active root first. */
+  trustBundlePem(): string[] {
+    return this.#ca.roots.map((r) => r.toString());
+  }
+
+  /**
+   * Follows MeshConfig (trust domain, `defaults.certificateTtl`) after a config reload. Already
+   * issued certificates keep their identity until they expire.
+   */
+  setMeshDefaults(settings: {
+    readonly trustDomain: string;
+    readonly certificateTtlMs: number;
+  }): void {
+    if (
+      settings.trustDomain !== this.#trustDomain ||
+      settings.certificateTtlMs !== this.#defaultTtlMs
+    )
+      this.#logger.info('mesh CA defaults changed', {
+        trustDomain: settings.trustDomain,
+        defaultTtlMs: settings.certificateTtlMs,
+      });
+    this.#trustDomain = settings.trustDomain;
+    this.#defaultTtlMs = Math.max(MIN_CERTIFICATE_TTL_MS, settings.certificateTtlMs);
+  }
+
+  /** Signs a join token for one service account, valid `ttlMs` (default 1 h). */
+  createJoinToken(identity: {
+    readonly namespace: string;
+    readonly serviceAccount: string;
+    readonly ttlMs?: number;
+  }): { readonly token: string; readonly claims: JoinTokenClaims } {
+    const problems = [
+      checkIdentityName('namespace', identity.namespace),
+      checkIdentityName('serviceAccount', identity.serviceAccount),
+    ].filter((p): p is string => p !== null);
+    const ttlMs = identity.ttlMs ?? 3_600_000;
+    if (!Number.isFinite(ttlMs) || ttlMs < 1000)
+      problems.push(`ttlMs: expected at least 1000, got ${ttlMs}`);
+    if (problems.length > 0) throw new RangeError(problems.join('; '));
+    const out = createJoinToken(this.#ca.tokenKey, identity, this.#clock.now(), ttlMs);
+    this.#logger.info('join token created', {
+      tokenId: out.claims.id,
+      identity: spiffeIdFor(this.#trustDomain, identity.namespace, identity.serviceAccount),
+      expiresAt: new Date(out.claims.expiresAtMs).toISOString(),
+    });
+    return out;
+  }
+
+  /**
+   * Signs a workload CSR for the identity its join token names. A CSR that asks for another
+   * identity (URI SAN) is refused and logged with the token id and both identities.
+   */
+  issue(request: CertificateRequest): CertificateResult {
+    const now = this.#clock.now();
+    const verified = verifyJoinToken(this.#ca.tokenKey, request.token, now);
+    if (!verified.ok) return this.#refuse(verified.reason, verified.message, verified.id);
+    const { claims } = verified;
+    return this.#sign(
+      request.csrPem,
+      claims.namespace,
+      claims.serviceAccount,
+      request.ttlMs,
+      claims.id,
+      now,
+    );
+  }
+
+  /** Operator path (`weft cert issue`): signs for an identity without a token. */
+  signForIdentity(request: {
+    readonly csrPem: string;
+    readonly namespace: string;
+    readonly serviceAccount: string;
+    readonly ttlMs?: number;
+  }): CertificateResult {
+    for (const [field, value] of [
+      ['namespace', request.namespace],
+      ['serviceAccount', request.serviceAccount],
+    ] as const) {
+      const problem = checkIdentityName(field, value);
+      if (problem !== null) return this.#refuse('identity-mismatch', problem, 'operator');
+    }
+    return this.#sign(
+      request.csrPem,
+      request.namespace,
+      request.serviceAccount,
+      request.ttlMs,
+      'operator',
+      this.#clock.now(),
+    );
+  }
+
+  /** The admin `/ca` document. */
+  document(): CaDocument {
+    const now = this.#clock.now();
+    return {
+      dir: this.#ca.dir,
+      trustDomain: this.#trustDomain,
+      defaultTtlMs: this.#defaultTtlMs,
+      signer: {
+        subject: formatName(this.#ca.signerCert.subject),
+        notAfter: this.#ca.signerCert.validToDate.toISOString(),
+        intermediate: this.#ca.intermediates.length > 0,
+      },
+      roots: this.#ca.roots.map((r, i) => ({
+        subject: formatName(r.subject),
+        serialNumber: r.serialNumber,
+        fingerprint256: r.fingerprint256,
+        notAfter: r.validToDate.toISOString(),
+        expiresInSeconds: Math.floor((r.validToDate.getTime() - now) / 1000),
+        active: i === 0,
+      })),
+      issued: this.#issued,
+      refused: { ...this.#refused },
+    };
+  }
+
+  #sign(
+    csrPem: string,
+    namespace: string,
+    serviceAccount: string,
+    ttlMsRequested: number | undefined,
+    tokenId: string,
+    now: number,
+  ): CertificateResult {
+    const spiffeId = spiffeIdFor(this.#trustDomain, namespace, serviceAccount);
+    const ttlMs =
+      ttlMsRequested === undefined || ttlMsRequested === 0 ? this.#defaultTtlMs : ttlMsRequested;
+    if (!Number.isFinite(ttlMs) || ttlMs < MIN_CERTIFICATE_TTL_MS)
+      return this.#refuse(
+        'invalid-ttl',
+        `ttl: expected at least ${MIN_CERTIFICATE_TTL_MS / 1000} s, got ${ttlMs / 1000} s`,
+        tokenId,
+      );
+    let csr;
+    try {
+      csr = parseCsr(csrPem);
+    } catch (err) {
+      return this.#refuse('invalid-csr', `csr: ${(err as Error).message}`, tokenId);
+    }
+    const other = [...csr.uris.filter((u) => u !== spiffeId), ...csr.dnsNames];
+    if (other.length > 0) {
+      this.#logger.warn('certificate request for another identity refused', {
+        tokenId,
+        tokenIdentity: spiffeId,
+        requestedIdentities: [...csr.uris, ...csr.dnsNames],
+      });
+      return this.#refuse(
+        'identity-mismatch',
+        `csr asks for ${other.join(', ')} but the token is for ${spiffeId}`,
+        tokenId,
+        true,
+      );
+    }
+    // Never outlive the signer: a chain with an expired intermediate fails anyway.
+    const signerNotAfter = this.#ca.signerCert.validToDate.getTime();
+    if (signerNotAfter < now + MIN_CERTIFICATE_TTL_MS) {
+      this.#logger.error('mesh CA signing certificate expires within a minute: rotate it', {
+        signer: formatName(this.#ca.signerCert.subject),
+        notAfter: this.#ca.signerCert.validToDate.toISOString(),
+      });
+      return this.#refuse(
+        'ca-expired',
+        `the signing CA expires at ${this.#ca.signerCert.validToDate.toISOString()}`,
+        tokenId,
+        true,
+      );
+    }
+    const notAfterMs = Math.min(now + ttlMs, signerNotAfter);
+    if (notAfterMs < now + ttlMs)
+      this.#logger.warn("certificate TTL cut to the signing CA's expiry", {
+        spiffeId,
+        notAfter: new Date(notAfterMs).toISOString(),
+      });
+    const notBeforeMs = now - NOT_BEFORE_BACKDATE_MS;
+    const serial = randomSerial();
+    const leafPem = createCertificate(
+      {
+        serial,
+        subject: {},
+        subjectPublicKey: csr.publicKey,
+        notBefore: new Date(notBeforeMs),
+        notAfter: new Date(notAfterMs),
+        isCa: false,
+        uris: [spiffeId],
+      },
+      { certificate: this.#ca.signerCert, privateKey: this.#ca.signerKey },
+    );
+    this.#issued += 1;
+    const serialNumber = serial.toString('hex').toUpperCase();
+    this.#logger.info('certificate issued', {
+      spiffeId,
+      serialNumber,
+      notAfter: new Date(notAfterMs).toISOString(),
+      tokenId,
+    });
+    this.emit('issued', { spiffeId, serialNumber, notAfterMs, tokenId });
+    return {
+      ok: true,
+      certChainPem: [leafPem, ...this.#ca.intermediates.map((c) => c.toString())],
+      trustBundlePem: this.trustBundlePem(),
+      spiffeId,
+      serialNumber,
+      notBeforeMs,
+      notAfterMs,
+    };
+  }
+
+  #refuse(
+    reason: CertificateRefusalReason,
+    message: string,
+    tokenId: string,
+    logged = false,
+  ): CertificateResult {
+    this.#refused[reason] += 1;
+    if (!logged) this.#logger.warn('certificate request refused', { reason, message, tokenId });
+    this.emit('refused', { reason, message, tokenId });
+    return { ok: false, reason, message };
+  }
+}
