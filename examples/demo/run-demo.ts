@@ -91,7 +91,18 @@ async function main(): Promise<void> {
 
   const cp = spawn(
     process.execPath,
-    [WEFT_BIN, 'control-plane', '--config', CONFIG_DIR, '--xds-port', '0', '--admin-port', '0'],
+    [
+      WEFT_BIN,
+      'control-plane',
+      '--config',
+      CONFIG_DIR,
+      '--xds-port',
+      '0',
+      '--admin-port',
+      '0',
+      '--ca-dir',
+      join(WORK_DIR, 'ca'),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -2,6 +2,9 @@
 // driver. Each helper waits for a readiness line instead of sleeping.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +33,11 @@ export async function startControlPlaneProcess(
   ports: { xdsPort?: number; adminPort?: number } = {},
   extraArgs: readonly string[] = [],
 ): Promise<ControlPlaneProcess> {
+  // The mesh CA's directory defaults to ~/.weft/ca: each process gets its own temporary one.
+  const caDir = mkdtempSync(join(tmpdir(), 'weft-ca-'));
+  const removeCaDir = (): void => {
+    rmSync(caDir, { recursive: true, force: true });
+  };
   const child = spawn(
     process.execPath,
     [
@@ -45,8 +53,9 @@ export async function startControlPlaneProcess(
       'debug',
       ...extraArgs,
     ],
-    { stdio: 'pipe' },
+    { stdio: 'pipe', env: { ...process.env, WEFT_CA_DIR: caDir } },
   );
+  child.once('exit', removeCaDir);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout });

@@ -25,9 +25,13 @@ interface Run {
   stderr: string;
 }
 
+const CLI_CA_DIR = join(tmpdir(), `weft-cli-ca-${process.pid}`);
+after(() => rm(CLI_CA_DIR, { recursive: true, force: true }));
+
 async function weft(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const child = spawn(process.execPath, [WEFT, ...args], {
-    env: { ...process.env, ...env },
+    // A control plane's mesh CA goes to a directory of its own, never ~/.weft/ca.
+    env: { ...process.env, WEFT_CA_DIR: CLI_CA_DIR, ...env },
     stdio: 'pipe',
   });
   let stdout = '';
