@@ -1,13 +1,18 @@
 // The cost of observability on the HTTP request path: the same request through mesh.dispatcher
 // with tracing off beside tracing on (sampling 1.0: every request makes a client span and an
 // attempt span, injects W3C + B3 headers, and a batch processor hands the spans to an exporter that
-// drops them), and on but sampled out (sampling 0). One mesh per variant, all against the same
+// drops them), on but sampled out (sampling 0), Istio's metrics on (an admin listener), metrics
+// plus a JSON access log, and tracing plus metrics. One mesh per variant, all against the same
 // in-process ADS server and loopback backend; p50/p99/throughput and each variant's ratio over
 // "off" (target ≤ 1.10). Issue 6, bench/. Another variant (metrics on, …) is one more VARIANTS
 // entry: a name and the createMesh options it adds.
 import { once } from 'node:events';
+import { mkdtempSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AlwaysOffSampler,
   BatchSpanProcessor,
@@ -76,6 +81,13 @@ interface ObservabilityVariant {
   setUp(): { options: MeshOptions; close?: () => Promise<void>; describe?: () => string };
 }
 
+/** A tracer provider whose spans go to an exporter that drops them (sampling 1.0). */
+function droppingProvider(): { provider: TracerProvider; exporter: DroppingExporter } {
+  const exporter = new DroppingExporter();
+  const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter })] });
+  return { provider, exporter };
+}
+
 const VARIANTS: readonly ObservabilityVariant[] = [
   { name: BASELINE, setUp: () => ({ options: { tracing: false } }) },
   // A second mesh like the first: the noise floor of comparing two meshes.
@@ -83,10 +95,7 @@ const VARIANTS: readonly ObservabilityVariant[] = [
   {
     name: 'tracing, sampling 1.0',
     setUp: () => {
-      const exporter = new DroppingExporter();
-      const provider = new TracerProvider({
-        spanProcessors: [new BatchSpanProcessor({ exporter })],
-      });
+      const { provider, exporter } = droppingProvider();
       return {
         options: { tracing: { tracerProvider: provider } },
         close: () => provider.shutdown(),
@@ -101,6 +110,32 @@ const VARIANTS: readonly ObservabilityVariant[] = [
       return {
         options: { tracing: { tracerProvider: provider } },
         close: () => provider.shutdown(),
+      };
+    },
+  },
+  // Istio's standard metrics are on whenever the mesh has an admin listener.
+  { name: 'Istio metrics', setUp: () => ({ options: { tracing: false, admin: { port: 0 } } }) },
+  {
+    name: 'Istio metrics + access log',
+    setUp: () => {
+      const dir = mkdtempSync(join(tmpdir(), 'weft-observability-bench-'));
+      const path = join(dir, 'access.log');
+      return {
+        options: { tracing: false, admin: { port: 0 }, accessLog: { path } },
+        close: () => rm(dir, { recursive: true, force: true }),
+        describe: () => `access log ${statSync(path, { throwIfNoEntry: false })?.size ?? 0} bytes`,
+      };
+    },
+  },
+  {
+    // The issue's target pair: tracing (sampling 1.0) and metrics on, against "off".
+    name: 'tracing 1.0 + Istio metrics',
+    setUp: () => {
+      const { provider, exporter } = droppingProvider();
+      return {
+        options: { tracing: { tracerProvider: provider }, admin: { port: 0 } },
+        close: () => provider.shutdown(),
+        describe: () => `${exporter.exported} spans exported`,
       };
     },
   },
