@@ -56,10 +56,6 @@ function createMeshPropagator(): TextMapPropagator {
   });
 }
 
-function localityOf(l: EndpointLocality): string {
-  return `${l.region}/${l.zone}/${l.subZone}`;
-}
-
 /** `host` and `port` of an authority `host[:port]` (IPv6 in brackets). */
 function splitAuthority(authority: string): { host: string; port: number | undefined } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
@@ -75,6 +71,11 @@ export function endHttpSpan(
   err: Error | undefined,
   errorFrom: number,
 ): void {
+  // A sampled-out span records nothing: no attributes or status to work out.
+  if (!span.isRecording()) {
+    span.end();
+    return;
+  }
   if (statusCode !== undefined) span.setAttribute('http.response.status_code', statusCode);
   if (responseFlag !== undefined) span.setAttribute('weft.response_flags', responseFlag);
   if (err !== undefined) {
@@ -98,6 +99,8 @@ export class MeshTracing {
   private readonly scope = new AsyncLocalStorage<InboundScope>();
   /** Authorities split into host and port, for client span attributes. */
   private readonly authorities = new Map<string, { host: string; port: number | undefined }>();
+  /** Formatted localities (attempt span attribute), by the endpoints' locality objects. */
+  private readonly localities = new WeakMap<EndpointLocality, string>();
   private spansStarted = 0;
 
   constructor(
@@ -150,7 +153,12 @@ export class MeshTracing {
     return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   }
 
-  /** A child of `request` for try number `attempt` (1-based) on `endpoint`. */
+  /**
+   * A child of `request` (a recording span: a sampled-out request has no attempt spans) for try
+   * number `attempt` (1-based) on `endpoint`. The attributes are set on the started span, not
+   * passed to startSpan: the SDK's tracer cleans start attributes twice (for the sampler, then
+   * for the span) and no sampler decides on them (the parent's decision stands for a child).
+   */
   startAttemptSpan(
     tracer: Tracer,
     request: Span,
@@ -159,22 +167,29 @@ export class MeshTracing {
     endpoint: UpstreamEndpoint,
   ): Span {
     this.spansStarted++;
-    return tracer.startSpan(
+    const span = tracer.startSpan(
       `${name} attempt`,
-      {
-        kind: SpanKind.INTERNAL,
-        attributes: {
-          'weft.attempt': attempt,
-          'http.request.resend_count': attempt - 1,
-          'weft.cluster': endpoint.clusterName,
-          'weft.upstream.host': endpoint.key,
-          'weft.upstream.locality': localityOf(endpoint.locality),
-          'network.peer.address': endpoint.address,
-          'network.peer.port': endpoint.port,
-        },
-      },
+      { kind: SpanKind.INTERNAL },
       trace.setSpan(ROOT_CONTEXT, request),
     );
+    span.setAttribute('weft.attempt', attempt);
+    span.setAttribute('http.request.resend_count', attempt - 1);
+    span.setAttribute('weft.cluster', endpoint.clusterName);
+    span.setAttribute('weft.upstream.host', endpoint.key);
+    span.setAttribute('weft.upstream.locality', this.localityOf(endpoint.locality));
+    span.setAttribute('network.peer.address', endpoint.address);
+    span.setAttribute('network.peer.port', endpoint.port);
+    return span;
+  }
+
+  /** `region/zone/subZone` of `locality`, formatted once per locality object. */
+  private localityOf(locality: EndpointLocality): string {
+    let text = this.localities.get(locality);
+    if (text === undefined) {
+      text = `${locality.region}/${locality.zone}/${locality.subZone}`;
+      this.localities.set(locality, text);
+    }
+    return text;
   }
 
   /**
