@@ -45,15 +45,24 @@ interface InboundScope {
 /** Bound of the authority cache (cleared when full: authorities come from callers). */
 const MAX_CACHED_AUTHORITIES = 1024;
 
-/** W3C trace context and B3 (single and multi header) in and out; W3C wins on the way in. */
-function createMeshPropagator(): TextMapPropagator {
+/**
+ * W3C trace context and B3 (single or multi header) in; W3C wins. One B3Propagator reads both B3
+ * forms (a second one, as for injecting both, would parse B3 twice per inbound request).
+ */
+function createMeshExtractor(): TextMapPropagator {
   return new CompositePropagator({
-    propagators: [
-      new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
-      new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
-      new W3CTraceContextPropagator(),
-    ],
+    propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
   });
+}
+
+/** Lower-case names of the headers the mesh injects: W3C, B3 multi and B3 single (`headersOf`). */
+function injectedFields(): Set<string> {
+  const fields = [
+    ...new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }).fields(),
+    ...new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }).fields(),
+    ...new W3CTraceContextPropagator().fields(),
+  ];
+  return new Set(fields.map((f) => f.toLowerCase()));
 }
 
 /** `host` and `port` of an authority `host[:port]` (IPv6 in brackets). */
@@ -93,11 +102,12 @@ export function endHttpSpan(
 export class MeshTracing {
   /** Undefined: tracing off (no spans, no trace headers). */
   readonly tracer: Tracer | undefined;
+  /** Reads the inbound W3C / B3 headers (injection is `headersOf`). */
   private readonly propagator: TextMapPropagator | undefined;
-  /** Lower-case names of the headers the propagator injects (dropped from callers' headers). */
+  /** Lower-case names of the headers the mesh injects (dropped from callers' headers). */
   private readonly fields: ReadonlySet<string>;
   private readonly scope = new AsyncLocalStorage<InboundScope>();
-  /** Authorities split into host and port, for client span attributes. */
+  /** Authorities split into host and port, for client and server span attributes. */
   private readonly authorities = new Map<string, { host: string; port: number | undefined }>();
   /** Formatted localities (attempt span attribute), by the endpoints' locality objects. */
   private readonly localities = new WeakMap<EndpointLocality, string>();
@@ -109,8 +119,8 @@ export class MeshTracing {
     private readonly shutdownProvider?: () => Promise<void>,
   ) {
     this.tracer = tracer;
-    this.propagator = tracer === undefined ? undefined : createMeshPropagator();
-    this.fields = new Set(this.propagator?.fields().map((f) => f.toLowerCase()) ?? []);
+    this.propagator = tracer === undefined ? undefined : createMeshExtractor();
+    this.fields = tracer === undefined ? new Set() : injectedFields();
   }
 
   /** The inbound request's id while handling it, else a new one. */
@@ -127,13 +137,7 @@ export class MeshTracing {
     protocol: 'http' | 'grpc',
   ): Span {
     this.spansStarted++;
-    let split = this.authorities.get(authority);
-    if (split === undefined) {
-      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
-      split = splitAuthority(authority);
-      this.authorities.set(authority, split);
-    }
-    const { host, port } = split;
+    const { host, port } = this.split(authority);
     const attributes: Attributes = { 'server.address': host };
     if (port !== undefined) attributes['server.port'] = port;
     let name: string;
@@ -151,6 +155,17 @@ export class MeshTracing {
     }
     const parent = this.scope.getStore()?.context ?? otelContext.active();
     return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  }
+
+  /** `authority` split into host and port (cached). */
+  private split(authority: string): { host: string; port: number | undefined } {
+    let split = this.authorities.get(authority);
+    if (split === undefined) {
+      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
+      split = splitAuthority(authority);
+      this.authorities.set(authority, split);
+    }
+    return split;
   }
 
   /**
@@ -241,7 +256,7 @@ export class MeshTracing {
       const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
       const method = req.method ?? 'GET';
       const url = req.url ?? '/';
-      const { host, port } = splitAuthority(req.headers.host ?? service);
+      const { host, port } = this.split(req.headers.host ?? service);
       const attributes: Attributes = {
         'http.request.method': method,
         'url.path': url.split('?', 1)[0] ?? url,
