@@ -1,8 +1,9 @@
 // The cost of observability on the HTTP request path: the same request through mesh.dispatcher
 // with tracing off beside tracing on (sampling 1.0: every request makes a client span and an
 // attempt span, injects W3C + B3 headers, and a batch processor hands the spans to an exporter that
-// drops them), on but sampled out (sampling 0), Istio's metrics on (an admin listener), metrics
-// plus a JSON access log, and tracing plus metrics. One mesh per variant, all against the same
+// drops them), on but sampled out (sampling 0), off with the caller sending the five trace
+// headers (their wire cost alone), Istio's metrics on (an admin listener), metrics plus a JSON
+// access log, and tracing plus metrics. One mesh per variant, all against the same
 // in-process ADS server and loopback backend; p50/p99/throughput and each variant's ratio over
 // "off" (target ≤ 1.10). Issue 6, bench/. Another variant (metrics on, …) is one more VARIANTS
 // entry: a name and the createMesh options it adds.
@@ -79,6 +80,8 @@ interface ObservabilityVariant {
   readonly name: string;
   /** Options for createMesh, and what to close after the run. */
   setUp(): { options: MeshOptions; close?: () => Promise<void>; describe?: () => string };
+  /** Request headers the caller sends (default none). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** A tracer provider whose spans go to an exporter that drops them (sampling 1.0). */
@@ -88,10 +91,28 @@ function droppingProvider(): { provider: TracerProvider; exporter: DroppingExpor
   return { provider, exporter };
 }
 
+/** The five trace headers a sampled-out request carries (W3C, B3 single, B3 multi). */
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const SPAN_ID = 'b7ad6b7169203331';
+const SAMPLED_OUT_HEADERS = {
+  traceparent: `00-${TRACE_ID}-${SPAN_ID}-00`,
+  b3: `${TRACE_ID}-${SPAN_ID}-0`,
+  'x-b3-traceid': TRACE_ID,
+  'x-b3-spanid': SPAN_ID,
+  'x-b3-sampled': '0',
+} as const;
+
 const VARIANTS: readonly ObservabilityVariant[] = [
   { name: BASELINE, setUp: () => ({ options: { tracing: false } }) },
   // A second mesh like the first: the noise floor of comparing two meshes.
   { name: 'off (2nd mesh)', setUp: () => ({ options: { tracing: false } }) },
+  // Tracing off, the caller sending the trace headers a sampled-out request carries: what the
+  // headers alone cost (client writes, backend parses), apart from spans.
+  {
+    name: 'off + 5 trace headers',
+    setUp: () => ({ options: { tracing: false } }),
+    headers: SAMPLED_OUT_HEADERS,
+  },
   {
     name: 'tracing, sampling 1.0',
     setUp: () => {
@@ -230,7 +251,10 @@ async function main(): Promise<void> {
     ...set.map(({ variant, mesh }) => ({
       name: variant.name,
       call: async () => {
-        const res = await request(`http://${name}/`, { dispatcher: mesh.dispatcher });
+        const res = await request(`http://${name}/`, {
+          dispatcher: mesh.dispatcher,
+          ...(variant.headers === undefined ? {} : { headers: variant.headers }),
+        });
         if (res.statusCode !== 200) throw new Error(`${variant.name}: status ${res.statusCode}`);
         return res.body.text();
       },

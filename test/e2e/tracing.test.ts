@@ -20,6 +20,7 @@ import {
 } from '@grpc/grpc-js';
 import { SpanKind, trace } from '@opentelemetry/api';
 import {
+  AlwaysOffSampler,
   InMemorySpanExporter,
   SimpleSpanProcessor,
   TracerProvider,
@@ -562,5 +563,45 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       .slice(before)
       .filter((s) => s.kind === SpanKind.SERVER);
     assert.ok(roots.every((s) => parentOf(s) === undefined));
+  });
+
+  it('sampled out: W3C and B3 headers with sampled=0 and x-request-id, no attempt span, nothing recorded', async () => {
+    const sampledOut = new TracerProvider({
+      sampler: new AlwaysOffSampler(),
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
+    const edge = await createMesh({
+      controlPlane: `127.0.0.1:${cp.xdsPort}`,
+      node: { id: 'edge-sampled-out-1', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
+      workload: { name: 'edge', namespace: 'default', serviceAccount: 'edge' },
+      env: {},
+      tracing: { tracerProvider: sampledOut },
+    });
+    meshes.push(edge);
+    await edge.ready();
+    const before = exporter.getFinishedSpans().length;
+    const res = await edge.fetch('http://payment:8080/charge');
+    const body = (await res.json()) as Record<string, string | undefined>;
+    assert.equal(res.status, 200);
+    assert.match(body['requestId'] ?? '', /^[0-9a-f-]{36}$/);
+    const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(body['traceparent'] ?? '');
+    assert.ok(m, `traceparent ${String(body['traceparent'])}`);
+    const [, traceId, spanId] = m;
+    assert.equal(body['b3'], `${traceId}-${spanId}-0`);
+    assert.equal(body['b3TraceId'], traceId);
+    // The client span only: a sampled-out request makes no attempt spans.
+    assert.deepEqual(edge.stats().tracing, {
+      enabled: true,
+      provider: 'options.tracerProvider',
+      spansStarted: 1,
+    });
+    // payment follows the caller's decision (parent-based): nothing of this trace is recorded.
+    await new Promise((r) => setTimeout(r, 100));
+    const recorded = exporter.getFinishedSpans().slice(before);
+    assert.deepEqual(
+      recorded.filter((s) => s.spanContext().traceId === traceId).map((s) => s.name),
+      [],
+    );
+    await sampledOut.shutdown();
   });
 });

@@ -103,11 +103,9 @@ export class GrpcCallState {
   trace(tracing: MeshTracing, tracer: Tracer, authority: string): void {
     this.tracing = { tracing, tracer };
     this.span = tracing.startClientSpan(tracer, 'POST', authority, this.method, 'grpc');
-    if (this.decision !== undefined) {
-      this.span.setAttributes({
-        'weft.cluster': this.decision.clusterName,
-        'weft.route': this.decision.routeName,
-      });
+    if (this.decision !== undefined && this.span.isRecording()) {
+      this.span.setAttribute('weft.cluster', this.decision.clusterName);
+      this.span.setAttribute('weft.route', this.decision.routeName);
     }
   }
 

@@ -208,10 +208,11 @@ export class MeshCall implements RouteInput {
       this.header(REQUEST_ID_HEADER) === undefined
         ? withHeaders(withHost, [REQUEST_ID_HEADER, this.ctx.tracing.requestId()], undefined)
         : withHost;
-    this.span?.setAttributes({
-      'weft.cluster': result.clusterName,
-      'weft.route': result.routeName,
-    });
+    const span = this.span;
+    if (span?.isRecording() === true) {
+      span.setAttribute('weft.cluster', result.clusterName);
+      span.setAttribute('weft.route', result.routeName);
+    }
     this.upstream = { ...this.opts, headers };
     // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
     const serverName = this.target.serverName;

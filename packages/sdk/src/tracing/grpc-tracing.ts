@@ -22,6 +22,11 @@ export function endGrpcSpan(
   details: string,
   responseFlag: string | undefined,
 ): void {
+  // A sampled-out span records nothing: no attributes or status to set.
+  if (!span.isRecording()) {
+    span.end();
+    return;
+  }
   span.setAttribute('rpc.grpc.status_code', code);
   if (responseFlag !== undefined) span.setAttribute('weft.response_flags', responseFlag);
   if (code !== GrpcStatus.OK) {

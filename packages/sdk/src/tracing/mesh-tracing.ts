@@ -45,19 +45,24 @@ interface InboundScope {
 /** Bound of the authority cache (cleared when full: authorities come from callers). */
 const MAX_CACHED_AUTHORITIES = 1024;
 
-/** W3C trace context and B3 (single and multi header) in and out; W3C wins on the way in. */
-function createMeshPropagator(): TextMapPropagator {
+/**
+ * W3C trace context and B3 (single or multi header) in; W3C wins. One B3Propagator reads both B3
+ * forms (a second one, as for injecting both, would parse B3 twice per inbound request).
+ */
+function createMeshExtractor(): TextMapPropagator {
   return new CompositePropagator({
-    propagators: [
-      new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
-      new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
-      new W3CTraceContextPropagator(),
-    ],
+    propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
   });
 }
 
-function localityOf(l: EndpointLocality): string {
-  return `${l.region}/${l.zone}/${l.subZone}`;
+/** Lower-case names of the headers the mesh injects: W3C, B3 multi and B3 single (`headersOf`). */
+function injectedFields(): Set<string> {
+  const fields = [
+    ...new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }).fields(),
+    ...new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }).fields(),
+    ...new W3CTraceContextPropagator().fields(),
+  ];
+  return new Set(fields.map((f) => f.toLowerCase()));
 }
 
 /** `host` and `port` of an authority `host[:port]` (IPv6 in brackets). */
@@ -75,6 +80,11 @@ export function endHttpSpan(
   err: Error | undefined,
   errorFrom: number,
 ): void {
+  // A sampled-out span records nothing: no attributes or status to work out.
+  if (!span.isRecording()) {
+    span.end();
+    return;
+  }
   if (statusCode !== undefined) span.setAttribute('http.response.status_code', statusCode);
   if (responseFlag !== undefined) span.setAttribute('weft.response_flags', responseFlag);
   if (err !== undefined) {
@@ -92,12 +102,15 @@ export function endHttpSpan(
 export class MeshTracing {
   /** Undefined: tracing off (no spans, no trace headers). */
   readonly tracer: Tracer | undefined;
+  /** Reads the inbound W3C / B3 headers (injection is `headersOf`). */
   private readonly propagator: TextMapPropagator | undefined;
-  /** Lower-case names of the headers the propagator injects (dropped from callers' headers). */
+  /** Lower-case names of the headers the mesh injects (dropped from callers' headers). */
   private readonly fields: ReadonlySet<string>;
   private readonly scope = new AsyncLocalStorage<InboundScope>();
-  /** Authorities split into host and port, for client span attributes. */
+  /** Authorities split into host and port, for client and server span attributes. */
   private readonly authorities = new Map<string, { host: string; port: number | undefined }>();
+  /** Formatted localities (attempt span attribute), by the endpoints' locality objects. */
+  private readonly localities = new WeakMap<EndpointLocality, string>();
   private spansStarted = 0;
 
   constructor(
@@ -106,8 +119,8 @@ export class MeshTracing {
     private readonly shutdownProvider?: () => Promise<void>,
   ) {
     this.tracer = tracer;
-    this.propagator = tracer === undefined ? undefined : createMeshPropagator();
-    this.fields = new Set(this.propagator?.fields().map((f) => f.toLowerCase()) ?? []);
+    this.propagator = tracer === undefined ? undefined : createMeshExtractor();
+    this.fields = tracer === undefined ? new Set() : injectedFields();
   }
 
   /** The inbound request's id while handling it, else a new one. */
@@ -124,13 +137,7 @@ export class MeshTracing {
     protocol: 'http' | 'grpc',
   ): Span {
     this.spansStarted++;
-    let split = this.authorities.get(authority);
-    if (split === undefined) {
-      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
-      split = splitAuthority(authority);
-      this.authorities.set(authority, split);
-    }
-    const { host, port } = split;
+    const { host, port } = this.split(authority);
     const attributes: Attributes = { 'server.address': host };
     if (port !== undefined) attributes['server.port'] = port;
     let name: string;
@@ -150,7 +157,23 @@ export class MeshTracing {
     return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   }
 
-  /** A child of `request` for try number `attempt` (1-based) on `endpoint`. */
+  /** `authority` split into host and port (cached). */
+  private split(authority: string): { host: string; port: number | undefined } {
+    let split = this.authorities.get(authority);
+    if (split === undefined) {
+      if (this.authorities.size >= MAX_CACHED_AUTHORITIES) this.authorities.clear();
+      split = splitAuthority(authority);
+      this.authorities.set(authority, split);
+    }
+    return split;
+  }
+
+  /**
+   * A child of `request` (a recording span: a sampled-out request has no attempt spans) for try
+   * number `attempt` (1-based) on `endpoint`. The attributes are set on the started span, not
+   * passed to startSpan: the SDK's tracer cleans start attributes twice (for the sampler, then
+   * for the span) and no sampler decides on them (the parent's decision stands for a child).
+   */
   startAttemptSpan(
     tracer: Tracer,
     request: Span,
@@ -159,22 +182,29 @@ export class MeshTracing {
     endpoint: UpstreamEndpoint,
   ): Span {
     this.spansStarted++;
-    return tracer.startSpan(
+    const span = tracer.startSpan(
       `${name} attempt`,
-      {
-        kind: SpanKind.INTERNAL,
-        attributes: {
-          'weft.attempt': attempt,
-          'http.request.resend_count': attempt - 1,
-          'weft.cluster': endpoint.clusterName,
-          'weft.upstream.host': endpoint.key,
-          'weft.upstream.locality': localityOf(endpoint.locality),
-          'network.peer.address': endpoint.address,
-          'network.peer.port': endpoint.port,
-        },
-      },
+      { kind: SpanKind.INTERNAL },
       trace.setSpan(ROOT_CONTEXT, request),
     );
+    span.setAttribute('weft.attempt', attempt);
+    span.setAttribute('http.request.resend_count', attempt - 1);
+    span.setAttribute('weft.cluster', endpoint.clusterName);
+    span.setAttribute('weft.upstream.host', endpoint.key);
+    span.setAttribute('weft.upstream.locality', this.localityOf(endpoint.locality));
+    span.setAttribute('network.peer.address', endpoint.address);
+    span.setAttribute('network.peer.port', endpoint.port);
+    return span;
+  }
+
+  /** `region/zone/subZone` of `locality`, formatted once per locality object. */
+  private localityOf(locality: EndpointLocality): string {
+    let text = this.localities.get(locality);
+    if (text === undefined) {
+      text = `${locality.region}/${locality.zone}/${locality.subZone}`;
+      this.localities.set(locality, text);
+    }
+    return text;
   }
 
   /**
@@ -226,7 +256,7 @@ export class MeshTracing {
       const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
       const method = req.method ?? 'GET';
       const url = req.url ?? '/';
-      const { host, port } = splitAuthority(req.headers.host ?? service);
+      const { host, port } = this.split(req.headers.host ?? service);
       const attributes: Attributes = {
         'http.request.method': method,
         'url.path': url.split('?', 1)[0] ?? url,
