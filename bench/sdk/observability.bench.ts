@@ -7,11 +7,8 @@
 // in-process ADS server and loopback backend; p50/p99/throughput and each variant's ratio over
 // "off" (target ≤ 1.10). Issue 6, bench/. Another variant (metrics on, …) is one more VARIANTS
 // entry: a name and the createMesh options it adds.
-import { once } from 'node:events';
 import { mkdtempSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -30,6 +27,7 @@ import {
 import { createMesh, type Mesh, type MeshOptions } from '@weft/sdk';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, quantile, writeResults } from '../helpers/report.js';
+import { startOkServer } from '../helpers/ok-server.js';
 import { measure, type Variant, type VariantResult } from './latency.js';
 
 const quick = process.argv.includes('--quick');
@@ -163,13 +161,7 @@ const VARIANTS: readonly ObservabilityVariant[] = [
 ];
 
 async function main(): Promise<void> {
-  const http = createServer((_req, res) => {
-    res.end('ok');
-  });
-  http.keepAliveTimeout = 60_000;
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const backendPort = (http.address() as AddressInfo).port;
+  const { server: http, port: backendPort } = await startOkServer();
 
   const name = `${HOST}:${PORT}`;
   const clusterName = `outbound|${PORT}||${HOST}`;

@@ -6,8 +6,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +15,7 @@ import { EchoClient, startEchoBackend } from '@weft/example-demo/echo-service';
 import { Agent, fetch as undiciFetch, request } from 'undici';
 import { startControlPlaneProcess } from '../helpers/control-plane-process.js';
 import { formatTable, machineInfo, writeResults } from '../helpers/report.js';
+import { startOkServer } from '../helpers/ok-server.js';
 import { echoCall } from './grpc-call.js';
 import { measure, type VariantResult } from './latency.js';
 
@@ -119,13 +118,7 @@ function resultRows(results: readonly VariantResult[]): (string | number)[][] {
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-bench-sdk-'));
-  const http = createServer((_req, res) => {
-    res.end('ok');
-  });
-  http.keepAliveTimeout = 60_000;
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const httpPort = (http.address() as AddressInfo).port;
+  const { server: http, port: httpPort } = await startOkServer();
   const echo = await startEchoBackend('echo');
   await writeFile(join(dir, 'web.yaml'), serviceYaml('web', 8080, 'HTTP', httpPort));
   await writeFile(join(dir, 'echo.yaml'), serviceYaml('echo', 50051, 'GRPC', echo.port));

@@ -5,9 +5,6 @@
 // Prints p50/p99/throughput and the ratio all / none (target ≤ 1.05). Issue 4, bench/.
 // Config comes from an in-process ADS server as raw xDS, so the benchmark covers every policy the
 // SDK reads (the retry budget included, which Istio's API cannot express yet).
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { credentials } from '@grpc/grpc-js';
 import {
@@ -21,6 +18,7 @@ import { EchoClient, startEchoBackend } from '@weft/example-demo/echo-service';
 import { createMesh } from '@weft/sdk';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, quantile, writeResults } from '../helpers/report.js';
+import { startOkServer } from '../helpers/ok-server.js';
 import { echoCall } from './grpc-call.js';
 import { throughput, type Variant } from './latency.js';
 import {
@@ -220,13 +218,7 @@ function ratioRow(results: readonly ResilienceResult[], a: string, b: string): (
 }
 
 async function main(): Promise<void> {
-  const http = createServer((_req, res) => {
-    res.end('ok');
-  });
-  http.keepAliveTimeout = 60_000;
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const httpPort = (http.address() as AddressInfo).port;
+  const { server: http, port: httpPort } = await startOkServer();
   const echo = await startEchoBackend('echo');
 
   const httpServices = servicesFor('http');
