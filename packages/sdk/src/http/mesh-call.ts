@@ -22,10 +22,30 @@ import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
-import { indexHeaders, withHostHeader } from './request-headers.js';
+import { hasHeader, indexHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { REQUEST_ID_HEADER, endHttpSpan } from '../tracing/mesh-tracing.js';
 import { withHeaders } from '../tracing/with-headers.js';
+
+/**
+ * `headers` plus x-request-id: written into `headers` when it is a copy the mesh made for this
+ * request (`owned`), else into a new copy (the caller's headers and the shared host-only object
+ * are never mutated).
+ */
+function addRequestId(
+  headers: Dispatcher.DispatchOptions['headers'],
+  owned: boolean,
+  id: string,
+): Dispatcher.DispatchOptions['headers'] {
+  if (!owned || headers === undefined || headers === null)
+    return withHeaders(headers, [REQUEST_ID_HEADER, id], undefined);
+  if (Array.isArray(headers)) {
+    headers.push(REQUEST_ID_HEADER, id);
+    return headers;
+  }
+  (headers as Record<string, string>)[REQUEST_ID_HEADER] = id;
+  return headers;
+}
 
 /** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
@@ -202,12 +222,21 @@ export class MeshCall implements RouteInput {
       this.breakerTicket = ticket;
     }
     this.ctx.follow(this.authority);
-    const withHost = withHostHeader(this.opts.headers, this.authority, this.target.hostOnlyHeaders);
-    // x-request-id: the caller's, else the inbound request's (mesh.serve), else a new one.
-    const headers =
-      this.header(REQUEST_ID_HEADER) === undefined
-        ? withHeaders(withHost, [REQUEST_ID_HEADER, this.ctx.tracing.requestId()], undefined)
-        : withHost;
+    const hostOnly = this.target.hostOnlyHeaders;
+    const withHost = withHostHeader(this.opts.headers, this.authority, hostOnly);
+    // x-request-id: the caller's, else the inbound request's (mesh.serve), else a new one. Asked
+    // without indexing the caller's headers; added in place when withHost is already our copy.
+    const callerHasId =
+      this.headerIndex === undefined
+        ? hasHeader(this.opts.headers, REQUEST_ID_HEADER)
+        : this.headerIndex.has(REQUEST_ID_HEADER);
+    const headers = callerHasId
+      ? withHost
+      : addRequestId(
+          withHost,
+          withHost !== this.opts.headers && withHost !== hostOnly,
+          this.ctx.tracing.requestId(),
+        );
     const span = this.span;
     if (span?.isRecording() === true) {
       span.setAttribute('weft.cluster', result.clusterName);

@@ -44,6 +44,33 @@ export function indexHeaders(headers: UndiciHeaders): ReadonlyMap<string, string
   return map;
 }
 
+/**
+ * Whether `headers` carry `lowerCaseName` (with a value), without building an index: the hot path
+ * asks this of every request (x-request-id), while `indexHeaders` is for routes that match headers.
+ */
+export function hasHeader(headers: UndiciHeaders, lowerCaseName: string): boolean {
+  if (headers === undefined || headers === null) return false;
+  const matches = (name: unknown): boolean =>
+    typeof name === 'string' &&
+    name.length === lowerCaseName.length &&
+    name.toLowerCase() === lowerCaseName;
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      if (matches(flat[i]) && flat[i + 1] !== undefined && flat[i + 1] !== null) return true;
+    return false;
+  }
+  if (isIterable(headers)) {
+    for (const [name, value] of headers)
+      if (matches(name) && value !== undefined) return true;
+    return false;
+  }
+  const record = headers as Record<string, unknown>;
+  for (const name in record)
+    if (matches(name) && record[name] !== undefined && record[name] !== null) return true;
+  return false;
+}
+
 function isIterable(value: object): value is Iterable<[string, unknown]> {
   return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }

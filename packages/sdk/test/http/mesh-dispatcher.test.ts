@@ -52,6 +52,25 @@ describe('MeshDispatcher', function () {
       assert.deepEqual(runtime.outcomes, [{ key: `127.0.0.1:${v1.port}`, outcome: 'success' }]);
     });
 
+    it('adds one x-request-id to every header shape without touching the caller headers, and keeps the caller id', async function () {
+      const v1 = await server('v1');
+      runtime.setRoute('inventory', { cluster: 'c', ports: () => [v1.port] });
+      const record = { accept: 'text/plain' };
+      const flat = ['accept', 'text/plain'];
+      await (await request('http://inventory/', { dispatcher, headers: record })).body.text();
+      await (await request('http://inventory/', { dispatcher, headers: flat })).body.text();
+      await (await request('http://inventory/', { dispatcher })).body.text();
+      await (
+        await request('http://inventory/', { dispatcher, headers: { 'X-Request-Id': 'mine' } })
+      ).body.text();
+      const ids = v1.received.map((r) => r.headers['x-request-id']);
+      for (const id of ids.slice(0, 3)) assert.match(String(id), /^[0-9a-f-]{36}$/);
+      assert.equal(new Set(ids.slice(0, 3)).size, 3, 'a new id per request');
+      assert.equal(ids[3], 'mine');
+      assert.deepEqual(record, { accept: 'text/plain' });
+      assert.deepEqual(flat, ['accept', 'text/plain']);
+    });
+
     it('routes an origin without a port by the bare host (the default-port listener)', async function () {
       const v1 = await server('v1');
       runtime.setRoute('inventory', {
