@@ -48,6 +48,8 @@ export interface EndpointPool {
   sockets: number;
   /** Requests handed to undici and not yet ended. */
   inflight: number;
+  /** Set once the pool is closing (endpoint gone, limit changed, dispatcher closed). */
+  retired: boolean;
 }
 
 /** Options for every Pool; see undici's Pool.Options. */
@@ -68,6 +70,11 @@ export type PoolAdmission = 'send' | 'queue' | WeftError;
 /** The pools of one dispatcher, keyed by cluster and `UpstreamEndpoint.key`. */
 export class EndpointPools {
   private readonly pools = new Map<string, EndpointPool>();
+  /**
+   * The same pools by endpoint object (immutable per EDS update): the hot path finds its pool
+   * without building the string key.
+   */
+  private readonly byEndpoint = new WeakMap<UpstreamEndpoint, EndpointPool>();
   /** Requests waiting for a connection, per cluster, oldest first. */
   private readonly queues = new Map<string, Waiting[]>();
   private readonly pumpScheduled = new Set<string>();
@@ -96,15 +103,25 @@ export class EndpointPools {
    * Undefined once closed.
    */
   get(endpoint: UpstreamEndpoint, cluster: ClusterUpdate | undefined): EndpointPool | undefined {
-    const key = EndpointPools.keyOf(endpoint);
     const perConnection = cluster?.maxRequestsPerConnection;
+    if (this.closed) return undefined;
+    const cached = this.byEndpoint.get(endpoint);
+    if (
+      cached !== undefined &&
+      !cached.retired &&
+      cached.maxRequestsPerConnection === perConnection
+    )
+      return cached;
+    const key = EndpointPools.keyOf(endpoint);
     const known = this.pools.get(key);
     if (known !== undefined) {
-      if (known.maxRequestsPerConnection === perConnection) return known;
+      if (known.maxRequestsPerConnection === perConnection) {
+        this.byEndpoint.set(endpoint, known);
+        return known;
+      }
       this.pools.delete(key);
       this.retire(known);
     }
-    if (this.closed) return undefined;
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
     const origin = `http://${host}:${endpoint.port}`;
     const counts = this.admission.counts(endpoint.clusterName);
@@ -117,6 +134,7 @@ export class EndpointPools {
       maxRequestsPerConnection: perConnection,
       sockets: 0,
       inflight: 0,
+      retired: false,
       pool: new Pool(origin, {
         connect: (opts, callback) => {
           this.opened(created, counts);
@@ -144,6 +162,7 @@ export class EndpointPools {
       }),
     };
     this.pools.set(key, created);
+    this.byEndpoint.set(endpoint, created);
     return created;
   }
 
@@ -281,6 +300,7 @@ export class EndpointPools {
    * serves what it was given), so none waits for a socket of a pool that is gone.
    */
   private retire(entry: EndpointPool): void {
+    entry.retired = true;
     const queue = this.queues.get(entry.cluster);
     if (queue !== undefined) {
       const counts = this.admission.counts(entry.cluster);
