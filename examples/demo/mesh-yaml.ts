@@ -93,3 +93,21 @@ ${Object.entries(options.weights)
   ];
   return docs.join('\n---\n') + '\n';
 }
+
+/**
+ * A ServiceEntry for `host` on HTTP port 8080 whose endpoints are the workloads that register
+ * themselves (mesh.serve) with the label `app: <host>`.
+ */
+export function registeredServiceYaml(host: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${host}, namespace: default }
+spec:
+  hosts: [${host}]
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector:
+    labels: { app: ${host} }
+`;
+}

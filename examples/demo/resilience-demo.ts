@@ -5,18 +5,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { Response } from 'undici';
+import { registeredServiceYaml } from './mesh-yaml.js';
 
-const YAML = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: payment, namespace: default }
-spec:
-  hosts: [payment]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: payment }
----
+const YAML = `${registeredServiceYaml('payment')}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: payment, namespace: default }
@@ -35,17 +26,7 @@ spec:
   trafficPolicy:
     outlierDetection: { consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: quote, namespace: default }
-spec:
-  hosts: [quote]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: quote }
----
+${registeredServiceYaml('quote')}---
 apiVersion: weft.dev/v1alpha1
 kind: LocalRateLimit
 metadata: { name: quote, namespace: default }
@@ -53,17 +34,7 @@ spec:
   host: quote
   tokenBucket: { maxTokens: 5, tokensPerFill: 5, fillInterval: 60s }
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ledger, namespace: default }
-spec:
-  hosts: [ledger]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: ledger }
-`;
+${registeredServiceYaml('ledger')}`;
 
 interface Workload {
   readonly mesh: Mesh;

@@ -4,18 +4,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
+import { registeredServiceYaml } from './mesh-yaml.js';
 
-const STOCK_YAML = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: stock, namespace: default }
-spec:
-  hosts: [stock]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: stock }
-`;
+const STOCK_YAML = registeredServiceYaml('stock');
 
 interface Workload {
   readonly mesh: Mesh;

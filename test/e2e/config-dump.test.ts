@@ -2,11 +2,11 @@
 // `weft control-plane` process, a createMesh client that sent requests through a 90/10
 // VirtualService, and the CLI run as a process; a raw client that NACKed shows NACKED with its error.
 import assert from 'node:assert/strict';
+import { listenOnLoopback } from '../helpers/sdk-fixtures.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
@@ -40,9 +40,7 @@ async function startBackend(version: string): Promise<{ server: Server; port: nu
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ version }));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: await listenOnLoopback(server) };
 }
 
 function inventoryYaml(ports: { v1: number; v2: number }): string {

@@ -1,6 +1,9 @@
 // Shared set-up of the SDK's cross-package tests: Istio YAML for a static service, a control
 // plane process with a mesh client bound to it, a grpc-js echo server with a custom handler,
 // and a unary echo call that resolves to the backend or the status code.
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,4 +111,11 @@ export function echoCallOutcome(client: Client): Promise<{ backend?: string; cod
       },
     );
   });
+}
+
+/** Binds `server` to an ephemeral port on 127.0.0.1 and returns the port. */
+export async function listenOnLoopback(server: HttpServer): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
 }

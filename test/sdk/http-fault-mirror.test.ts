@@ -4,11 +4,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Mesh } from '@weft/sdk';
 import { request } from 'undici';
-import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
+import {
+  staticServiceYaml,
+  startMeshFixture,
+  type MeshFixture,
+  listenOnLoopback,
+} from '../helpers/sdk-fixtures.js';
 
 const VIRTUAL_SERVICE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -59,9 +63,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   port: number;
 }> {
   const server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: await listenOnLoopback(server) };
 }
 
 async function until(predicate: () => boolean, what: string): Promise<void> {

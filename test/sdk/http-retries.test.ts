@@ -2,11 +2,14 @@
 // backend on loopback answers 503 to its first requests and mesh.fetch still gets 200. Issue 4,
 // retries and timeouts.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Mesh } from '@weft/sdk';
-import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
+import {
+  staticServiceYaml,
+  startMeshFixture,
+  type MeshFixture,
+  listenOnLoopback,
+} from '../helpers/sdk-fixtures.js';
 
 const VIRTUAL_SERVICE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -38,9 +41,7 @@ describe('sdk http retries: mesh.fetch against a weft control-plane process', fu
       }
       res.end('ok');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     fixture = await startMeshFixture(
       'checkout-retries',
       [

@@ -3,10 +3,9 @@
 // holds over 2,000 calls, a header match goes to v2, and undici's request() works with the
 // mesh's dispatcher. Issue 3, "Must show".
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { listenOnLoopback } from '../helpers/sdk-fixtures.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMesh, type Mesh } from '@weft/sdk';
@@ -27,9 +26,7 @@ async function startBackend(version: string): Promise<Backend> {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ version, path: req.url }));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port, hosts };
+  return { server, port: await listenOnLoopback(server), hosts };
 }
 
 function inventoryYaml(ports: { v1: number; v2: number }): string {

@@ -18,7 +18,12 @@ import {
   type ServiceBreakerState,
 } from '@weft/sdk';
 import { Response } from 'undici';
-import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
+import {
+  staticServiceYaml,
+  startMeshFixture,
+  type MeshFixture,
+  listenOnLoopback,
+} from '../helpers/sdk-fixtures.js';
 
 const CLUSTER = 'outbound|8080||inventory';
 /** Long enough that the steps between opening and the wait for half-open never see it expire. */
@@ -77,9 +82,7 @@ describe('sdk service breaker: mesh.fetch against a weft control-plane process',
       res.statusCode = failing ? 503 : 200;
       res.end(failing ? 'sick' : 'ok');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     // A port nothing listens on: every request to `ledger` fails to connect.
     const dead = createServer();
     dead.listen(0, '127.0.0.1');

@@ -5,9 +5,7 @@
 // Issue 4, rate limiting.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   credentials,
   status,
@@ -26,6 +24,7 @@ import {
   startEchoServer,
   startMeshFixture,
   type MeshFixture,
+  listenOnLoopback,
 } from '../helpers/sdk-fixtures.js';
 
 const LIMITS = `apiVersion: networking.istio.io/v1
@@ -77,9 +76,7 @@ describe('sdk local rate limit: mesh.fetch and xds:/// against a weft control-pl
       received++;
       res.end('ok');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     let grpcPort: number;
     ({ server: grpcServer, port: grpcPort } = await startEchoServer(
       (_call: ServerUnaryCall<unknown, EchoResponse>, cb: sendUnaryData<EchoResponse>) => {

@@ -2,12 +2,15 @@
 // /ready, /stats, /clusters, /config_dump and Prometheus /metrics after known traffic (one 503
 // retried to a 200). Issue 4 ("visible in the admin API"), groundwork for issue 6.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { ConfigError, createMesh, type Mesh } from '@weft/sdk';
-import { staticServiceYaml, startMeshFixture, type MeshFixture } from '../helpers/sdk-fixtures.js';
+import {
+  staticServiceYaml,
+  startMeshFixture,
+  type MeshFixture,
+  listenOnLoopback,
+} from '../helpers/sdk-fixtures.js';
 
 const VIRTUAL_SERVICE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -44,9 +47,7 @@ describe('sdk admin listener: createMesh({ admin }) against a weft control-plane
       res.statusCode = calls++ === 0 ? 503 : 200;
       res.end('x');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     fixture = await startMeshFixture(
       'checkout-admin',
       [

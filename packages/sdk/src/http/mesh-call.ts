@@ -22,10 +22,9 @@ import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
-import { hasHeader, indexHeaders, withHostHeader } from './request-headers.js';
+import { hasHeader, indexHeaders, withHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
 import { REQUEST_ID_HEADER, endHttpSpan } from '../tracing/mesh-tracing.js';
-import { withHeaders } from '../tracing/with-headers.js';
 
 /**
  * `headers` plus x-request-id: written into `headers` when it is a copy the mesh made for this

@@ -1,5 +1,7 @@
 // Reads the caller's request headers in any of the shapes undici accepts, lazily, and adds the
-// Host header that keeps the caller's authority when the origin is rewritten to an endpoint.
+// Host header that keeps the caller's authority when the origin is rewritten to an endpoint, and
+// the mesh's own headers (x-request-id once per request, trace headers once per attempt), never
+// mutating the caller's.
 import type { Dispatcher } from 'undici';
 
 type UndiciHeaders = Dispatcher.DispatchOptions['headers'];
@@ -61,8 +63,7 @@ export function hasHeader(headers: UndiciHeaders, lowerCaseName: string): boolea
     return false;
   }
   if (isIterable(headers)) {
-    for (const [name, value] of headers)
-      if (matches(name) && value !== undefined) return true;
+    for (const [name, value] of headers) if (matches(name) && value !== undefined) return true;
     return false;
   }
   const record = headers as Record<string, unknown>;
@@ -109,4 +110,46 @@ export function withHostHeader(
   const record = headers as Record<string, unknown>;
   for (const name in record) if (isHost(name)) return headers;
   return { ...(headers as Record<string, string>), host: authority };
+}
+
+/**
+ * A copy of `headers` with the `pairs` (flat name, value list) added; headers for which `drop`
+ * says true (lower-case name) are left out of the copy (the mesh replaces them).
+ */
+export function withHeaders(
+  headers: UndiciHeaders,
+  pairs: readonly string[],
+  drop: ((lowerCaseName: string) => boolean) | undefined,
+): UndiciHeaders {
+  if (headers === undefined || headers === null) {
+    const record: Record<string, string> = {};
+    for (let i = 0; i + 1 < pairs.length; i += 2)
+      record[pairs[i] as string] = pairs[i + 1] as string;
+    return record;
+  }
+  if (Array.isArray(headers) || isIterable(headers)) {
+    const flat: unknown[] = [];
+    const keep = (name: unknown, value: unknown): void => {
+      if (value === undefined) return;
+      if (drop !== undefined && drop(String(name).toLowerCase())) return;
+      if (Array.isArray(value)) for (const v of value as unknown[]) flat.push(name, v);
+      else flat.push(name, value);
+    };
+    if (Array.isArray(headers)) {
+      const given = headers as unknown[];
+      if (drop === undefined) flat.push(...given);
+      else for (let i = 0; i + 1 < given.length; i += 2) keep(given[i], given[i + 1]);
+    } else {
+      for (const [name, value] of headers) keep(name, value);
+    }
+    flat.push(...pairs);
+    return flat as string[];
+  }
+  const record: Record<string, unknown> = {};
+  const given = headers as Record<string, unknown>;
+  for (const name in given) {
+    if (drop === undefined || !drop(name.toLowerCase())) record[name] = given[name];
+  }
+  for (let i = 0; i + 1 < pairs.length; i += 2) record[pairs[i] as string] = pairs[i + 1];
+  return record as Record<string, string>;
 }

@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import type { GrpcCallEvent } from '../grpc/grpc-mesh-channel.js';
 import type { HttpRequestEvent } from '../http/http-request-event.js';
 import { AccessLog, traceIdOf } from './access-log.js';
-import type { AccessLogStats, AccessLogTarget } from './access-log.js';
+import type { AccessLogEntry, AccessLogStats, AccessLogTarget } from './access-log.js';
 import { IstioMetrics, hostOf } from './istio-metrics.js';
 import type { IstioMetricsStats, IstioPeer } from './istio-metrics.js';
 
@@ -322,9 +322,7 @@ export class MeshTelemetry {
       const v = metadata?.get(name)[0];
       return typeof v === 'string' ? v : undefined;
     };
-    this.accessLog.write({
-      start_time: new Date(start).toISOString(),
-      reporter: 'destination',
+    this.writeInbound(service, start, header, {
       method: 'POST',
       path,
       protocol: 'HTTP/2',
@@ -335,6 +333,32 @@ export class MeshTelemetry {
       bytes_received: 0,
       bytes_sent: 0,
       duration: durationMs,
+    });
+  }
+
+  /** One access-log line of an inbound (reporter=destination) request to `service`. */
+  private writeInbound(
+    service: string,
+    start: number,
+    header: HeaderLookup,
+    fields: Pick<
+      AccessLogEntry,
+      | 'method'
+      | 'path'
+      | 'protocol'
+      | 'authority'
+      | 'response_code'
+      | 'grpc_status'
+      | 'response_flags'
+      | 'bytes_received'
+      | 'bytes_sent'
+      | 'duration'
+    >,
+  ): void {
+    this.accessLog?.write({
+      start_time: new Date(start).toISOString(),
+      reporter: 'destination',
+      ...fields,
       upstream_host: '-',
       upstream_cluster: `inbound|${service}`,
       route_name: '-',
@@ -374,9 +398,7 @@ export class MeshTelemetry {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
-    this.accessLog.write({
-      start_time: new Date(start).toISOString(),
-      reporter: 'destination',
+    this.writeInbound(service, start, header, {
       method: req.method ?? '-',
       path: req.url ?? '-',
       protocol: `HTTP/${req.httpVersion}`,
@@ -387,13 +409,6 @@ export class MeshTelemetry {
       bytes_received: received,
       bytes_sent: sent,
       duration: durationMs,
-      upstream_host: '-',
-      upstream_cluster: `inbound|${service}`,
-      route_name: '-',
-      x_request_id: header('x-request-id') ?? '-',
-      trace_id: traceIdFrom(header),
-      downstream_peer_uri_san: '-',
-      upstream_peer_uri_san: '-',
     });
   }
 }
