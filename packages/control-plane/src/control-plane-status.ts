@@ -61,6 +61,8 @@ export interface ModelSummary {
   readonly destinationPolicies: readonly string[];
   /** Hosts with a LocalRateLimit (not applied to gRPC clients: see the snapshot notes). */
   readonly localRateLimits: readonly string[];
+  /** PeerAuthentication and AuthorizationPolicy refs (`Kind/namespace/name`). */
+  readonly securityPolicies: readonly string[];
 }
 
 /** One served snapshot in `/config`. */
@@ -115,6 +117,9 @@ export function summarizeModel(model: MeshModel): ModelSummary {
     virtualServices: [...model.virtualServices.keys()],
     destinationPolicies: [...model.destinationPolicies.keys()],
     localRateLimits: [...model.localRateLimits.keys()],
+    securityPolicies: [...model.peerAuthentications, ...model.authorizationPolicies].map(
+      (p) => p.source,
+    ),
   };
 }
 

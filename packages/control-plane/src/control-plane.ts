@@ -14,6 +14,7 @@ import {
   type Clock,
   type ConfigIssue,
   type Logger,
+  parseServerListenerName,
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
 import { CA_SERVICE_NAME, createCaServiceImplementation } from './ca/ca-service.js';
@@ -61,6 +62,7 @@ import {
 import { AdsServer } from './server/ads-server.js';
 import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
 import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
+import { buildInboundListener } from './translate/build-inbound-listener.js';
 
 /** Options of {@link startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -502,12 +504,20 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     };
     const probes: ClientView[] = DEFAULT_KINDS.map((kind) => ({ kind, locality: EMPTY_LOCALITY }));
     const buildStartMs = clock.now();
-    const result = this.#cache.update((view) => {
-      const resources = build(view);
-      // Views built lazily later keep reporting their notes.
-      this.#notes.set(viewKey(view), notes.get(viewKey(view)) ?? []);
-      return resources;
-    }, probes);
+    const result = this.#cache.update(
+      (view) => {
+        const resources = build(view);
+        // Views built lazily later keep reporting their notes.
+        this.#notes.set(viewKey(view), notes.get(viewKey(view)) ?? []);
+        return resources;
+      },
+      probes,
+      (name, workload) => {
+        const at = parseServerListenerName(name);
+        if (at === undefined) return undefined;
+        return buildInboundListener({ name, ...at, workload, model });
+      },
+    );
     const appliedAtMs = clock.now();
     this.#publish('snapshot-build', { durationMs: appliedAtMs - buildStartMs, ok: result.ok });
     if (!result.ok)

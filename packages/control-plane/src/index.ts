@@ -60,6 +60,14 @@ export type { ConfigLoadResult, LoadConfigDirOptions } from './config/load-confi
 export { formatConfigIssues } from './config/format-config-issues.js';
 export { parseDurationMs } from './config/duration.js';
 export { translateMesh } from './translate/translate-mesh.js';
+export { buildInboundListener } from './translate/build-inbound-listener.js';
+export type { InboundListenerInput } from './translate/build-inbound-listener.js';
+export { resolveMtlsMode, authorizationPoliciesFor } from './translate/inbound-policies.js';
+export type {
+  InboundWorkload,
+  EffectiveMtlsMode,
+  ResolvedMtls,
+} from './translate/inbound-policies.js';
 export type { TranslationResult } from './translate/translate-mesh.js';
 export { checkConsistent } from './translate/check-consistent.js';
 export { clusterName, routeConfigName, portListenerName } from './translate/resource-names.js';

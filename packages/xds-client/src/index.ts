@@ -76,6 +76,11 @@ export {
 } from './resource-types/default-resource-types.js';
 export type { DefaultResourceTypes } from './resource-types/default-resource-types.js';
 export { ListenerResourceType } from './resource-types/listener-resource-type.js';
+export {
+  SERVER_LISTENER_NAME_PREFIX,
+  serverListenerName,
+  parseServerListenerName,
+} from './resource-types/server-listener-name.js';
 export type { ListenerUpdate, RouteSourceUpdate } from './resource-types/listener-resource-type.js';
 export {
   RBAC_FILTER_TYPE_URL,
@@ -119,6 +124,18 @@ export type {
 } from './resource-types/cluster-resource-type.js';
 export type { OutlierDetectionUpdate } from './resource-types/outlier-detection.js';
 export { UPSTREAM_TLS_CONTEXT_TYPE_URL } from './resource-types/upstream-tls.js';
+export { DOWNSTREAM_TLS_CONTEXT_TYPE_URL } from './resource-types/server-listener.js';
+export type {
+  ServerListenerUpdate,
+  ServerFilterChainUpdate,
+  DownstreamTlsUpdate,
+} from './resource-types/server-listener.js';
+export type {
+  RbacUpdate,
+  RbacPolicyUpdate,
+  RbacPermissionUpdate,
+  RbacPrincipalUpdate,
+} from './resource-types/http-rbac.js';
 export type {
   UpstreamTlsUpdate,
   CertificateProviderInstanceUpdate,

@@ -7,6 +7,10 @@ import { parseResources } from './parse-resources.js';
 import type { ParsedResource } from './parse-resources.js';
 import { resolveDestinationPolicies } from './resolve-destination-policies.js';
 import { resolveLocalRateLimits } from './resolve-local-rate-limits.js';
+import {
+  resolveAuthorizationPolicies,
+  resolvePeerAuthentications,
+} from './resolve-security-policies.js';
 import { resolveServices } from './resolve-services.js';
 import { resolveVirtualServices } from './resolve-virtual-services.js';
 import { resourceIssue } from './resource-issue.js';
@@ -35,6 +39,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
   trustDomain: 'cluster.local',
   connectTimeoutMs: 10_000,
   certificateTtlMs: 24 * 3_600_000,
+  rootNamespace: 'weft-system',
 });
 
 type Of<K extends ParsedResource['kind']> = Extract<ParsedResource, { kind: K }>;
@@ -78,6 +83,7 @@ export function buildMeshModel(resources: readonly ParsedResource[]): {
     trustDomain: meshSpec?.trustDomain ?? DEFAULT_MESH_SETTINGS.trustDomain,
     connectTimeoutMs: meshSpec?.defaults?.connectTimeout ?? DEFAULT_MESH_SETTINGS.connectTimeoutMs,
     certificateTtlMs: meshSpec?.defaults?.certificateTtl ?? DEFAULT_MESH_SETTINGS.certificateTtlMs,
+    rootNamespace: meshSpec?.rootNamespace ?? DEFAULT_MESH_SETTINGS.rootNamespace,
   };
   const svc = resolveServices(
     ofKind(resources, 'ServiceEntry'),
@@ -98,12 +104,18 @@ export function buildMeshModel(resources: readonly ParsedResource[]): {
     vs.virtualServices,
   );
   issues.push(...rl.issues);
+  const pa = resolvePeerAuthentications(ofKind(resources, 'PeerAuthentication'));
+  issues.push(...pa.issues);
+  const az = resolveAuthorizationPolicies(ofKind(resources, 'AuthorizationPolicy'));
+  issues.push(...az.issues);
   const model: MeshModel = {
     settings,
     services: svc.services,
     virtualServices: vs.virtualServices,
     destinationPolicies: dr.policies,
     localRateLimits: rl.localRateLimits,
+    peerAuthentications: pa.peerAuthentications,
+    authorizationPolicies: az.authorizationPolicies,
   };
   return { model: deepFreeze(model), issues };
 }

@@ -256,6 +256,8 @@ export interface MeshSettings {
   readonly connectTimeoutMs: number;
   /** Default 24 h. */
   readonly certificateTtlMs: number;
+  /** Namespace whose selector-less security policies apply mesh-wide. Default `weft-system`. */
+  readonly rootNamespace: string;
 }
 
 /** A local token-bucket limit (`weft.dev/v1alpha1` LocalRateLimit), resolved. */
@@ -291,4 +293,67 @@ export interface MeshModel {
   readonly destinationPolicies: ReadonlyMap<string, MeshDestinationPolicy>;
   /** By host; only hosts with a LocalRateLimit. */
   readonly localRateLimits: ReadonlyMap<string, HostRateLimits>;
+  /** Every PeerAuthentication, sorted by namespace then name. */
+  readonly peerAuthentications: readonly MeshPeerAuthentication[];
+  /** Every AuthorizationPolicy, sorted by namespace then name. */
+  readonly authorizationPolicies: readonly MeshAuthorizationPolicy[];
+}
+
+/** An inbound mTLS mode as written; `UNSET` inherits from the parent scope. */
+export type MtlsModeSetting = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+/** A PeerAuthentication (`security.istio.io`). */
+export interface MeshPeerAuthentication {
+  readonly namespace: string;
+  readonly name: string;
+  /** `null`: no selector (namespace-wide, or mesh-wide in the root namespace). */
+  readonly selector: Readonly<Record<string, string>> | null;
+  readonly mode: MtlsModeSetting;
+  /** Port number → mode (only with a selector, like Istio). */
+  readonly portLevel: ReadonlyMap<number, MtlsModeSetting>;
+  readonly source: ResourceRef;
+}
+
+/** `rules[].from[].source`; empty lists are unset. */
+export interface AuthzSource {
+  readonly principals: readonly string[];
+  readonly notPrincipals: readonly string[];
+  readonly namespaces: readonly string[];
+  readonly notNamespaces: readonly string[];
+}
+
+/** `rules[].to[].operation`; empty lists are unset. */
+export interface AuthzOperation {
+  readonly methods: readonly string[];
+  readonly notMethods: readonly string[];
+  readonly paths: readonly string[];
+  readonly notPaths: readonly string[];
+  readonly ports: readonly number[];
+  readonly notPorts: readonly number[];
+}
+
+/** `rules[].when[]`: `key` is `request.headers[NAME]`, `source.principal` or `source.namespace`. */
+export interface AuthzCondition {
+  readonly key: string;
+  readonly values: readonly string[];
+  readonly notValues: readonly string[];
+}
+
+/** One rule: any `from` and any `to` (empty = any) and every `when`. */
+export interface AuthzRule {
+  readonly from: readonly AuthzSource[];
+  readonly to: readonly AuthzOperation[];
+  readonly when: readonly AuthzCondition[];
+}
+
+/** An AuthorizationPolicy (`security.istio.io`). */
+export interface MeshAuthorizationPolicy {
+  readonly namespace: string;
+  readonly name: string;
+  /** `null`: every workload of the namespace (of the mesh in the root namespace). */
+  readonly selector: Readonly<Record<string, string>> | null;
+  readonly action: 'ALLOW' | 'DENY' | 'AUDIT';
+  /** Empty: matches nothing (an ALLOW policy with no rules denies every request). */
+  readonly rules: readonly AuthzRule[];
+  readonly source: ResourceRef;
 }

@@ -6,6 +6,10 @@ import { destinationRuleSpecSchema } from './schemas/destination-rule-schema.js'
 import type { DestinationRuleSpec } from './schemas/destination-rule-schema.js';
 import { localRateLimitSpecSchema } from './schemas/local-rate-limit-schema.js';
 import type { LocalRateLimitSpec } from './schemas/local-rate-limit-schema.js';
+import { authorizationPolicySpecSchema } from './schemas/authorization-policy-schema.js';
+import type { AuthorizationPolicySpec } from './schemas/authorization-policy-schema.js';
+import { peerAuthenticationSpecSchema } from './schemas/peer-authentication-schema.js';
+import type { PeerAuthenticationSpec } from './schemas/peer-authentication-schema.js';
 import { meshConfigSpecSchema } from './schemas/mesh-config-schema.js';
 import type { MeshConfigSpec } from './schemas/mesh-config-schema.js';
 import { NOT_SUPPORTED } from './schemas/schema-helpers.js';
@@ -20,6 +24,7 @@ import type { FieldPath, SourceDocument } from './yaml-documents.js';
 import { locateZodIssues } from './zod-issues.js';
 
 const ISTIO_NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
+const ISTIO_SECURITY_VERSIONS = ['v1', 'v1beta1'];
 
 /** Common part of every parsed resource. */
 interface ResourceBase {
@@ -37,7 +42,15 @@ export type ParsedResource =
   | (ResourceBase & { readonly kind: 'ServiceEntry'; readonly spec: ServiceEntrySpec })
   | (ResourceBase & { readonly kind: 'WorkloadEntry'; readonly spec: WorkloadEntrySpec })
   | (ResourceBase & { readonly kind: 'MeshConfig'; readonly spec: MeshConfigSpec })
-  | (ResourceBase & { readonly kind: 'LocalRateLimit'; readonly spec: LocalRateLimitSpec });
+  | (ResourceBase & { readonly kind: 'LocalRateLimit'; readonly spec: LocalRateLimitSpec })
+  | (ResourceBase & {
+      readonly kind: 'PeerAuthentication';
+      readonly spec: PeerAuthenticationSpec;
+    })
+  | (ResourceBase & {
+      readonly kind: 'AuthorizationPolicy';
+      readonly spec: AuthorizationPolicySpec;
+    });
 
 const SPEC_SCHEMAS = {
   VirtualService: virtualServiceSpecSchema,
@@ -46,17 +59,22 @@ const SPEC_SCHEMAS = {
   WorkloadEntry: workloadEntrySpecSchema,
   MeshConfig: meshConfigSpecSchema,
   LocalRateLimit: localRateLimitSpecSchema,
+  PeerAuthentication: peerAuthenticationSpecSchema,
+  AuthorizationPolicy: authorizationPolicySpecSchema,
 } as const;
 
 /** Weft's own kinds (`weft.dev/v1alpha1`). */
 const WEFT_KINDS: readonly string[] = ['MeshConfig', 'LocalRateLimit'];
+
+/** Istio's `security.istio.io` kinds Weft implements. */
+const SECURITY_KINDS: readonly string[] = ['PeerAuthentication', 'AuthorizationPolicy'];
 
 type SupportedKind = keyof typeof SPEC_SCHEMAS;
 
 /** Kinds Istio (or Weft) defines that Weft does not implement yet, by API group. */
 const KNOWN_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {
   'networking.istio.io': ['Gateway', 'Sidecar', 'EnvoyFilter', 'WorkloadGroup', 'ProxyConfig'],
-  'security.istio.io': ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'],
+  'security.istio.io': ['RequestAuthentication'],
   'telemetry.istio.io': ['Telemetry'],
 };
 
@@ -83,7 +101,18 @@ function classify(apiVersion: string, kind: string): SupportedKind | { message: 
   const [group = '', version = ''] = apiVersion.includes('/')
     ? apiVersion.split('/', 2)
     : ['', apiVersion];
-  if (group === 'networking.istio.io' && kind in SPEC_SCHEMAS && !WEFT_KINDS.includes(kind)) {
+  if (group === 'security.istio.io' && SECURITY_KINDS.includes(kind)) {
+    if (ISTIO_SECURITY_VERSIONS.includes(version)) return kind as SupportedKind;
+    return {
+      message: `unsupported apiVersion ${apiVersion} for ${kind} (expected security.istio.io/v1 or v1beta1)`,
+    };
+  }
+  if (
+    group === 'networking.istio.io' &&
+    kind in SPEC_SCHEMAS &&
+    !WEFT_KINDS.includes(kind) &&
+    !SECURITY_KINDS.includes(kind)
+  ) {
     if (ISTIO_NETWORKING_VERSIONS.includes(version)) return kind as SupportedKind;
     return {
       message: `unsupported apiVersion ${apiVersion} for ${kind} (expected networking.istio.io/v1, v1beta1 or v1alpha3)`,

@@ -193,6 +193,8 @@ export function mergeRegisteredEndpoints(
     virtualServices: model.virtualServices,
     destinationPolicies: sorted(policies),
     localRateLimits: model.localRateLimits,
+    peerAuthentications: model.peerAuthentications,
+    authorizationPolicies: model.authorizationPolicies,
   });
   return { model: merged, placements };
 }

@@ -1,6 +1,13 @@
 // What SotW and Delta streams share: node remembered from the first request, per-type status,
 // nonces, ACK/NACK recording. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics-summary
-import { ADS_TYPE_URLS, type AdsTypeUrl, type Clock, type Logger } from '@weft/xds-client';
+import {
+  ADS_TYPE_URLS,
+  LISTENER_TYPE_URL,
+  parseServerListenerName,
+  type AdsTypeUrl,
+  type Clock,
+  type Logger,
+} from '@weft/xds-client';
 import type { SnapshotCache } from '../snapshot/snapshot-cache.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { identifyClient, type ClientIdentity, type NodeMessage } from './client-identity.js';
@@ -184,9 +191,19 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
     this.host.streamIdentified(this);
   }
 
-  /** The snapshot for this client's view. */
+  /**
+   * The snapshot for this client's view, plus the inbound (server-side) Listeners it subscribes
+   * to, built for its workload (node metadata namespace and labels).
+   */
   protected snapshot(): Snapshot {
-    return this.host.cache.get(this.#identity?.view ?? identifyClient(undefined).view);
+    const identity = this.#identity ?? identifyClient(undefined);
+    const subscribed = this.status.get(LISTENER_TYPE_URL)?.subscribed;
+    const inbound =
+      subscribed === undefined || subscribed === '*'
+        ? []
+        : subscribed.filter((n) => parseServerListenerName(n) !== undefined);
+    if (inbound.length === 0) return this.host.cache.get(identity.view);
+    return this.host.cache.withInbound(identity.view, identity.workload, inbound);
   }
 
   protected typeStatus(typeUrl: AdsTypeUrl): MutableTypeStatus {

@@ -1,6 +1,8 @@
 // Who is on a stream: node id, client kind (from node.user_agent_name / client features) and
 // locality → ClientView. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/base.proto#config-core-v3-node
+import { structToJson } from '@weft/xds-client';
 import type { ClientKind, ClientView } from '../contracts.js';
+import type { InboundWorkload } from '../translate/inbound-policies.js';
 
 /** The `node` of a DiscoveryRequest as proto-loader delivers it (snake_case, all optional). */
 export interface NodeMessage {
@@ -9,6 +11,8 @@ export interface NodeMessage {
   readonly user_agent_name?: string;
   readonly user_agent_version?: string;
   readonly client_features?: readonly string[];
+  /** google.protobuf.Struct as proto-loader delivers it. */
+  readonly metadata?: unknown;
   readonly locality?: {
     readonly region?: string;
     readonly zone?: string;
@@ -22,6 +26,24 @@ export interface ClientIdentity {
   readonly cluster: string;
   readonly userAgent: string;
   readonly view: ClientView;
+  /** Namespace (metadata NAMESPACE, default `default`) and labels (metadata LABELS). */
+  readonly workload: InboundWorkload;
+}
+
+/** The workload's namespace and labels from Istio's node metadata keys. */
+export function workloadOf(node: NodeMessage): InboundWorkload {
+  let meta: Record<string, unknown> = {};
+  try {
+    meta = node.metadata === undefined || node.metadata === null ? {} : structToJson(node.metadata);
+  } catch {
+    meta = {};
+  }
+  const ns = meta['NAMESPACE'];
+  const rawLabels = meta['LABELS'];
+  const labels: Record<string, string> = {};
+  if (typeof rawLabels === 'object' && rawLabels !== null && !Array.isArray(rawLabels))
+    for (const [k, v] of Object.entries(rawLabels)) if (typeof v === 'string') labels[k] = v;
+  return { namespace: typeof ns === 'string' && ns !== '' ? ns : 'default', labels };
 }
 
 /** `user_agent_name` Weft's own xds-client sends. */
@@ -53,6 +75,7 @@ export function identifyClient(node: NodeMessage | undefined): ClientIdentity {
     userAgent: [n.user_agent_name, n.user_agent_version]
       .filter((s) => s !== undefined && s !== '')
       .join('/'),
+    workload: workloadOf(n),
     view: {
       kind: classifyClientKind(n),
       locality: {

@@ -4,10 +4,28 @@ import { EventEmitter } from 'node:events';
 import { silentLogger, WeftError, type Logger, type XdsProtos } from '@weft/xds-client';
 import type { ClientView, XdsResourceSet } from '../contracts.js';
 import { EncodedResourceCache, type EncodedResourceCacheStats } from './encoded-resource-cache.js';
-import { createSnapshot, type Snapshot } from './snapshot.js';
+import { LISTENER_TYPE_URL } from '@weft/xds-client';
+import type { InboundWorkload } from '../translate/inbound-policies.js';
+import {
+  createSnapshot,
+  encodeSnapshotResource,
+  withExtraResources,
+  type Snapshot,
+  type SnapshotResource,
+} from './snapshot.js';
 
 /** Builds the resources for one client view. MUST be pure: called again for every view on update. */
 export type BuildResources = (view: ClientView) => XdsResourceSet;
+
+/**
+ * Builds a per-client Listener on request (inbound `grpc/server?...` names), or undefined when
+ * `name` is not one. MUST be pure for a given config.
+ */
+export type BuildInboundListener = (
+  name: string,
+  workload: InboundWorkload,
+  view: ClientView,
+) => Readonly<Record<string, unknown>> | undefined;
 
 /** Checks a built resource set; returns problems (empty = fine). Like go-control-plane's `Consistent()`. */
 export type CheckResources = (resources: XdsResourceSet, view: ClientView) => readonly string[];
@@ -53,6 +71,9 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
   readonly #check: CheckResources | undefined;
   readonly #logger: Logger;
   #build: BuildResources | undefined;
+  #buildInbound: BuildInboundListener | undefined;
+  /** Inbound Listeners of the current generation by (kind, workload, name). */
+  #inbound = new Map<string, SnapshotResource | null>();
   #generation = 0;
   #snapshots = new Map<string, Snapshot>();
   readonly #views = new Map<string, ClientView>();
@@ -114,7 +135,11 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
    * Replaces the build function. Every cached view and every `probeViews` entry is rebuilt and
    * checked; all must pass or nothing changes. Emits 'change' on success.
    */
-  update(build: BuildResources, probeViews: readonly ClientView[] = []): SnapshotUpdateResult {
+  update(
+    build: BuildResources,
+    probeViews: readonly ClientView[] = [],
+    buildInbound?: BuildInboundListener,
+  ): SnapshotUpdateResult {
     const views = new Map(this.#views);
     for (const v of probeViews) views.set(viewKey(v), v);
     const generation = this.#generation + 1;
@@ -132,11 +157,51 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
     }
     this.#encoded.commitBuild();
     this.#build = build;
+    this.#buildInbound = buildInbound;
+    this.#inbound = new Map();
     this.#generation = generation;
     this.#snapshots = next;
     for (const [key, view] of views) this.#views.set(key, view);
     this.emit('change', generation);
     return { ok: true, generation };
+  }
+
+  /**
+   * The view's snapshot plus the per-client inbound Listeners named in `names` (other names are
+   * ignored). Built on first request and cached by (view kind, namespace, labels, name) until the
+   * next generation; a build that fails is logged and left out (the client sees no such Listener).
+   */
+  withInbound(view: ClientView, workload: InboundWorkload, names: readonly string[]): Snapshot {
+    const base = this.get(view);
+    const build = this.#buildInbound;
+    if (build === undefined || names.length === 0) return base;
+    const extra: SnapshotResource[] = [];
+    for (const name of names) {
+      const key = JSON.stringify([
+        view.kind,
+        workload.namespace,
+        Object.entries(workload.labels).sort(),
+        name,
+      ]);
+      let r = this.#inbound.get(key);
+      if (r === undefined) {
+        r = null;
+        try {
+          const plain = build(name, workload, view);
+          if (plain !== undefined)
+            r = encodeSnapshotResource(this.#protos, LISTENER_TYPE_URL, name, plain);
+        } catch (err) {
+          this.#logger.error('inbound listener build failed', {
+            name,
+            namespace: workload.namespace,
+            error: WeftError.from(err).message,
+          });
+        }
+        this.#inbound.set(key, r);
+      }
+      if (r !== null) extra.push(r);
+    }
+    return withExtraResources(base, LISTENER_TYPE_URL, extra);
   }
 
   #buildOne(

@@ -65,6 +65,36 @@ function encodeResource(
   return { any, version: hash([typeUrl, any.value]) };
 }
 
+/** Encodes one resource (name + plain proto) as a snapshot resource. Throws if it does not fit. */
+export function encodeSnapshotResource(
+  protos: XdsProtos,
+  typeUrl: AdsTypeUrl,
+  name: string,
+  plain: Readonly<Record<string, unknown>>,
+): SnapshotResource {
+  return { name, ...encodeResource(protos, typeUrl, name, plain) };
+}
+
+/**
+ * A snapshot with `extra` resources added to one type (per-client resources such as inbound
+ * Listeners); the type's version covers them too. `base` is not modified.
+ */
+export function withExtraResources(
+  base: Snapshot,
+  typeUrl: AdsTypeUrl,
+  extra: readonly SnapshotResource[],
+): Snapshot {
+  if (extra.length === 0) return base;
+  const entry = base.types.get(typeUrl);
+  const byName = new Map(entry?.resources ?? []);
+  for (const r of extra) byName.set(r.name, r);
+  const sorted = new Map([...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const version = hash([typeUrl, ...[...sorted.values()].flatMap((r) => [r.name, r.version])]);
+  const types = new Map(base.types);
+  types.set(typeUrl, { version, resources: sorted });
+  return { generation: base.generation, types };
+}
+
 /**
  * Encodes a resource set. Versions are content hashes, so identical input yields identical
  * versions across rebuilds and processes (no push when nothing changed). Throws if a

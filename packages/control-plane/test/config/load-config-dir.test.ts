@@ -61,14 +61,14 @@ const CASES: readonly Case[] = [
     expected: { line: 2, resource: 'VirtualService/default/v', field: 'kind' },
   },
   {
-    name: 'rejects PeerAuthentication as not supported yet, naming the kind',
-    yaml: `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: p, namespace: shop }\nspec: {}\n`,
-    expected: { line: 2, resource: 'PeerAuthentication/shop/p', field: 'kind' },
+    name: 'rejects RequestAuthentication as not supported yet, naming the kind',
+    yaml: `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: { name: p, namespace: shop }\nspec: {}\n`,
+    expected: { line: 2, resource: 'RequestAuthentication/shop/p', field: 'kind' },
   },
   {
-    name: 'rejects AuthorizationPolicy as not supported yet',
-    yaml: `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: p }\nspec: {}\n`,
-    expected: { line: 2, resource: 'AuthorizationPolicy/default/p', field: 'kind' },
+    name: 'rejects an AuthorizationPolicy with action CUSTOM (external authorization)',
+    yaml: `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: p }\nspec:\n  action: CUSTOM\n`,
+    expected: { line: 5, resource: 'AuthorizationPolicy/default/p', field: 'spec.action' },
   },
   {
     name: 'requires metadata.name',
@@ -343,6 +343,7 @@ describe('loadConfigDir', () => {
         trustDomain: 'example.org',
         connectTimeoutMs: 2000,
         certificateTtlMs: 43_200_000,
+        rootNamespace: 'weft-system',
       });
       assert.ok(Object.isFrozen(model));
 

@@ -18,6 +18,8 @@ import type { FaultUpdate } from './http-fault.js';
 import { decodeHttpFault } from './http-fault.js';
 import type { LocalRateLimitUpdate } from './http-local-rate-limit.js';
 import { decodeLocalRateLimit } from './http-local-rate-limit.js';
+import type { RbacUpdate } from './http-rbac.js';
+import { decodeRbac } from './http-rbac.js';
 import type { DecodeContext } from './xds-resource-type.js';
 
 /** envoy.extensions.filters.http.rbac.v3.RBAC (listener level). */
@@ -33,13 +35,13 @@ const FILTER_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.Filter
 
 /**
  * A known filter's decoded config. Fault and local rate-limit configs are fully decoded and
- * validated; RBAC configs are kept as their decoded proto objects (snake_case) for the SDK.
+ * validated, RBAC configs into a policy tree (RBACPerRoute: its `rbac`; none = enforce nothing).
  * `disabled` comes only from a per-route FilterConfig with `disabled: true`.
  */
 export type HttpFilterConfigUpdate =
   | { readonly kind: 'router' }
   | { readonly kind: 'fault'; readonly fault: FaultUpdate }
-  | { readonly kind: 'rbac'; readonly config: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'rbac'; readonly rbac: RbacUpdate }
   | { readonly kind: 'local_ratelimit'; readonly config: LocalRateLimitUpdate }
   | { readonly kind: 'disabled' };
 
@@ -91,7 +93,15 @@ function decodeKnown(
       kind: 'local_ratelimit',
       config: decodeLocalRateLimit(decoded, perRoute, path, issues, ctx),
     };
-  return { kind: 'rbac', config: decoded };
+  if (perRoute) {
+    const inner = message(decoded, 'rbac');
+    return {
+      kind: 'rbac',
+      rbac:
+        inner === undefined ? { rules: undefined } : decodeRbac(inner, join(path, 'rbac'), issues),
+    };
+  }
+  return { kind: 'rbac', rbac: decodeRbac(decoded, path, issues) };
 }
 
 /**

@@ -19,6 +19,8 @@ import {
   tryDecodeAny,
 } from './decode-helpers.js';
 import type { HttpFilterUpdate } from './http-filters.js';
+import type { ServerListenerUpdate } from './server-listener.js';
+import { decodeServerListener } from './server-listener.js';
 import { decodeHttpFilters } from './http-filters.js';
 import type { RouteConfigurationUpdate } from './route-configuration-resource-type.js';
 import { decodeRouteConfigurationMessage } from './route-configuration-resource-type.js';
@@ -37,6 +39,11 @@ export interface ListenerUpdate {
   readonly httpFilters: readonly HttpFilterUpdate[];
   /** HCM `common_http_protocol_options.max_stream_duration` in ms; undefined when unset. */
   readonly maxStreamDurationMs: number | undefined;
+  /**
+   * Present for a server-side (inbound) Listener (no api_listener; gRFC A36). Its routeSource
+   * and httpFilters are then unused (empty): each filter chain carries its own.
+   */
+  readonly server?: ServerListenerUpdate;
 }
 
 function decodeHcm(
@@ -97,8 +104,14 @@ export class ListenerResourceType implements XdsResourceType<ListenerUpdate> {
       };
       const api = message(msg, 'api_listener');
       if (api === undefined) {
-        issues.add('api_listener', 'required (only client-side api_listeners are supported)');
-        return empty;
+        if (message(msg, 'address') === undefined) {
+          issues.add(
+            'api_listener',
+            'required (or address and filter_chains for a server listener)',
+          );
+          return empty;
+        }
+        return deepFreeze({ ...empty, server: decodeServerListener(msg, issues, ctx) });
       }
       const any = anyField(api, 'api_listener');
       const path = 'api_listener.api_listener';

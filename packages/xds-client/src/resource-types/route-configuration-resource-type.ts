@@ -109,7 +109,7 @@ function decodePathMatch(m: ProtoObject, path: string, issues: IssueCollector): 
   }
 }
 
-function decodeHeaderMatcher(
+export function decodeHeaderMatcher(
   h: ProtoObject,
   path: string,
   issues: IssueCollector,

@@ -99,9 +99,14 @@ describe('ListenerResourceType', () => {
 
     const invalid: { name: string; raw: Record<string, unknown>; path: string }[] = [
       {
-        name: 'a listener without api_listener',
-        raw: { name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 80 } } },
+        name: 'a listener without api_listener or address',
+        raw: { name: 'l' },
         path: 'api_listener',
+      },
+      {
+        name: 'a server listener without filter chains',
+        raw: { name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 80 } } },
+        path: 'filter_chains',
       },
       {
         name: 'an api_listener that is not an HCM',

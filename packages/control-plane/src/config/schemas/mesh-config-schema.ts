@@ -9,6 +9,11 @@ export const meshConfigSpecSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'expected a DNS-like trust domain' })
     .optional(),
+  /** Namespace whose selector-less PeerAuthentication / AuthorizationPolicy apply mesh-wide. */
+  rootNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a namespace name' })
+    .optional(),
   defaults: z
     .strictObject({
       connectTimeout: durationMs(1).optional(),
