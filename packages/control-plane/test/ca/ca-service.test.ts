@@ -11,13 +11,12 @@ import {
   type ServiceError,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
-import { ConfigError, loadXdsProtos } from '@weft/xds-client';
+import { ConfigError, createWorkloadCsr, loadXdsProtos } from '@weft/xds-client';
 import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { CaDocument, CertificateRefusedEvent } from '../../src/ca/mesh-ca.js';
 import { CONTROL_PLANE_CHANNELS } from '../../src/control-plane-channels.js';
-import { createWorkloadCsr } from '../../src/ca/workload-key.js';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import { makeConfigDir, removeDir, serviceEntryYaml } from '../helpers/config-dir.js';
 import { scrape, valueOf } from '../helpers/prometheus-text.js';
