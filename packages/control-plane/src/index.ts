@@ -38,7 +38,7 @@ export type {
 export type { JoinTokenClaims } from './ca/join-token.js';
 export { CA_SERVICE_NAME } from './ca/ca-service.js';
 export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
-export { createWorkloadCsr } from './ca/workload-key.js';
+export { createWorkloadCsr } from '@weft/xds-client';
 export { inspectCertificates } from './ca/inspect-certificates.js';
 export type { CertificateInspection, InspectedCertificate } from './ca/inspect-certificates.js';
 export type { ControlPlaneChannelEvent } from './control-plane-channels.js';
