@@ -4,8 +4,18 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-client';
-import type { TimerHandle } from '@weft/xds-client';
+import {
+  WeftError,
+  XdsClient,
+  createDefaultResourceTypes,
+  serverListenerName,
+} from '@weft/xds-client';
+import type { ListenerUpdate, TimerHandle, XdsResourceType } from '@weft/xds-client';
+import { InboundGuard } from './security/inbound-guard.js';
+import {
+  InboundSecurityStats,
+  registerInboundSecurityMetrics,
+} from './security/inbound-security-stats.js';
 import { fetch as undiciFetch } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
@@ -65,6 +75,10 @@ class WeftMesh implements Mesh {
   private readonly registry = new Registry();
   /** Istio metrics and access log; undefined when both are off. */
   private readonly telemetry: MeshTelemetry | undefined;
+  /** LDS type registered with the client (inbound listeners are watched with it too). */
+  private readonly listenerType: XdsResourceType<ListenerUpdate>;
+  /** Connections, handshake failures and RBAC decisions of every served port. */
+  private readonly inboundSecurity = new InboundSecurityStats();
 
   get admin(): MeshAdminAddress | undefined {
     return this.adminServer?.address;
@@ -78,6 +92,7 @@ class WeftMesh implements Mesh {
     this.nodeId = bootstrap.node.id;
     const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
       createDefaultResourceTypes();
+    this.listenerType = listener;
     this.client = new XdsClient({
       bootstrap,
       resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration],
@@ -230,16 +245,33 @@ class WeftMesh implements Mesh {
     const address = options.address ?? '127.0.0.1';
     // Tracing outermost (x-request-id, a server span per request whose context outbound calls
     // made while handling it inherit), then Istio metrics / access log (reporter=destination).
+    // RBAC innermost but for the handler, so denied requests are counted and traced as 403s.
+    const server: Server = createServer();
+    const guard = new InboundGuard({
+      server,
+      source: this.client,
+      listenerType: this.listenerType,
+      certificates: options.certificates,
+      stats: this.inboundSecurity,
+      logger: this.options.logger,
+      clock: this.options.clock,
+      readyTimeoutMs: this.options.readyTimeoutMs,
+    });
     const counted =
       this.telemetry === undefined
-        ? listener
-        : this.telemetry.wrapServer(listener, options.service);
-    const server: Server = createServer(this.tracing.serverListener(counted, options.service));
+        ? guard.wrap(listener)
+        : this.telemetry.wrapServer(guard.wrap(listener), options.service);
+    server.on('request', this.tracing.serverListener(counted, options.service));
     server.listen(options.port, options.host ?? address);
     await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const bound = server.address() as AddressInfo;
+    const port = bound.port;
     let registration: Registration;
     try {
+      // Fail-closed: the port's security policy must be known before the endpoint is announced
+      // (connections arriving earlier are held unread).
+      guard.watch(serverListenerName(bound.address, port));
+      await guard.ready();
       registration = await this.register({
         service: options.service,
         port,
@@ -249,6 +281,7 @@ class WeftMesh implements Mesh {
         ...(options.servicePort === undefined ? {} : { servicePort: options.servicePort }),
       });
     } catch (err) {
+      guard.close();
       server.close();
       throw err;
     }
@@ -265,6 +298,7 @@ class WeftMesh implements Mesh {
             this.options.clock.setTimeout(resolve, drainMs);
           });
         }
+        guard.close();
         await new Promise<void>((resolve) => {
           server.close(() => {
             resolve();
@@ -309,6 +343,7 @@ class WeftMesh implements Mesh {
         errors: 0,
       },
       tracing: this.tracing.stats(),
+      inboundSecurity: this.inboundSecurity.snapshot(),
     };
   }
 
@@ -333,6 +368,7 @@ class WeftMesh implements Mesh {
       this.state === 'open' ? this.client.status() : undefined,
     );
     if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
+    registerInboundSecurityMetrics(metrics, () => this.inboundSecurity.snapshot());
     try {
       this.adminServer = await MeshAdminServer.listen(
         {

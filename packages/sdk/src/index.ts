@@ -45,6 +45,11 @@ export type {
 export { LOCAL_RATE_LIMITED_BODY } from './filters/local-rate-limit.js';
 export type { LocalRateLimitStats, LocalRateLimitScopeStats } from './filters/local-rate-limit.js';
 export type {
+  InboundSecurityStatsSnapshot,
+  InboundHandshakeFailureReason,
+  RbacDecisionCount,
+} from './security/inbound-security-stats.js';
+export type {
   WorkloadCertificates,
   WorkloadTlsMaterial,
 } from './security/workload-certificates.js';

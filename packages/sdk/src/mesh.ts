@@ -12,6 +12,8 @@ import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 import type { TracingStats } from './tracing/mesh-tracing.js';
+import type { InboundSecurityStatsSnapshot } from './security/inbound-security-stats.js';
+import type { WorkloadCertificates } from './security/workload-certificates.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -32,6 +34,12 @@ export interface MeshServeOptions {
    * move off it before its connections close (Istio's drain duration). Default 1000.
    */
   readonly drainMs?: number;
+  /**
+   * The certificate and trust bundle for inbound mTLS (PeerAuthentication STRICT / PERMISSIVE).
+   * Default: none, so mTLS connections are refused and counted (`no_server_certificate`).
+   * @experimental until the mesh's own certificate agent is the default.
+   */
+  readonly certificates?: WorkloadCertificates;
 }
 
 /** A server started by `mesh.serve()` and registered with the control plane. */
@@ -68,6 +76,8 @@ export interface MeshStats {
   readonly telemetry: MeshTelemetryStats;
   /** Tracing: whether on, which provider, spans started. */
   readonly tracing: TracingStats;
+  /** Inbound mTLS and RBAC of served ports: connections, handshake failures by reason, decisions. */
+  readonly inboundSecurity: InboundSecurityStatsSnapshot;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */

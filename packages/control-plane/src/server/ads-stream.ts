@@ -98,6 +98,8 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
   protected abstract hasType(typeUrl: AdsTypeUrl): boolean;
   /** Sends the type's resources if they changed for this client. */
   protected abstract pushType(typeUrl: AdsTypeUrl): void;
+  /** The names the client subscribes to by name (also alongside a wildcard). */
+  protected abstract namedSubscriptions(typeUrl: AdsTypeUrl): readonly string[];
 
   /** Known once the first request arrived. */
   get identity(): ClientIdentity | undefined {
@@ -197,11 +199,9 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
    */
   protected snapshot(): Snapshot {
     const identity = this.#identity ?? identifyClient(undefined);
-    const subscribed = this.status.get(LISTENER_TYPE_URL)?.subscribed;
-    const inbound =
-      subscribed === undefined || subscribed === '*'
-        ? []
-        : subscribed.filter((n) => parseServerListenerName(n) !== undefined);
+    const inbound = this.namedSubscriptions(LISTENER_TYPE_URL).filter(
+      (n) => parseServerListenerName(n) !== undefined,
+    );
     if (inbound.length === 0) return this.host.cache.get(identity.view);
     return this.host.cache.withInbound(identity.view, identity.workload, inbound);
   }

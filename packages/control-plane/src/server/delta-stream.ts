@@ -57,6 +57,10 @@ export class DeltaStream extends AdsStream<
     return this.#types.has(typeUrl);
   }
 
+  protected override namedSubscriptions(typeUrl: AdsTypeUrl): readonly string[] {
+    return [...(this.#types.get(typeUrl)?.subscribed ?? [])];
+  }
+
   protected override pushType(typeUrl: AdsTypeUrl): void {
     this.#respond(typeUrl, new Set());
   }

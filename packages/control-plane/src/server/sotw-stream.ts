@@ -50,6 +50,10 @@ export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResp
     return this.#types.has(typeUrl);
   }
 
+  protected override namedSubscriptions(typeUrl: AdsTypeUrl): readonly string[] {
+    return [...(this.#types.get(typeUrl)?.names ?? [])];
+  }
+
   protected override pushType(typeUrl: AdsTypeUrl): void {
     this.#respond(typeUrl, false);
   }

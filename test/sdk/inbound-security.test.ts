@@ -1,0 +1,364 @@
+// Issue 5, data plane part 2 (inbound): PeerAuthentication and AuthorizationPolicy end to end. A
+// real `weft control-plane` process serves per-workload inbound Listeners; createMesh +
+// mesh.serve() servers in several namespaces enforce them; clients are plain undici with and
+// without client certificates (all CA material is generated here, including a second CA and
+// expired / not-yet-valid leaves). A table of AuthorizationPolicy cases, then the mTLS modes.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
+import { Agent, request } from 'undici';
+import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import { createTestCa, fixedCertificates, issueLeaf, type TestLeaf } from '../helpers/test-pki.js';
+
+const HOUR = 3_600_000;
+
+async function freePort(): Promise<number> {
+  const s = createNetServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+function policyYaml(port: number): string {
+  const ap = (ns: string, name: string, spec: string): string =>
+    `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: ${name}, namespace: ${ns} }\nspec:\n${spec}`;
+  const pa = (ns: string, mode: string): string =>
+    `apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: ${ns} }\nspec:\n  mtls: { mode: ${mode} }\n`;
+  return [
+    ap(
+      'shop',
+      'deny-admin',
+      "  action: DENY\n  rules:\n    - to: [{ operation: { paths: ['/admin*'] } }]\n",
+    ),
+    ap(
+      'shop',
+      'deny-blocked',
+      "  action: DENY\n  rules:\n    - when: [{ key: 'request.headers[x-block]', values: ['yes'] }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-front-reads',
+      "  selector: { matchLabels: { app: api } }\n  rules:\n    - from: [{ source: { namespaces: [front] } }]\n      to: [{ operation: { methods: [GET], paths: ['/items*', '/admin*'] } }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-health',
+      "  rules:\n    - to: [{ operation: { methods: [GET], paths: ['/health'] } }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-web-json',
+      "  rules:\n    - from: [{ source: { principals: ['cluster.local/ns/front/sa/web'] } }]\n      to: [{ operation: { paths: ['*.json'] } }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-ops-writes',
+      "  rules:\n    - from: [{ source: { principals: ['cluster.local/ns/ops/sa/admin'] } }]\n      to: [{ operation: { methods: [POST, DELETE], notPaths: ['/items/locked'] } }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-canary',
+      "  rules:\n    - to: [{ operation: { paths: ['/canary'] } }]\n      when: [{ key: 'request.headers[x-canary]', values: ['true'] }]\n",
+    ),
+    ap(
+      'shop',
+      'allow-ports',
+      `  rules:\n    - to: [{ operation: { ports: ['${port}'], paths: ['/this-port'] } }]\n    - to: [{ operation: { ports: ['1'], paths: ['/other-port'] } }]\n`,
+    ),
+    ap('shop', 'audit-everything', '  action: AUDIT\n  rules: [{}]\n'),
+    ap('locked', 'allow-nothing', '  {}\n'),
+    ap('audited', 'audit-only', '  action: AUDIT\n  rules: [{}]\n'),
+    pa('strict', 'STRICT'),
+    pa('plain', 'DISABLE'),
+  ].join('---\n');
+}
+
+interface Served {
+  readonly mesh: Mesh;
+  readonly server: MeshServer;
+  readonly port: number;
+}
+
+describe('inbound security: PeerAuthentication + AuthorizationPolicy through mesh.serve', function () {
+  this.timeout(120_000);
+  let dir = '';
+  let cp: ControlPlaneProcess | undefined;
+  const ca = createTestCa('weft-test');
+  const otherCa = createTestCa('someone-else');
+  const web = issueLeaf(ca, 'front', 'web');
+  const other = issueLeaf(ca, 'other', 'robot');
+  const admin = issueLeaf(ca, 'ops', 'admin');
+  const foreign = issueLeaf(otherCa, 'front', 'web');
+  const expired = issueLeaf(ca, 'front', 'web', {
+    notBeforeMs: Date.now() - 3 * HOUR,
+    notAfterMs: Date.now() - HOUR,
+  });
+  const notYet = issueLeaf(ca, 'front', 'web', {
+    notBeforeMs: Date.now() + HOUR,
+    notAfterMs: Date.now() + 3 * HOUR,
+  });
+  const servers = new Map<string, Served>();
+  let shopPort = 0;
+
+  async function serveIn(namespace: string, port = 0): Promise<Served> {
+    const mesh = await createMesh({
+      controlPlane: `127.0.0.1:${cp!.xdsPort}`,
+      node: { id: `api-${namespace}`, locality: { region: 'r', zone: 'z' } },
+      workload: { name: 'api', namespace, serviceAccount: 'api', labels: { app: 'api' } },
+      env: {},
+    });
+    const serverLeaf = issueLeaf(ca, namespace, 'api');
+    const server = await mesh.serve(
+      (req, res) => {
+        res.end(`ok ${req.method} ${req.url}`);
+      },
+      {
+        service: `api-${namespace}`,
+        port,
+        certificates: fixedCertificates(serverLeaf),
+        drainMs: 0,
+      },
+    );
+    const served = { mesh, server, port: server.port };
+    servers.set(namespace, served);
+    return served;
+  }
+
+  before(async () => {
+    shopPort = await freePort();
+    dir = await mkdtemp(join(tmpdir(), 'weft-inbound-'));
+    await writeFile(join(dir, 'policies.yaml'), policyYaml(shopPort));
+    cp = await startControlPlaneProcess(dir);
+    for (const ns of ['open', 'locked', 'audited', 'strict', 'plain']) await serveIn(ns);
+    await serveIn('shop', shopPort);
+  });
+
+  after(async () => {
+    for (const s of servers.values()) await s.mesh.close();
+    await cp?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** One request; the status, or the error code when the connection was refused. */
+  async function call(
+    namespace: string,
+    path: string,
+    options: {
+      method?: string;
+      leaf?: TestLeaf | 'no-cert';
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<number | string> {
+    const s = servers.get(namespace);
+    assert.ok(s !== undefined);
+    const tls = options.leaf !== undefined;
+    const agent = new Agent({
+      connect: tls
+        ? {
+            ca: [ca.certPem],
+            checkServerIdentity: () => undefined,
+            ...(options.leaf === 'no-cert'
+              ? {}
+              : { cert: options.leaf!.certPem, key: options.leaf!.keyPem }),
+          }
+        : {},
+    });
+    try {
+      const res = await request(`${tls ? 'https' : 'http'}://127.0.0.1:${s.port}${path}`, {
+        method: (options.method ?? 'GET') as 'GET',
+        headers: options.headers ?? {},
+        dispatcher: agent,
+      });
+      const body = await res.body.text();
+      if (res.statusCode === 403) assert.equal(body, 'RBAC: access denied');
+      return res.statusCode;
+    } catch (err) {
+      return (err as { code?: string }).code ?? 'error';
+    } finally {
+      await agent.close();
+    }
+  }
+
+  const CASES: {
+    name: string;
+    ns: string;
+    path: string;
+    method?: string;
+    leaf?: 'web' | 'other' | 'admin';
+    headers?: Record<string, string>;
+    expected: number;
+  }[] = [
+    {
+      name: 'ALLOW by source namespace + method + path prefix',
+      ns: 'shop',
+      path: '/items/1',
+      leaf: 'web',
+      expected: 200,
+    },
+    {
+      name: 'a namespaces rule needs an authenticated peer (plaintext denied)',
+      ns: 'shop',
+      path: '/items/1',
+      expected: 403,
+    },
+    {
+      name: 'methods: POST is not in [GET]',
+      ns: 'shop',
+      path: '/items/1',
+      method: 'POST',
+      leaf: 'web',
+      expected: 403,
+    },
+    {
+      name: 'DENY overrides ALLOW (path prefix /admin*)',
+      ns: 'shop',
+      path: '/admin/users',
+      leaf: 'web',
+      expected: 403,
+    },
+    { name: 'exact path allows exactly /health', ns: 'shop', path: '/health', expected: 200 },
+    { name: 'exact path does not allow /healthz', ns: 'shop', path: '/healthz', expected: 403 },
+    {
+      name: 'suffix path *.json for the right principal',
+      ns: 'shop',
+      path: '/report.json',
+      leaf: 'web',
+      expected: 200,
+    },
+    {
+      name: 'principals: another service account is denied',
+      ns: 'shop',
+      path: '/report.json',
+      leaf: 'other',
+      expected: 403,
+    },
+    {
+      name: 'notPaths: ops admin may DELETE other items',
+      ns: 'shop',
+      path: '/items/2',
+      method: 'DELETE',
+      leaf: 'admin',
+      expected: 200,
+    },
+    {
+      name: 'notPaths: ops admin may not DELETE /items/locked',
+      ns: 'shop',
+      path: '/items/locked',
+      method: 'DELETE',
+      leaf: 'admin',
+      expected: 403,
+    },
+    {
+      name: 'DENY when request.headers[x-block]',
+      ns: 'shop',
+      path: '/items/1',
+      leaf: 'web',
+      headers: { 'x-block': 'yes' },
+      expected: 403,
+    },
+    {
+      name: 'ALLOW when request.headers[x-canary] matches',
+      ns: 'shop',
+      path: '/canary',
+      headers: { 'x-canary': 'true' },
+      expected: 200,
+    },
+    {
+      name: 'ALLOW when: a missing header does not match',
+      ns: 'shop',
+      path: '/canary',
+      expected: 403,
+    },
+    { name: 'ports: the server port matches', ns: 'shop', path: '/this-port', expected: 200 },
+    { name: 'ports: another port does not', ns: 'shop', path: '/other-port', expected: 403 },
+    {
+      name: 'no policy in the namespace: allowed',
+      ns: 'open',
+      path: '/anything',
+      method: 'DELETE',
+      expected: 200,
+    },
+    {
+      name: 'an ALLOW policy with no rules denies everything',
+      ns: 'locked',
+      path: '/anything',
+      leaf: 'web',
+      expected: 403,
+    },
+    { name: 'AUDIT alone does not block', ns: 'audited', path: '/anything', expected: 200 },
+  ];
+  const LEAVES = { web, other, admin };
+
+  for (const c of CASES) {
+    it(`${c.expected === 200 ? 'allows' : 'denies'}: ${c.name}`, async () => {
+      const got = await call(c.ns, c.path, {
+        ...(c.method === undefined ? {} : { method: c.method }),
+        ...(c.leaf === undefined ? {} : { leaf: LEAVES[c.leaf] }),
+        ...(c.headers === undefined ? {} : { headers: c.headers }),
+      });
+      assert.equal(got, c.expected);
+    });
+  }
+
+  it('counts decisions per policy and logs audits (mesh.stats)', () => {
+    const shop = servers.get('shop')!.mesh.stats().inboundSecurity;
+    const find = (policy: string, result: string): number =>
+      shop.rbac.find((d) => d.policy === policy && d.result === result)?.count ?? 0;
+    assert.ok(find('ns[shop]-policy[deny-admin]-rule[0]', 'denied') >= 1);
+    assert.ok(find('ns[shop]-policy[allow-front-reads]-rule[0]', 'allowed') >= 1);
+    assert.ok(find('ns[shop]-policy[audit-everything]-rule[0]', 'logged') >= 1);
+    const audited = servers.get('audited')!.mesh.stats().inboundSecurity;
+    assert.ok((audited.rbac.find((d) => d.action === 'AUDIT')?.count ?? 0) >= 1);
+  });
+
+  describe('PeerAuthentication', () => {
+    it('STRICT accepts a client certificate from the mesh CA', async () => {
+      assert.equal(await call('strict', '/x', { leaf: web }), 200);
+      assert.ok(servers.get('strict')!.mesh.stats().inboundSecurity.connections.mtls >= 1);
+    });
+
+    it('STRICT rejects plaintext', async () => {
+      assert.notEqual(await call('strict', '/x'), 200);
+      assert.ok(
+        (servers.get('strict')!.mesh.stats().inboundSecurity.handshakeFailures.plaintext_rejected ??
+          0) >= 1,
+      );
+    });
+
+    for (const [what, leaf, reason] of [
+      ['no client certificate', 'no-cert', 'no_certificate'],
+      ['a certificate from another CA', foreign, 'untrusted_ca'],
+      ['an expired certificate', expired, 'expired'],
+      ['a certificate not yet valid', notYet, 'not_yet_valid'],
+    ] as const) {
+      it(`STRICT rejects ${what}, counted as ${reason}`, async () => {
+        const before =
+          servers.get('strict')!.mesh.stats().inboundSecurity.handshakeFailures[reason] ?? 0;
+        assert.notEqual(await call('strict', '/x', { leaf }), 200);
+        const after =
+          servers.get('strict')!.mesh.stats().inboundSecurity.handshakeFailures[reason] ?? 0;
+        assert.equal(after, before + 1);
+      });
+    }
+
+    it('PERMISSIVE (the default) accepts mTLS and plaintext on one port', async () => {
+      assert.equal(await call('open', '/x', { leaf: web }), 200);
+      assert.equal(await call('open', '/x'), 200);
+    });
+
+    it('DISABLE serves plaintext and refuses TLS', async () => {
+      assert.equal(await call('plain', '/x'), 200);
+      assert.notEqual(await call('plain', '/x', { leaf: web }), 200);
+      assert.ok(
+        (servers.get('plain')!.mesh.stats().inboundSecurity.handshakeFailures.tls_rejected ?? 0) >=
+          1,
+      );
+    });
+  });
+});
