@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { Agent, request } from 'undici';
-import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import {
+  eventually,
+  startControlPlaneProcess,
+  writeFileAtomic,
+  type ControlPlaneProcess,
+} from '../helpers/processes.js';
 import { createTestCa, fixedCertificates, issueLeaf, type TestLeaf } from '../helpers/test-pki.js';
 
 const HOUR = 3_600_000;
@@ -317,6 +322,15 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
     assert.ok((audited.rbac.find((d) => d.action === 'AUDIT')?.count ?? 0) >= 1);
   });
 
+  it("shows the workload's inbound listener in the control plane's /config_dump (ACKed)", async () => {
+    const res = await fetch(`http://127.0.0.1:${cp!.adminPort}/config_dump?node=api-shop`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.includes(`grpc/server?xds.resource.listening_address=127.0.0.1:${shopPort}`));
+    assert.ok(text.includes('ns[shop]-policy[deny-admin]-rule[0]'));
+    assert.ok(!text.includes('NACKED'));
+  });
+
   describe('PeerAuthentication', () => {
     it('STRICT accepts a client certificate from the mesh CA', async () => {
       assert.equal(await call('strict', '/x', { leaf: web }), 200);
@@ -359,6 +373,47 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
         (servers.get('plain')!.mesh.stats().inboundSecurity.handshakeFailures.tls_rejected ?? 0) >=
           1,
       );
+    });
+  });
+
+  describe('policy changes', () => {
+    it('re-pushes the inbound listener when a policy changes: STRICT in open, then back', async () => {
+      const strictOpen =
+        'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: open }\nspec:\n  mtls: { mode: STRICT }\n';
+      await writeFileAtomic(join(dir, 'open-strict.yaml'), strictOpen);
+      await eventually(
+        async () => ((await call('open', '/x')) !== 200 ? true : undefined),
+        20_000,
+        'open to refuse plaintext',
+      );
+      assert.equal(await call('open', '/x', { leaf: web }), 200);
+      await rm(join(dir, 'open-strict.yaml'));
+      await eventually(
+        async () => ((await call('open', '/x')) === 200 ? true : undefined),
+        20_000,
+        'open to accept plaintext again',
+      );
+    });
+
+    it('a config the control plane rejects leaves the last good policy in force', async () => {
+      await writeFileAtomic(
+        join(dir, 'bad.yaml'),
+        'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: bad, namespace: open }\nspec:\n  action: CUSTOM\n',
+      );
+      try {
+        await eventually(
+          async () => {
+            const res = await fetch(`http://127.0.0.1:${cp!.adminPort}/config`);
+            const text = await res.text();
+            return text.includes('CUSTOM') ? true : undefined;
+          },
+          20_000,
+          'the rejection to show in /config',
+        );
+        assert.equal(await call('open', '/x'), 200);
+      } finally {
+        await rm(join(dir, 'bad.yaml'));
+      }
     });
   });
 });
