@@ -117,6 +117,7 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
       node: { id: `api-${namespace}`, locality: { region: 'r', zone: 'z' } },
       workload: { name: 'api', namespace, serviceAccount: 'api', labels: { app: 'api' } },
       env: {},
+      admin: { port: 0 },
     });
     const serverLeaf = issueLeaf(ca, namespace, 'api');
     const server = await mesh.serve(
@@ -331,6 +332,31 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
     assert.ok(!text.includes('NACKED'));
   });
 
+  it('exports decisions, handshake failures and Istio peer labels on the admin /metrics', async () => {
+    const metrics = async (ns: string): Promise<string> => {
+      const admin = servers.get(ns)!.mesh.admin;
+      assert.ok(admin !== undefined);
+      return await (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text();
+    };
+    const shop = await metrics('shop');
+    assert.match(
+      shop,
+      /weft_sdk_rbac_decisions_total\{policy="ns\[shop\]-policy\[deny-admin\]-rule\[0\]",action="DENY",result="denied"[^}]*\} [1-9]/,
+    );
+    assert.match(
+      shop,
+      /istio_requests_total\{[^}]*source_principal="cluster.local\/ns\/front\/sa\/web"[^}]*response_code="200"[^}]*connection_security_policy="mutual_tls"[^}]*\}/,
+    );
+    assert.match(
+      shop,
+      /istio_requests_total\{[^}]*response_code="403"[^}]*response_flags="RBAC"[^}]*\}/,
+    );
+    assert.match(
+      shop,
+      /istio_requests_total\{[^}]*source_principal="unknown"[^}]*connection_security_policy="none"[^}]*\}/,
+    );
+  });
+
   describe('PeerAuthentication', () => {
     it('STRICT accepts a client certificate from the mesh CA', async () => {
       assert.equal(await call('strict', '/x', { leaf: web }), 200);
@@ -364,6 +390,25 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
     it('PERMISSIVE (the default) accepts mTLS and plaintext on one port', async () => {
       assert.equal(await call('open', '/x', { leaf: web }), 200);
       assert.equal(await call('open', '/x'), 200);
+    });
+
+    it('exports handshake failures by reason with direction="inbound"', async () => {
+      const admin = servers.get('strict')!.mesh.admin;
+      assert.ok(admin !== undefined);
+      const text = await (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text();
+      for (const reason of [
+        'no_certificate',
+        'untrusted_ca',
+        'expired',
+        'not_yet_valid',
+        'plaintext_rejected',
+      ])
+        assert.match(
+          text,
+          new RegExp(
+            `weft_sdk_tls_handshake_failures_total\\{reason="${reason}",direction="inbound"[^}]*\\} [1-9]`,
+          ),
+        );
     });
 
     it('DISABLE serves plaintext and refuses TLS', async () => {

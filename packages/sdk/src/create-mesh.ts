@@ -260,7 +260,9 @@ class WeftMesh implements Mesh {
     const counted =
       this.telemetry === undefined
         ? guard.wrap(listener)
-        : this.telemetry.wrapServer(guard.wrap(listener), options.service);
+        : this.telemetry.wrapServer(guard.wrap(listener), options.service, (req, res) =>
+            guard.facts(req, res),
+          );
     server.on('request', this.tracing.serverListener(counted, options.service));
     server.listen(options.port, options.host ?? address);
     await once(server, 'listening');

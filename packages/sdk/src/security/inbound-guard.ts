@@ -22,6 +22,7 @@ import {
   type TimerHandle,
   type XdsResourceType,
 } from '@weft/xds-client';
+import type { InboundRequestFacts } from '../telemetry/mesh-telemetry.js';
 import type { WorkloadCertificates, WorkloadTlsMaterial } from './workload-certificates.js';
 import type {
   InboundHandshakeFailureReason,
@@ -130,6 +131,8 @@ export class InboundGuard {
   /** Accepted sockets whose first byte has not arrived (the http server does not know them yet). */
   readonly #sniffing = new Set<Socket>();
   readonly #info = new WeakMap<Socket, InboundConnectionInfo>();
+  /** Responses this guard wrote as RBAC denials (response flag RBAC). */
+  readonly #denied = new WeakSet<ServerResponse>();
   #listener: ServerListenerUpdate | undefined = undefined;
   #chains: { tls: ActiveChain | undefined; plaintext: ActiveChain | undefined } = {
     tls: undefined,
@@ -216,6 +219,17 @@ export class InboundGuard {
     return this.#info.get(socket);
   }
 
+  /** The facts telemetry labels an inbound request with (peer, mTLS, RBAC flag). */
+  facts(req: IncomingMessage, res: ServerResponse): InboundRequestFacts | undefined {
+    const info = this.#info.get(req.socket);
+    if (info === undefined) return undefined;
+    return {
+      principal: info.principal,
+      mtls: info.mtls,
+      responseFlag: this.#denied.has(res) ? 'RBAC' : undefined,
+    };
+  }
+
   /** Wraps a request listener with RBAC: a denied request gets 403 `RBAC: access denied`. */
   wrap(listener: RequestListener): RequestListener {
     return (req: IncomingMessage, res: ServerResponse): void => {
@@ -228,6 +242,7 @@ export class InboundGuard {
         listener(req, res);
         return;
       }
+      this.#denied.add(res);
       const body = 'RBAC: access denied';
       res.writeHead(403, {
         'content-type': 'text/plain',

@@ -70,6 +70,21 @@ export interface IstioRequestRecord {
   readonly durationMs: number;
   readonly requestBytes: number;
   readonly responseBytes: number;
+  /**
+   * Destination side: the downstream peer as the inbound guard saw it (SPIFFE id on mTLS).
+   * Absent: unknown peer, connection_security_policy `none`.
+   */
+  readonly peer?: { readonly principal: string | undefined; readonly mtls: boolean };
+}
+
+/** `spiffe://TD/ns/NS/sa/SA` → `TD/ns/NS/sa/SA` (Istio's principal label) and NS. */
+function principalParts(spiffeId: string | undefined): { principal: string; namespace: string } {
+  if (spiffeId === undefined) return { principal: UNKNOWN, namespace: UNKNOWN };
+  const principal = spiffeId.startsWith('spiffe://')
+    ? spiffeId.slice('spiffe://'.length)
+    : spiffeId;
+  const m = /\/ns\/([^/]+)\//.exec(principal);
+  return { principal, namespace: m?.[1] ?? UNKNOWN };
 }
 
 export interface IstioMetricsOptions {
@@ -257,7 +272,9 @@ export class IstioMetrics {
 
   /** Counts one finished request: a few additions on the series of its label set. */
   record(r: IstioRequestRecord): void {
-    const key = `${r.reporter}|${r.protocol}|${r.host}|${r.responseCode}|${r.grpcStatus}|${r.responseFlags}`;
+    const peer =
+      r.peer === undefined ? '' : `|${r.peer.mtls ? 'm' : 'p'}|${r.peer.principal ?? ''}`;
+    const key = `${r.reporter}|${r.protocol}|${r.host}|${r.responseCode}|${r.grpcStatus}|${r.responseFlags}${peer}`;
     const s = this.series.get(key) ?? this.newSeries(key, r);
     s.requests++;
     observe(s.duration, ISTIO_DURATION_BUCKETS_MS, r.durationMs);
@@ -316,13 +333,14 @@ export class IstioMetrics {
       app: UNKNOWN,
       version: UNKNOWN,
     };
-    const src = source ? self : unknownPeer;
+    const downstream = principalParts(source ? undefined : r.peer?.principal);
+    const src = source ? self : { ...unknownPeer, namespace: downstream.namespace };
     const dst = source ? unknownPeer : self;
     return {
       reporter: r.reporter,
       source_workload: src.workload,
       source_workload_namespace: src.namespace,
-      source_principal: UNKNOWN,
+      source_principal: source ? UNKNOWN : downstream.principal,
       source_app: src.app,
       source_version: src.version,
       destination_workload: dst.workload,
@@ -337,8 +355,8 @@ export class IstioMetrics {
       response_code: String(r.responseCode),
       grpc_response_status: r.grpcStatus,
       response_flags: r.responseFlags,
-      // Istio: "unknown" when reported by the source, "none" at the destination without mTLS.
-      connection_security_policy: source ? UNKNOWN : 'none',
+      // Istio: "unknown" when reported by the source; at the destination mutual_tls or none.
+      connection_security_policy: source ? UNKNOWN : r.peer?.mtls === true ? 'mutual_tls' : 'none',
     };
   }
 }

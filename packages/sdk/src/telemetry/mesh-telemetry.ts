@@ -21,6 +21,16 @@ import { IstioMetrics, hostOf } from './istio-metrics.js';
 import type { IstioMetricsStats, IstioPeer } from './istio-metrics.js';
 
 /** Header lookup by lower-case name. */
+
+/** What the inbound guard knows of a served request (mesh.serve); read when it finishes. */
+export interface InboundRequestFacts {
+  /** The peer's SPIFFE id on mTLS. */
+  readonly principal: string | undefined;
+  readonly mtls: boolean;
+  /** `RBAC` when the request was denied by an AuthorizationPolicy; else the usual flags. */
+  readonly responseFlag: string | undefined;
+}
+
 export type HeaderLookup = (lowerCaseName: string) => string | undefined;
 
 export interface MeshTelemetryOptions {
@@ -212,7 +222,11 @@ export class MeshTelemetry {
    * connection termination). Request bytes: the request's content-length (a chunked body is
    * not read here, it belongs to the handler); response bytes: what the handler wrote.
    */
-  wrapServer(listener: RequestListener, service: string): RequestListener {
+  wrapServer(
+    listener: RequestListener,
+    service: string,
+    inbound?: (req: IncomingMessage, res: ServerResponse) => InboundRequestFacts | undefined,
+  ): RequestListener {
     return (req: IncomingMessage, res: ServerResponse): void => {
       const start = this.clock.now();
       let sent = 0;
@@ -231,7 +245,7 @@ export class MeshTelemetry {
         if (done) return;
         done = true;
         try {
-          this.serverEnded(req, res, service, start, sent);
+          this.serverEnded(req, res, service, start, sent, inbound?.(req, res));
         } catch (err) {
           this.failed(err);
         }
@@ -354,6 +368,7 @@ export class MeshTelemetry {
       | 'bytes_sent'
       | 'duration'
     >,
+    peerUriSan?: string,
   ): void {
     this.accessLog?.write({
       start_time: new Date(start).toISOString(),
@@ -364,7 +379,7 @@ export class MeshTelemetry {
       route_name: '-',
       x_request_id: header('x-request-id') ?? '-',
       trace_id: traceIdFrom(header),
-      downstream_peer_uri_san: '-',
+      downstream_peer_uri_san: peerUriSan ?? '-',
       upstream_peer_uri_san: '-',
     });
   }
@@ -375,11 +390,12 @@ export class MeshTelemetry {
     service: string,
     start: number,
     sent: number,
+    facts: InboundRequestFacts | undefined,
   ): void {
     const durationMs = this.clock.now() - start;
     const complete = res.writableFinished;
     const code = complete || res.headersSent ? res.statusCode : 0;
-    const flags = complete ? '-' : 'DC';
+    const flags = facts?.responseFlag ?? (complete ? '-' : 'DC');
     const length = Number(req.headers['content-length']);
     const received = Number.isFinite(length) && length > 0 ? length : 0;
     this.metrics?.record({
@@ -392,24 +408,31 @@ export class MeshTelemetry {
       durationMs,
       requestBytes: received,
       responseBytes: sent,
+      ...(facts === undefined ? {} : { peer: { principal: facts.principal, mtls: facts.mtls } }),
     });
     if (this.accessLog === undefined) return;
     const header: HeaderLookup = (name) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
-    this.writeInbound(service, start, header, {
-      method: req.method ?? '-',
-      path: req.url ?? '-',
-      protocol: `HTTP/${req.httpVersion}`,
-      authority: req.headers.host ?? '-',
-      response_code: code,
-      grpc_status: '-',
-      response_flags: flags,
-      bytes_received: received,
-      bytes_sent: sent,
-      duration: durationMs,
-    });
+    this.writeInbound(
+      service,
+      start,
+      header,
+      {
+        method: req.method ?? '-',
+        path: req.url ?? '-',
+        protocol: `HTTP/${req.httpVersion}`,
+        authority: req.headers.host ?? '-',
+        response_code: code,
+        grpc_status: '-',
+        response_flags: flags,
+        bytes_received: received,
+        bytes_sent: sent,
+        duration: durationMs,
+      },
+      facts?.principal,
+    );
   }
 }
 
