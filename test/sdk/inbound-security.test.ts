@@ -9,6 +9,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  credentials,
+  Server as GrpcServer,
+  status as GrpcStatus,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { ECHO_SERVICE, EchoClient } from '@weft/example-demo/echo-service';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { Agent, request } from 'undici';
 import {
@@ -78,6 +85,11 @@ function policyYaml(port: number): string {
     ),
     ap('shop', 'audit-everything', '  action: AUDIT\n  rules: [{}]\n'),
     ap('locked', 'allow-nothing', '  {}\n'),
+    ap(
+      'grpc',
+      'allow-web-echo',
+      "  rules:\n    - from: [{ source: { principals: ['cluster.local/ns/front/sa/web'] } }]\n      to: [{ operation: { paths: ['/weft.test.Echo/*'] } }]\n",
+    ),
     ap('audited', 'audit-only', '  action: AUDIT\n  rules: [{}]\n'),
     pa('strict', 'STRICT'),
     pa('plain', 'DISABLE'),
@@ -459,6 +471,82 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
       } finally {
         await rm(join(dir, 'bad.yaml'));
       }
+    });
+  });
+
+  describe('gRPC: grpcServerCredentials + grpcServerInterceptor({ port })', () => {
+    let mesh: Mesh | undefined;
+    let server: GrpcServer | undefined;
+    let port = 0;
+
+    before(async () => {
+      port = await freePort();
+      mesh = await createMesh({
+        controlPlane: `127.0.0.1:${cp!.xdsPort}`,
+        node: { id: 'echo-grpc', locality: { region: 'r', zone: 'z' } },
+        workload: { name: 'echo', namespace: 'grpc', serviceAccount: 'echo' },
+        env: {},
+      });
+      const certs = fixedCertificates(issueLeaf(ca, 'grpc', 'echo'));
+      server = new GrpcServer({
+        interceptors: [mesh.grpcServerInterceptor({ service: 'echo-grpc', port })],
+      });
+      server.addService(ECHO_SERVICE, {
+        Call: (
+          _call: unknown,
+          cb: (err: null, res: { message: string; backend: string }) => void,
+        ) => {
+          cb(null, { message: 'hi', backend: 'echo' });
+        },
+      });
+      const creds = await mesh.grpcServerCredentials({ certificates: certs });
+      await new Promise<void>((resolve, reject) => {
+        server!.bindAsync(`127.0.0.1:${port}`, creds, (err) => (err ? reject(err) : resolve()));
+      });
+    });
+
+    after(async () => {
+      server?.forceShutdown();
+      await mesh?.close();
+    });
+
+    function echo(leaf: TestLeaf): Promise<number> {
+      const client = new EchoClient(
+        `127.0.0.1:${port}`,
+        credentials.createSsl(
+          Buffer.from(ca.certPem),
+          Buffer.from(leaf.keyPem),
+          Buffer.from(leaf.certPem),
+          {
+            checkServerIdentity: () => undefined,
+          },
+        ),
+      );
+      return new Promise((resolve) => {
+        (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
+          client,
+          { message: 'hi' },
+          { deadline: Date.now() + 10_000 },
+          (err: ServiceError | null) => {
+            client.close();
+            resolve(err === null ? GrpcStatus.OK : err.code);
+          },
+        );
+      });
+    }
+
+    it('allows the principal the AuthorizationPolicy names', async () => {
+      assert.equal(await echo(web), GrpcStatus.OK);
+    });
+
+    it('denies another principal with PERMISSION_DENIED', async () => {
+      assert.equal(await echo(other), GrpcStatus.PERMISSION_DENIED);
+      const stats = mesh!.stats().inboundSecurity;
+      assert.ok(stats.rbac.some((d) => d.action === 'ALLOW' && d.result === 'denied'));
+    });
+
+    it('refuses a client certificate from another CA (mTLS required)', async () => {
+      assert.notEqual(await echo(foreign), GrpcStatus.OK);
     });
   });
 });

@@ -11,7 +11,13 @@ import {
   serverListenerName,
 } from '@weft/xds-client';
 import type { ListenerUpdate, TimerHandle, XdsResourceType } from '@weft/xds-client';
+import { isIP } from 'node:net';
 import { InboundGuard } from './security/inbound-guard.js';
+import {
+  createGrpcRbacInterceptor,
+  MeshServerCredentials,
+} from './security/grpc-inbound-security.js';
+import { noCertificateError, type WorkloadCertificates } from './security/workload-certificates.js';
 import {
   InboundSecurityStats,
   registerInboundSecurityMetrics,
@@ -25,7 +31,7 @@ import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
 import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
-import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerCredentials, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
 import { createGrpcFallbackInterceptor } from './breaker/grpc-fallback.js';
@@ -35,7 +41,13 @@ import { LocalRateLimiter } from './filters/local-rate-limit.js';
 import { installGrpcIntegration } from './grpc/grpc-integration.js';
 import type { GrpcIntegration } from './grpc/grpc-integration.js';
 import { MeshDispatcher } from './http/mesh-dispatcher.js';
-import type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
+import type {
+  Mesh,
+  MeshGrpcServerInterceptorOptions,
+  MeshServeOptions,
+  MeshServer,
+  MeshStats,
+} from './mesh.js';
 import { SDK_VERSION, resolveMeshOptions } from './mesh-options.js';
 import type { MeshOptions, ResolvedMeshOptions } from './mesh-options.js';
 import { createRegistrar } from './registration/create-registrar.js';
@@ -79,6 +91,10 @@ class WeftMesh implements Mesh {
   private readonly listenerType: XdsResourceType<ListenerUpdate>;
   /** Connections, handshake failures and RBAC decisions of every served port. */
   private readonly inboundSecurity = new InboundSecurityStats();
+  /** RBAC guards of grpcServerInterceptor({ port }); closed with the mesh. */
+  private readonly grpcGuards = new Set<InboundGuard>();
+  /** Credentials of grpcServerCredentials(); they stop following rotations on close. */
+  private readonly grpcCredentials = new Set<MeshServerCredentials>();
 
   get admin(): MeshAdminAddress | undefined {
     return this.adminServer?.address;
@@ -195,20 +211,69 @@ class WeftMesh implements Mesh {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
   }
 
-  grpcServerInterceptor(options?: { readonly service?: string }): ServerInterceptor {
+  grpcServerInterceptor(options?: MeshGrpcServerInterceptorOptions): ServerInterceptor {
     const tracing = createGrpcServerInterceptor(this.tracing);
     if (options === undefined) return tracing;
-    const service = (options as { service?: unknown } | null)?.service;
-    if (typeof service !== 'string' || service === '') {
+    const { service, port, address } = options as {
+      service?: unknown;
+      port?: unknown;
+      address?: unknown;
+    };
+    if (service !== undefined && (typeof service !== 'string' || service === '')) {
       throw new WeftError(
         'WEFT_INVALID_CONFIG',
         'grpcServerInterceptor: options.service must be a non-empty string (the service host, e.g. "stock")',
       );
     }
-    if (this.telemetry === undefined) return tracing;
-    const counted = this.telemetry.grpcServerInterceptor(service);
-    // grpc-js applies a server's interceptors in list order, each wrapping the previous call.
-    return (method, call) => counted(method, tracing(method, call));
+    if (
+      port !== undefined &&
+      (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    )
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcServerInterceptor: options.port must be a port number (1-65535)',
+      );
+    if (address !== undefined && (typeof address !== 'string' || isIP(address) === 0))
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcServerInterceptor: options.address must be an IP literal',
+      );
+    let inner: ServerInterceptor = tracing;
+    if (typeof service === 'string' && this.telemetry !== undefined) {
+      const counted = this.telemetry.grpcServerInterceptor(service);
+      // grpc-js applies a server's interceptors in list order, each wrapping the previous call.
+      inner = (method, call) => counted(method, tracing(method, call));
+    }
+    if (typeof port !== 'number') return inner;
+    this.assertOpen();
+    const guard = new InboundGuard({
+      source: this.client,
+      listenerType: this.listenerType,
+      certificates: undefined,
+      stats: this.inboundSecurity,
+      logger: this.options.logger,
+      clock: this.options.clock,
+      readyTimeoutMs: this.options.readyTimeoutMs,
+    });
+    guard.watch(serverListenerName(typeof address === 'string' ? address : '127.0.0.1', port));
+    this.grpcGuards.add(guard);
+    const rbac = createGrpcRbacInterceptor(guard, port);
+    // RBAC outermost: its PERMISSION_DENIED passes through the counting and tracing layers.
+    return (method, call) => rbac(method, inner(method, call));
+  }
+
+  async grpcServerCredentials(options: {
+    readonly certificates: WorkloadCertificates;
+  }): Promise<ServerCredentials> {
+    this.assertOpen();
+    const certificates = (options as { certificates?: WorkloadCertificates } | undefined)
+      ?.certificates;
+    if (certificates === undefined)
+      throw noCertificateError('grpcServerCredentials', 'options.certificates is required');
+    const material = await certificates.ready();
+    const creds = new MeshServerCredentials(certificates, material);
+    this.grpcCredentials.add(creds);
+    return creds;
   }
 
   ready(): Promise<void> {
@@ -409,6 +474,10 @@ class WeftMesh implements Mesh {
     for (const settle of [...this.readyWaiters]) settle(this.closedError());
     const servers = [...this.servers];
     this.servers.clear();
+    for (const g of this.grpcGuards) g.close();
+    this.grpcGuards.clear();
+    for (const c of this.grpcCredentials) c.detach();
+    this.grpcCredentials.clear();
     this.grpc.uninstall();
     const drained = cause === undefined ? this.dispatcher.close() : this.dispatcher.destroy(cause);
     await Promise.all([

@@ -1,7 +1,13 @@
 // @weft/sdk: the in-process data plane. createMesh() composes @weft/xds-client into routing tables
 // and balancers and plugs them into undici (HTTP) and grpc-js. DESIGN.md "The request path".
 export { createMesh } from './create-mesh.js';
-export type { Mesh, MeshServeOptions, MeshServer, MeshStats } from './mesh.js';
+export type {
+  Mesh,
+  MeshServeOptions,
+  MeshServer,
+  MeshStats,
+  MeshGrpcServerInterceptorOptions,
+} from './mesh.js';
 export type { MeshOptions, MeshLocality } from './mesh-options.js';
 export type { TracingOptions } from './tracing/tracing-options.js';
 export type { TracingStats } from './tracing/mesh-tracing.js';

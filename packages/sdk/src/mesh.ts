@@ -1,6 +1,6 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
+import type { Interceptor, ServerCredentials, ServerInterceptor } from '@grpc/grpc-js';
 import type { Dispatcher, RequestInfo, Response } from 'undici';
 import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -40,6 +40,21 @@ export interface MeshServeOptions {
    * @experimental until the mesh's own certificate agent is the default.
    */
   readonly certificates?: WorkloadCertificates;
+}
+
+/** Options of `mesh.grpcServerInterceptor()`. */
+export interface MeshGrpcServerInterceptorOptions {
+  /** The service host; with it, inbound calls are counted in Istio metrics and the access log. */
+  readonly service?: string;
+  /**
+   * The port the grpc-js server listens on; with it, the interceptor enforces the workload's
+   * AuthorizationPolicies (the inbound Listener for `address:port`): denied calls end
+   * PERMISSION_DENIED, calls wait for the first Listener (fail-closed, UNAVAILABLE after the
+   * mesh's ready timeout).
+   */
+  readonly port?: number;
+  /** The address the server is bound to (part of the Listener name). Default `127.0.0.1`. */
+  readonly address?: string;
 }
 
 /** A server started by `mesh.serve()` and registered with the control plane. */
@@ -110,7 +125,15 @@ export interface Mesh {
    * metadata (calls the handler makes through this mesh are its children); with `service`, also
    * counts the inbound calls in Istio's metrics (reporter=destination) and the access log.
    */
-  grpcServerInterceptor(options?: { readonly service?: string }): ServerInterceptor;
+  grpcServerInterceptor(options?: MeshGrpcServerInterceptorOptions): ServerInterceptor;
+  /**
+   * grpc-js server credentials for inbound mTLS with the workload certificate (client
+   * certificate required and checked against the trust bundle; rotations reach new handshakes).
+   * Resolves once a certificate is there; rejects WEFT_TLS_NO_CERTIFICATE without one.
+   */
+  grpcServerCredentials(options: {
+    readonly certificates: WorkloadCertificates;
+  }): Promise<ServerCredentials>;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
    * rejects with WEFT_XDS_STREAM after `readyTimeoutMs` (naming the server and the last error),

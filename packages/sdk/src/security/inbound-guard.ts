@@ -50,7 +50,8 @@ export interface ListenerWatchSource {
 
 /** Options of {@link InboundGuard}. */
 export interface InboundGuardOptions {
-  readonly server: Server;
+  /** The HTTP server whose connections the guard takes over; absent for gRPC (RBAC only). */
+  readonly server?: Server;
   readonly source: ListenerWatchSource;
   readonly listenerType: XdsResourceType<ListenerUpdate>;
   readonly certificates: WorkloadCertificates | undefined;
@@ -151,9 +152,10 @@ export class InboundGuard {
   constructor(options: InboundGuardOptions) {
     this.#o = options;
     const { server } = options;
-    this.#originals = server.listeners('connection') as ((socket: Socket) => void)[];
-    server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) => {
+    this.#originals =
+      server === undefined ? [] : (server.listeners('connection') as ((socket: Socket) => void)[]);
+    server?.removeAllListeners('connection');
+    server?.on('connection', (socket: Socket) => {
       this.#onConnection(socket);
     });
   }
@@ -283,6 +285,19 @@ export class InboundGuard {
     const decision = active.rbac.evaluate(request);
     this.record(decision, info, `${request.method} ${request.path}`);
     return { ...decision, info };
+  }
+
+  /**
+   * RBAC for a request whose transport the caller terminated (a gRPC call): the current
+   * Listener's chain for that transport decides. Undefined when the transport is not accepted
+   * or no Listener is in force.
+   */
+  authorizeRequest(request: RbacRequest, info: InboundConnectionInfo): RbacDecision | undefined {
+    const active = this.#missing ? undefined : this.#chains[info.mtls ? 'tls' : 'plaintext'];
+    if (active === undefined) return undefined;
+    const decision = active.rbac.evaluate(request);
+    this.record(decision, info, `${request.method} ${request.path}`);
+    return decision;
   }
 
   /** Counts and logs a decision (shared with the gRPC interceptor). */
