@@ -107,6 +107,7 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
       node: { id: `mtls-client-${identity}-${Date.now()}` },
       workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
       env: {},
+      admin: { port: 0 },
       ...(identity ? { identity: { token: joinToken(cp.caDir, 'default', 'checkout') } } : {}),
     });
     await mesh.ready();
@@ -139,6 +140,19 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
       assert.ok(!Object.keys(material).includes('privateKeyPem'));
       assert.ok(!JSON.stringify(material).includes('PRIVATE KEY'));
       assert.match(material.privateKeyPem, /BEGIN PRIVATE KEY/);
+      const metrics = await (await fetch(`http://127.0.0.1:${mesh.admin!.port}/metrics`)).text();
+      const expiry =
+        /^weft_sdk_certificate_expiry_seconds\{[^}]*spiffe_id="([^"]+)"[^}]*\} (\d+)/m.exec(
+          metrics,
+        );
+      assert.equal(expiry?.[1], spiffe('checkout'));
+      assert.ok(Number(expiry?.[2]) > 3000, 'about 24 h left (the mesh default TTL)');
+      assert.match(metrics, /^weft_sdk_certificate_rotations_total\{[^}]*\} 0$/m);
+      assert.match(
+        metrics,
+        /^weft_sdk_tls_handshake_failures_total\{[^}]*reason="bad-san"[^}]*\} 0$/m,
+      );
+      assert.ok(!metrics.includes('PRIVATE KEY'));
     } finally {
       await mesh.close();
     }
@@ -165,6 +179,12 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
         assert.equal(got.responseFlag, 'UF');
         assert.match(got.message, new RegExp(reason));
         assert.ok(mesh.stats().security.handshakes.failures[reason] >= 1);
+        const metrics = await (await fetch(`http://127.0.0.1:${mesh.admin!.port}/metrics`)).text();
+        const line = new RegExp(
+          `^weft_sdk_tls_handshake_failures_total\\{[^}]*reason="${reason}"[^}]*\\} ([1-9]\\d*)$`,
+          'm',
+        );
+        assert.match(metrics, line);
       } finally {
         await mesh.close();
       }

@@ -15,6 +15,7 @@ import { fetch as undiciFetch } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
+import { registerSecurityMetrics } from './admin/security-metrics.js';
 import { registerXdsStatusMetrics, xdsDumpOf } from './admin/xds-status-metrics.js';
 import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
@@ -391,6 +392,10 @@ class WeftMesh implements Mesh {
       this.state === 'open' ? this.client.status() : undefined,
     );
     if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
+    registerSecurityMetrics(metrics, () => ({
+      certificate: this.agent?.stats(),
+      handshakes: this.handshakes.stats(),
+    }));
     try {
       this.adminServer = await MeshAdminServer.listen(
         {
