@@ -145,8 +145,9 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
         /^weft_sdk_certificate_expiry_seconds\{[^}]*spiffe_id="([^"]+)"[^}]*\} (\d+)/m.exec(
           metrics,
         );
-      assert.equal(expiry?.[1], spiffe('checkout'));
-      assert.ok(Number(expiry?.[2]) > 3000, 'about 24 h left (the mesh default TTL)');
+      assert.ok(expiry !== null);
+      assert.equal(expiry[1], spiffe('checkout'));
+      assert.ok(Number(expiry[2]) > 3000, 'about 24 h left (the mesh default TTL)');
       assert.match(metrics, /^weft_sdk_certificate_rotations_total\{[^}]*\} 0$/m);
       assert.match(
         metrics,
