@@ -400,17 +400,26 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     const call = client['CreateCertificate'] as Unary;
     const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
       let timer: TimerHandle | undefined = undefined;
+      let timedOut = false;
       const pending = call.call(
         client,
         { csr_pem: csrPem, token, ttl_seconds: Math.ceil(identity.ttlMs / 1000) },
         (err, res) => {
           if (timer !== undefined) clock.clearTimeout(timer);
-          if (err !== null || res === undefined) reject(this.#callError(err));
+          if (timedOut)
+            reject(
+              new CertificateRequestError(
+                'unavailable',
+                `CA at ${this.#o.controlPlaneAddress}: no answer within ${REQUEST_TIMEOUT_MS}ms`,
+              ),
+            );
+          else if (err !== null || res === undefined) reject(this.#callError(err));
           else resolve(res);
         },
       );
       timer = clock.setTimeout(() => {
         timer = undefined;
+        timedOut = true;
         pending.cancel();
       }, REQUEST_TIMEOUT_MS);
     });
