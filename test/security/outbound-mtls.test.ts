@@ -7,6 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { EchoClient } from '@weft/example-demo/echo-service';
+import { echoCallOutcome } from '../helpers/sdk-fixtures.js';
 import { createMesh, WeftError, type Mesh } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 import { joinToken, serverPki, startMtlsServer, type ServerPki } from '../helpers/mesh-pki.js';
@@ -191,6 +194,27 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
       }
     });
   }
+
+  it('refuses a gRPC call to an mTLS cluster (gRPC outbound mTLS is not supported yet), never plaintext', async () => {
+    const mesh = await meshWith(true);
+    const client = new EchoClient('xds:///inventory:8080', credentials.createInsecure());
+    try {
+      let outcome: { backend?: string; code?: number; details?: string } = {};
+      for (let i = 0; i < 50; i++) {
+        outcome = await echoCallOutcome(client);
+        if (outcome.details?.includes('WEFT_UNSUPPORTED') === true) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(outcome.code, grpcStatus.UNAVAILABLE);
+      assert.match(
+        outcome.details ?? '',
+        /WEFT_UNSUPPORTED: cluster outbound\|8080\|\|inventory requires mTLS/,
+      );
+    } finally {
+      client.close();
+      await mesh.close();
+    }
+  });
 
   it('fails an mTLS cluster with WEFT_TLS_NO_CERTIFICATE when the mesh has no identity, never plaintext', async () => {
     const mesh = await meshWith(false);
