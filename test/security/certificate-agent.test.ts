@@ -18,7 +18,7 @@ import {
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from '../helpers/processes.js';
-import { joinToken } from '../helpers/mesh-pki.js';
+import { joinToken, serverPki } from '../helpers/mesh-pki.js';
 
 describe('WorkloadCertificateAgent (real control plane, fake clock)', function () {
   this.timeout(60_000);
@@ -95,6 +95,26 @@ describe('WorkloadCertificateAgent (real control plane, fake clock)', function (
     assert.equal(stats.failures, 0);
     assert.ok(!JSON.stringify(stats).includes('PRIVATE KEY'));
     assert.ok(!JSON.stringify(agent.dump()).includes('PRIVATE KEY'));
+  });
+
+  it('merges the SDS ROOTCA roots into its trust bundle without a new certificate', async () => {
+    const agent = agentFor(joinToken(cp.caDir, 'default', 'checkout'));
+    const first = await agent.ready();
+    assert.equal(first.trustBundlePem.length, 1);
+    const otherRoot = serverPki({ caDir: undefined, spiffeId: 'spiffe://x/ns/a/sa/b' }).caPem;
+    const changes: WorkloadTlsMaterial[] = [];
+    agent.onChange((m) => changes.push(m));
+    agent.setRootCa([...first.trustBundlePem, otherRoot]);
+    agent.setRootCa([...first.trustBundlePem, otherRoot]); // unchanged: nothing happens
+    assert.equal(changes.length, 1);
+    const merged = agent.current()!;
+    assert.equal(merged.trustBundlePem.length, 2, 'the CA root once, plus the new one');
+    assert.equal(merged.serialNumber, first.serialNumber);
+    assert.notEqual(agent.secureContext(), undefined);
+    const stats = agent.stats();
+    assert.equal(stats.rootCaUpdates, 1);
+    assert.equal(stats.rotations, 0);
+    assert.equal(stats.trustBundleRoots, 2);
   });
 
   it('keeps serving the old certificate and retries with backoff while the CA is unreachable', async () => {
