@@ -98,17 +98,15 @@ export async function startEchoServer(
   return { server, port };
 }
 
-/** One unary echo call: the backend that answered, or the status code (and details) it failed with. */
-export function echoCallOutcome(
-  client: Client,
-): Promise<{ backend?: string; code?: number; details?: string }> {
+/** One unary echo call: the backend that answered, or the status code it failed with. */
+export function echoCallOutcome(client: Client): Promise<{ backend?: string; code?: number }> {
   return new Promise((resolve) => {
     (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
       client,
       { message: 'hi' },
       { deadline: Date.now() + 10_000 },
       (err: ServiceError | null, res?: EchoResponse) => {
-        if (err) resolve({ code: err.code, details: err.details });
+        if (err) resolve({ code: err.code });
         else resolve({ backend: res!.backend });
       },
     );

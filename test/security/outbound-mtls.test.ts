@@ -7,9 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { credentials, status as grpcStatus } from '@grpc/grpc-js';
-import { EchoClient } from '@weft/example-demo/echo-service';
-import { echoCallOutcome } from '../helpers/sdk-fixtures.js';
+import { credentials, status as grpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
+import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import { createMesh, WeftError, type Mesh } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 import { joinToken, serverPki, startMtlsServer, type ServerPki } from '../helpers/mesh-pki.js';
@@ -38,6 +37,21 @@ spec:
   trafficPolicy:
     tls: { mode: ISTIO_MUTUAL }
 `;
+}
+
+/** One echo call: the backend, or the status code and details it failed with. */
+function echoCall(client: Client): Promise<{ backend?: string; code?: number; details?: string }> {
+  return new Promise((resolve) => {
+    (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
+      client,
+      { message: 'hi' },
+      { deadline: Date.now() + 5000 },
+      (err: ServiceError | null, res?: EchoResponse) => {
+        if (err) resolve({ code: err.code, details: err.details });
+        else resolve({ backend: res?.backend });
+      },
+    );
+  });
 }
 
 async function status(mesh: Mesh, host: string): Promise<number | WeftError> {
@@ -201,7 +215,7 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
     try {
       let outcome: { backend?: string; code?: number; details?: string } = {};
       for (let i = 0; i < 50; i++) {
-        outcome = await echoCallOutcome(client);
+        outcome = await echoCall(client);
         if (outcome.details?.includes('WEFT_UNSUPPORTED') === true) break;
         await new Promise((r) => setTimeout(r, 200));
       }
