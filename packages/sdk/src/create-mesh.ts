@@ -9,6 +9,7 @@ import {
   XdsClient,
   createDefaultResourceTypes,
   serverListenerName,
+  splitCertificates,
 } from '@weft/xds-client';
 import type { ListenerUpdate, TimerHandle, XdsResourceType } from '@weft/xds-client';
 import { isIP } from 'node:net';
@@ -17,7 +18,7 @@ import {
   createGrpcRbacInterceptor,
   MeshServerCredentials,
 } from './security/grpc-inbound-security.js';
-import { noCertificateError, type WorkloadCertificates } from './security/workload-certificates.js';
+import { noCertificateError } from './security/workload-certificates.js';
 import {
   InboundSecurityStats,
   registerInboundSecurityMetrics,
@@ -26,6 +27,7 @@ import { fetch as undiciFetch } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
+import { registerSecurityMetrics } from './admin/security-metrics.js';
 import { registerXdsStatusMetrics, xdsDumpOf } from './admin/xds-status-metrics.js';
 import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
@@ -61,6 +63,10 @@ import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
 import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
+import { WorkloadCertificateAgent } from './security/certificate-agent.js';
+import { TlsHandshakes } from './security/tls-handshakes.js';
+import { SDS_ROOT_CA_SECRET } from './security/upstream-tls.js';
+import type { WorkloadCertificates } from './security/workload-certificates.js';
 
 /** Default of MeshServeOptions.drainMs. */
 const DEFAULT_DRAIN_MS = 1000;
@@ -95,6 +101,14 @@ class WeftMesh implements Mesh {
   private readonly grpcGuards = new Set<InboundGuard>();
   /** Credentials of grpcServerCredentials(); they stop following rotations on close. */
   private readonly grpcCredentials = new Set<MeshServerCredentials>();
+  /** The workload certificate agent; undefined without `identity`. */
+  private readonly agent: WorkloadCertificateAgent | undefined;
+  private readonly handshakes = new TlsHandshakes();
+  private readonly cancelRootCa: () => void;
+
+  get certificates(): WorkloadCertificates | undefined {
+    return this.agent;
+  }
 
   get admin(): MeshAdminAddress | undefined {
     return this.adminServer?.address;
@@ -106,12 +120,12 @@ class WeftMesh implements Mesh {
   ) {
     const { bootstrap, clock, logger } = options;
     this.nodeId = bootstrap.node.id;
-    const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
+    const [cluster, clusterLoadAssignment, listener, routeConfiguration, secret] =
       createDefaultResourceTypes();
     this.listenerType = listener;
     this.client = new XdsClient({
       bootstrap,
-      resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration],
+      resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration, secret],
       clock,
       logger,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -161,6 +175,38 @@ class WeftMesh implements Mesh {
             accessLog: options.accessLog,
           });
     const telemetry = this.telemetry === undefined ? {} : { telemetry: this.telemetry };
+    // The workload certificate: requested from the CA on the control plane's port; the SDS
+    // ROOTCA secret (root rotations) is merged into its trust bundle.
+    this.agent =
+      options.identity === undefined
+        ? undefined
+        : new WorkloadCertificateAgent({
+            controlPlaneAddress: bootstrap.xdsServers[0]?.serverUri ?? '',
+            identity: options.identity,
+            namespace: workload.namespace,
+            serviceAccount: workload.serviceAccount,
+            clock,
+            logger,
+          });
+    const agent = this.agent;
+    this.cancelRootCa =
+      agent === undefined
+        ? () => undefined
+        : this.client.watch(secret, SDS_ROOT_CA_SECRET, {
+            onChanged: (update) => {
+              agent.setRootCa(
+                update.kind === 'validation_context'
+                  ? splitCertificates(update.trustedCaPem)
+                  : undefined,
+              );
+            },
+            onResourceError: () => {
+              agent.setRootCa(undefined);
+            },
+            onAmbientError: () => undefined,
+          });
+    agent?.start();
+    const security = { certificates: agent, handshakes: this.handshakes };
     this.rateLimiter = new LocalRateLimiter({ clock, logger });
     const localRateLimiter = this.rateLimiter;
     this.dispatcher = new MeshDispatcher({
@@ -169,6 +215,7 @@ class WeftMesh implements Mesh {
       logger,
       localRateLimiter,
       tracing,
+      security,
       ...breakers,
       ...telemetry,
     });
@@ -262,14 +309,16 @@ class WeftMesh implements Mesh {
     return (method, call) => rbac(method, inner(method, call));
   }
 
-  async grpcServerCredentials(options: {
-    readonly certificates: WorkloadCertificates;
+  async grpcServerCredentials(options?: {
+    readonly certificates?: WorkloadCertificates;
   }): Promise<ServerCredentials> {
     this.assertOpen();
-    const certificates = (options as { certificates?: WorkloadCertificates } | undefined)
-      ?.certificates;
+    const certificates = options?.certificates ?? this.agent;
     if (certificates === undefined)
-      throw noCertificateError('grpcServerCredentials', 'options.certificates is required');
+      throw noCertificateError(
+        'grpcServerCredentials',
+        'no workload certificate (configure createMesh({ identity }) or pass options.certificates)',
+      );
     const material = await certificates.ready();
     const creds = new MeshServerCredentials(certificates, material);
     this.grpcCredentials.add(creds);
@@ -316,7 +365,7 @@ class WeftMesh implements Mesh {
       server,
       source: this.client,
       listenerType: this.listenerType,
-      certificates: options.certificates,
+      certificates: options.certificates ?? this.agent,
       stats: this.inboundSecurity,
       logger: this.options.logger,
       clock: this.options.clock,
@@ -411,6 +460,10 @@ class WeftMesh implements Mesh {
       },
       tracing: this.tracing.stats(),
       inboundSecurity: this.inboundSecurity.snapshot(),
+      security: {
+        certificate: this.agent?.stats(),
+        handshakes: this.handshakes.stats(),
+      },
     };
   }
 
@@ -419,7 +472,11 @@ class WeftMesh implements Mesh {
     const d = this.runtime.describe();
     const xds: XdsDump | undefined =
       this.state === 'open' ? xdsDumpOf(this.client.status()) : undefined;
-    return typeof d === 'object' && d !== null ? { ...d, xds } : { runtime: d, xds };
+    // The workload's secrets: chain, SANs, expiry and roots; never the key.
+    const secrets = this.agent?.dump();
+    return typeof d === 'object' && d !== null
+      ? { ...d, xds, secrets }
+      : { runtime: d, xds, secrets };
   }
 
   describe(): unknown {
@@ -436,6 +493,14 @@ class WeftMesh implements Mesh {
     );
     if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
     registerInboundSecurityMetrics(metrics, () => this.inboundSecurity.snapshot());
+    registerSecurityMetrics(
+      metrics,
+      () => ({
+        certificate: this.agent?.stats(),
+        handshakes: this.handshakes.stats(),
+      }),
+      () => this.inboundSecurity.snapshot().handshakeFailures,
+    );
     try {
       this.adminServer = await MeshAdminServer.listen(
         {
@@ -491,6 +556,8 @@ class WeftMesh implements Mesh {
     await this.adminServer?.close().catch(() => undefined);
     await this.telemetry?.close().catch(() => undefined);
     this.cancelProbe();
+    this.cancelRootCa();
+    this.agent?.close();
     this.runtime.close();
     await this.client.close();
     await this.tracing.close().catch((err: unknown) => {

@@ -13,6 +13,8 @@ import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 import type { TracingStats } from './tracing/mesh-tracing.js';
 import type { InboundSecurityStatsSnapshot } from './security/inbound-security-stats.js';
+import type { WorkloadCertificateStats } from './security/certificate-agent.js';
+import type { TlsHandshakeStats } from './security/tls-handshakes.js';
 import type { WorkloadCertificates } from './security/workload-certificates.js';
 
 /** Options of `mesh.serve()`. */
@@ -36,8 +38,8 @@ export interface MeshServeOptions {
   readonly drainMs?: number;
   /**
    * The certificate and trust bundle for inbound mTLS (PeerAuthentication STRICT / PERMISSIVE).
-   * Default: none, so mTLS connections are refused and counted (`no_server_certificate`).
-   * @experimental until the mesh's own certificate agent is the default.
+   * Default: `mesh.certificates` (the `identity` option); with neither, mTLS connections are
+   * refused and counted (`no_server_certificate`).
    */
   readonly certificates?: WorkloadCertificates;
 }
@@ -93,6 +95,16 @@ export interface MeshStats {
   readonly tracing: TracingStats;
   /** Inbound mTLS and RBAC of served ports: connections, handshake failures by reason, decisions. */
   readonly inboundSecurity: InboundSecurityStatsSnapshot;
+  /** mTLS: the workload certificate (undefined without `identity`) and TLS handshakes. */
+  readonly security: MeshSecurityStats;
+}
+
+/** `mesh.stats().security`: plain data, never key material. */
+export interface MeshSecurityStats {
+  /** The workload certificate agent; undefined when no identity is configured. */
+  readonly certificate: WorkloadCertificateStats | undefined;
+  /** Outbound mTLS handshakes: succeeded, and failed by reason. */
+  readonly handshakes: TlsHandshakeStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
@@ -130,9 +142,10 @@ export interface Mesh {
    * grpc-js server credentials for inbound mTLS with the workload certificate (client
    * certificate required and checked against the trust bundle; rotations reach new handshakes).
    * Resolves once a certificate is there; rejects WEFT_TLS_NO_CERTIFICATE without one.
+   * `certificates` default: `mesh.certificates`.
    */
-  grpcServerCredentials(options: {
-    readonly certificates: WorkloadCertificates;
+  grpcServerCredentials(options?: {
+    readonly certificates?: WorkloadCertificates;
   }): Promise<ServerCredentials>;
   /**
    * Resolves once the xDS stream is up and the control plane's first response was accepted;
@@ -140,6 +153,12 @@ export interface Mesh {
    * WEFT_CLOSED / WEFT_DESTROYED after close / destroy.
    */
   ready(): Promise<void>;
+  /**
+   * The workload's SPIFFE certificate and trust bundle (rotating), when `identity` (or
+   * WEFT_JOIN_TOKEN / WEFT_JOIN_TOKEN_FILE) is configured; undefined otherwise. Use it for TLS of
+   * your own, e.g. `https.createServer({ secureContext: mesh.certificates.secureContext() })`.
+   */
+  readonly certificates: WorkloadCertificates | undefined;
   /** Starts an HTTP server for `listener` and registers it as an endpoint of `options.service`. */
   serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer>;
   /** Registers an endpoint served by the caller (e.g. a gRPC server); `close()` deregisters. */

@@ -65,10 +65,10 @@ export class InboundSecurityStats {
 }
 
 /**
- * `weft_sdk_rbac_decisions_total{policy,action,result}`,
- * `weft_sdk_tls_handshake_failures_total{reason,direction="inbound"}` and
- * `weft_sdk_inbound_connections_total{security}`, read at scrape time. A handshake-failure
- * metric already registered (outbound, by the certificate agent) is left as it is.
+ * `weft_sdk_rbac_decisions_total{policy,action,result}` and
+ * `weft_sdk_inbound_connections_total{security}`, read at scrape time. Inbound handshake
+ * failures join the outbound ones in `weft_sdk_tls_handshake_failures_total{direction="inbound"}`
+ * (admin/security-metrics.ts).
  */
 export function registerInboundSecurityMetrics(
   registry: Registry,
@@ -95,18 +95,6 @@ export function registerInboundSecurityMetrics(
       const c = read().connections;
       this.inc({ security: 'mutual_tls' }, c.mtls);
       this.inc({ security: 'none' }, c.plaintext);
-    },
-  });
-  if (registry.getSingleMetric('weft_sdk_tls_handshake_failures_total') !== undefined) return;
-  new Counter({
-    name: 'weft_sdk_tls_handshake_failures_total',
-    help: 'TLS handshakes refused, by reason and direction',
-    labelNames: ['reason', 'direction'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(read().handshakeFailures))
-        this.inc({ reason, direction: 'inbound' }, n);
     },
   });
 }
