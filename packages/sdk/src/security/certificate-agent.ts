@@ -581,8 +581,3 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
       );
   }
 }
-
-/** True for the error mTLS connections fail with when the agent has no valid certificate. */
-export function isNoCertificateError(err: unknown): boolean {
-  return err instanceof WeftError && err.code === 'WEFT_TLS_NO_CERTIFICATE';
-}
