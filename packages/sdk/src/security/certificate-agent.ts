@@ -7,10 +7,10 @@ import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { WeftError } from '@weft/xds-client';
 import {
   Backoff,
   DEFAULT_BACKOFF_OPTIONS,
-  WeftError,
   createCsr,
   formatName,
   loadXdsProtos,
