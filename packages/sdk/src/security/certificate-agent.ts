@@ -7,10 +7,10 @@ import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { WeftError } from '@weft/xds-client';
 import {
   Backoff,
   DEFAULT_BACKOFF_OPTIONS,
-  WeftError,
   createCsr,
   formatName,
   loadXdsProtos,
@@ -580,9 +580,4 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
         fields,
       );
   }
-}
-
-/** True for the error mTLS connections fail with when the agent has no valid certificate. */
-export function isNoCertificateError(err: unknown): boolean {
-  return err instanceof WeftError && err.code === 'WEFT_TLS_NO_CERTIFICATE';
 }
