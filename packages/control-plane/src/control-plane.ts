@@ -528,10 +528,10 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         return resources;
       },
       probes,
-      (name, workload) => {
+      (name, workload, view) => {
         const at = parseServerListenerName(name);
         if (at === undefined) return undefined;
-        return buildInboundListener({ name, ...at, workload, model });
+        return buildInboundListener({ name, ...at, workload, model, kind: view.kind });
       },
     );
     const appliedAtMs = clock.now();

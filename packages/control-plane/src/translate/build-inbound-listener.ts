@@ -9,6 +9,7 @@ import {
   ROUTER_FILTER_TYPE_URL,
 } from '@weft/xds-client';
 import type { MeshModel } from '../config/mesh-model.js';
+import type { ClientKind } from '../contracts.js';
 import { buildRbacFilters } from './build-rbac.js';
 import {
   authorizationPoliciesFor,
@@ -30,6 +31,12 @@ export interface InboundListenerInput {
   readonly port: number;
   readonly workload: InboundWorkload;
   readonly model: MeshModel;
+  /**
+   * The requesting client's kind. gRPC's xDS servers read certificates from certificate
+   * provider instances (gRFC A29: `default`, certificate names `default` / `ROOTCA`, Istio's
+   * proxyless bootstrap) and NACK SDS; Weft and Envoy get SDS. Default `weft`.
+   */
+  readonly kind?: ClientKind;
 }
 
 const sds = (name: string): Proto => ({
@@ -74,14 +81,30 @@ export function buildInboundListener(input: InboundListenerInput): Record<string
       typed_config: {
         '@type': DOWNSTREAM_TLS_CONTEXT_TYPE_URL,
         require_client_certificate: { value: true },
-        common_tls_context: {
-          tls_certificate_sds_secret_configs: [sds(WORKLOAD_CERTIFICATE_SECRET)],
-          combined_validation_context: {
-            default_validation_context: {},
-            validation_context_sds_secret_config: sds(TRUST_BUNDLE_SECRET),
-          },
-          alpn_protocols: ['h2', 'http/1.1'],
-        },
+        common_tls_context:
+          input.kind === 'grpc'
+            ? {
+                tls_certificate_provider_instance: {
+                  instance_name: 'default',
+                  certificate_name: WORKLOAD_CERTIFICATE_SECRET,
+                },
+                combined_validation_context: {
+                  default_validation_context: {
+                    ca_certificate_provider_instance: {
+                      instance_name: 'default',
+                      certificate_name: TRUST_BUNDLE_SECRET,
+                    },
+                  },
+                },
+              }
+            : {
+                tls_certificate_sds_secret_configs: [sds(WORKLOAD_CERTIFICATE_SECRET)],
+                combined_validation_context: {
+                  default_validation_context: {},
+                  validation_context_sds_secret_config: sds(TRUST_BUNDLE_SECRET),
+                },
+                alpn_protocols: ['h2', 'http/1.1'],
+              },
       },
     },
     filters: [hcm(`inbound_${port}_mtls`, port, rbac)],
@@ -91,12 +114,22 @@ export function buildInboundListener(input: InboundListenerInput): Record<string
     filter_chain_match: mtls.mode === 'PERMISSIVE' ? { transport_protocol: 'raw_buffer' } : {},
     filters: [hcm(`inbound_${port}_plaintext`, port, rbac)],
   };
-  const chains =
-    mtls.mode === 'STRICT'
-      ? [tlsChain]
-      : mtls.mode === 'PERMISSIVE'
-        ? [tlsChain, plainChain]
-        : [plainChain];
+  let chains: Proto[];
+  if (input.kind === 'grpc') {
+    // gRPC servers match chains on addresses only (a `tls` transport_protocol chain never
+    // matches) and terminate TLS from the chain's transport_socket: one chain, no match.
+    // PERMISSIVE cannot be detected per connection there; it is served as plaintext.
+    const { filter_chain_match: _tls, ...tlsOnly } = tlsChain;
+    const { filter_chain_match: _plain, ...plainOnly } = plainChain;
+    chains = mtls.mode === 'STRICT' ? [tlsOnly] : [plainOnly];
+  } else {
+    chains =
+      mtls.mode === 'STRICT'
+        ? [tlsChain]
+        : mtls.mode === 'PERMISSIVE'
+          ? [tlsChain, plainChain]
+          : [plainChain];
+  }
   return {
     name: input.name,
     address: { socket_address: { address: input.address, port_value: port } },

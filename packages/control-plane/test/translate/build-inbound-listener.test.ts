@@ -182,4 +182,43 @@ describe('inbound listener translation', () => {
     );
     assert.match(text, /e\.yaml:\d+: PeerAuthentication\/shop\/bad-mode: spec\.mtls\.mode/);
   });
+
+  it('shapes the listener for gRPC servers: one chain without a match, certificate providers', async () => {
+    const m = await model({ 'ns.yaml': PA('shop', 'ns', '  mtls: { mode: STRICT }\n') });
+    const name = serverListenerName('127.0.0.1', 8080);
+    const l = buildInboundListener({
+      name,
+      address: '127.0.0.1',
+      port: 8080,
+      workload: shop,
+      model: m,
+      kind: 'grpc',
+    });
+    const chains = l['filter_chains'] as Record<string, unknown>[];
+    assert.equal(chains.length, 1);
+    assert.equal(chains[0]?.['filter_chain_match'], undefined);
+    const text = JSON.stringify(l);
+    assert.match(
+      text,
+      /"tls_certificate_provider_instance":\{"instance_name":"default","certificate_name":"default"\}/,
+    );
+    assert.match(
+      text,
+      /"ca_certificate_provider_instance":\{"instance_name":"default","certificate_name":"ROOTCA"\}/,
+    );
+    assert.doesNotMatch(text, /sds_config/);
+    protos.encodeAny(LISTENER_TYPE_URL, l); // fits the proto
+    const permissive = await model({});
+    const p = buildInboundListener({
+      name,
+      address: '127.0.0.1',
+      port: 8080,
+      workload: shop,
+      model: permissive,
+      kind: 'grpc',
+    });
+    const pc = p['filter_chains'] as Record<string, unknown>[];
+    assert.equal(pc.length, 1);
+    assert.equal(pc[0]?.['transport_socket'], undefined, 'gRPC PERMISSIVE is served as plaintext');
+  });
 });
