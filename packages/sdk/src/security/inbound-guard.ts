@@ -110,6 +110,10 @@ export function handshakeFailureReason(code: string | undefined): InboundHandsha
     case 'CERT_SIGNATURE_FAILURE':
     case 'CERT_UNTRUSTED':
       return 'untrusted_ca';
+    // OpenSSL on plaintext bytes where a ClientHello belongs (an HTTP request, or anything else).
+    case 'ERR_SSL_HTTP_REQUEST':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'plaintext_rejected';
     default:
       return 'handshake_error';
   }
@@ -363,7 +367,7 @@ export class InboundGuard {
     for (const w of [...this.#readyWaiters]) w();
     const held = [...this.#held];
     this.#held.clear();
-    for (const s of held) this.#sniff(s);
+    for (const s of held) this.#route(s);
   }
 
   #dropListener(err: WeftError): void {
@@ -392,6 +396,19 @@ export class InboundGuard {
     if (this.#missing) {
       this.#o.stats.handshakeFailed('no_listener');
       socket.destroy();
+      return;
+    }
+    this.#route(socket);
+  }
+
+  /**
+   * TLS only (STRICT): straight to the TLS server, no sniffing, so TLS runs on the socket's
+   * native handle (a plaintext client fails the handshake, counted `plaintext_rejected`). Both
+   * or plaintext only: sniff the first byte.
+   */
+  #route(socket: Socket): void {
+    if (this.#chains.plaintext === undefined && this.#chains.tls !== undefined) {
+      this.#dispatch(socket, 'tls');
       return;
     }
     this.#sniff(socket);
