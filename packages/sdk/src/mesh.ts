@@ -159,7 +159,12 @@ export interface Mesh {
    * your own, e.g. `https.createServer({ secureContext: mesh.certificates.secureContext() })`.
    */
   readonly certificates: WorkloadCertificates | undefined;
-  /** Starts an HTTP server for `listener` and registers it as an endpoint of `options.service`. */
+  /**
+   * Starts an HTTP server for `listener` and registers it as an endpoint of `options.service`.
+   * The port's inbound Listener (PeerAuthentication mode, AuthorizationPolicy RBAC) is enforced;
+   * fail-closed: nothing is read or registered until it arrives, and after `readyTimeoutMs`
+   * the server closes and this rejects with WEFT_XDS_STREAM.
+   */
   serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer>;
   /** Registers an endpoint served by the caller (e.g. a gRPC server); `close()` deregisters. */
   register(endpoint: RegistrationEndpoint): Promise<Registration>;
