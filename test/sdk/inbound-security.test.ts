@@ -437,12 +437,28 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
     it('re-pushes the inbound listener when a policy changes: STRICT in open, then back', async () => {
       const strictOpen =
         'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: open }\nspec:\n  mtls: { mode: STRICT }\n';
+      // A plaintext keep-alive connection opened under PERMISSIVE...
+      const keepAlive = new Agent({ keepAliveTimeout: 60_000, connections: 1 });
+      const port = servers.get('open')!.port;
+      const viaKept = async (): Promise<number | string> => {
+        try {
+          const res = await request(`http://127.0.0.1:${port}/kept`, { dispatcher: keepAlive });
+          await res.body.text();
+          return res.statusCode;
+        } catch (err) {
+          return (err as { code?: string }).code ?? 'error';
+        }
+      };
+      assert.equal(await viaKept(), 200);
       await writeFileAtomic(join(dir, 'open-strict.yaml'), strictOpen);
       await eventually(
         async () => ((await call('open', '/x')) !== 200 ? true : undefined),
         20_000,
         'open to refuse plaintext',
       );
+      // ...is closed at its next request once STRICT is in force (never served in plaintext).
+      assert.notEqual(await viaKept(), 200);
+      await keepAlive.close();
       assert.equal(await call('open', '/x', { leaf: web }), 200);
       await rm(join(dir, 'open-strict.yaml'));
       await eventually(
