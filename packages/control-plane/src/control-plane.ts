@@ -306,7 +306,12 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         clients: () => this.clients(),
         registry: () => this.registryDocument(),
         configDump: (nodeId) => this.configDump(nodeId),
-        ...(this.#ca === null ? {} : { ca: () => this.caDocument() }),
+        ...(this.#ca === null
+          ? {}
+          : {
+              ca: () => this.caDocument(),
+              caWorkload: (spiffeId: string) => this.#ca?.workloadCertificate(spiffeId),
+            }),
       },
     });
     this.#registryDebouncer = new Debouncer({

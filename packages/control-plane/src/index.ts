@@ -34,6 +34,8 @@ export type {
   CertificateRefusedEvent,
   CaDocument,
   CaRootSummary,
+  WorkloadCertificateRecord,
+  WorkloadCertificateSummary,
 } from './ca/mesh-ca.js';
 export type { JoinTokenClaims } from './ca/join-token.js';
 export { CA_SERVICE_NAME } from './ca/ca-service.js';
