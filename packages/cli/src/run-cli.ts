@@ -53,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             'log-level': { type: 'string' },
             'ca-dir': { type: 'string' },
             'no-ca': { type: 'boolean' },
+            'cert-files': { type: 'string', multiple: true },
           },
           strict: true,
           allowPositionals: false,
@@ -68,6 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             logLevel: values['log-level'],
             caDir: values['ca-dir'],
             noCa: values['no-ca'] ?? false,
+            certFiles: values['cert-files'] ?? [],
           },
           io,
         );

@@ -39,6 +39,8 @@ export type {
 } from './ca/mesh-ca.js';
 export type { JoinTokenClaims } from './ca/join-token.js';
 export { CA_SERVICE_NAME } from './ca/ca-service.js';
+export { CERTIFICATE_FILE_NAMES } from './ca/certificate-files.js';
+export type { CertificateFilesTarget, CertificateFilesStatus } from './ca/certificate-files.js';
 export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
 export { createWorkloadCsr } from './ca/workload-key.js';
 export { inspectCertificates } from './ca/inspect-certificates.js';
