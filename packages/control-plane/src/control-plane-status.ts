@@ -37,8 +37,8 @@ export interface ConfigAppliedEvent {
   readonly notes: readonly TranslationNote[];
   /** When the snapshots were swapped in, ms since the epoch (injected clock). */
   readonly atMs: number;
-  /** What caused the rebuild: the config directory, or the workload registry (same config, new registrations). */
-  readonly trigger: 'config' | 'registry';
+  /** What caused the rebuild: the config directory, the workload registry (same config, new registrations) or a new CA trust bundle. */
+  readonly trigger: 'config' | 'registry' | 'ca';
 }
 
 /** Payload of 'snapshot-build': one build of every view's snapshot for a loaded config. */

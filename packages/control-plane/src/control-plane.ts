@@ -17,6 +17,7 @@ import {
 } from '@weft/xds-client';
 import { AdminServer } from './admin/admin-server.js';
 import { CA_SERVICE_NAME, createCaServiceImplementation } from './ca/ca-service.js';
+import { withRootCaSecret } from './ca/root-ca-secret.js';
 import {
   MeshCa,
   type CaDocument,
@@ -421,8 +422,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   reloadCa(): void {
     if (this.#ca === null)
       throw new WeftError('WEFT_UNSUPPORTED', 'this control plane has no CA (caDir)');
+    const before = this.#ca.trustBundlePem().join('');
     this.#ca.reload();
     this.#certificateFiles?.refreshAll();
+    // The ROOTCA Secret follows the bundle (a rotation's overlap reaches clients at once).
+    if (this.#ca.trustBundlePem().join('') !== before) this.#rebuild('ca');
   }
 
   /** The admin `/ca` document, or null without a CA. */
@@ -529,6 +533,17 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#apply(this.#configModel, this.#files, 'registry');
   }
 
+  /** Queues a rebuild of the last applied config (e.g. for a new trust bundle). */
+  #rebuild(trigger: ConfigAppliedEvent['trigger']): void {
+    const run = this.#queue.then(() => {
+      if (this.#closed || this.#configModel === null) return;
+      this.#apply(this.#configModel, this.#files, trigger);
+    });
+    this.#queue = run.catch((err: unknown) => {
+      this.#options.logger.error('rebuild failed', { trigger, error: WeftError.from(err).message });
+    });
+  }
+
   /** Merges registrations into `configModel`, builds every view's snapshot and serves them. */
   #apply(
     configModel: MeshModel,
@@ -539,10 +554,11 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     const merged = mergeRegisteredEndpoints(configModel, this.#registry.entries());
     const model = merged.model;
     const notes = new Map<string, readonly TranslationNote[]>();
+    const trustBundlePem = this.#ca?.trustBundlePem();
     const build: BuildResources = (view) => {
       const out = translator.translate(model, view);
       notes.set(viewKey(view), out.notes);
-      return out.resources;
+      return withRootCaSecret(out.resources, view, trustBundlePem);
     };
     const probes: ClientView[] = DEFAULT_KINDS.map((kind) => ({ kind, locality: EMPTY_LOCALITY }));
     const buildStartMs = clock.now();

@@ -42,7 +42,7 @@ export { CA_SERVICE_NAME } from './ca/ca-service.js';
 export { CERTIFICATE_FILE_NAMES } from './ca/certificate-files.js';
 export type { CertificateFilesTarget, CertificateFilesStatus } from './ca/certificate-files.js';
 export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
-export { createWorkloadCsr } from './ca/workload-key.js';
+export { createWorkloadCsr } from '@weft/xds-client';
 export { inspectCertificates } from './ca/inspect-certificates.js';
 export type { CertificateInspection, InspectedCertificate } from './ca/inspect-certificates.js';
 export type { ControlPlaneChannelEvent } from './control-plane-channels.js';

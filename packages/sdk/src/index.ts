@@ -44,6 +44,10 @@ export type {
 } from './http/http-request-event.js';
 export { LOCAL_RATE_LIMITED_BODY } from './filters/local-rate-limit.js';
 export type { LocalRateLimitStats, LocalRateLimitScopeStats } from './filters/local-rate-limit.js';
+export type {
+  WorkloadCertificates,
+  WorkloadTlsMaterial,
+} from './security/workload-certificates.js';
 
 // For libraries and tooling
 export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
@@ -52,6 +56,7 @@ export type { ResolvedServiceBreakerOptions } from './breaker/service-breaker-op
 export { ServiceBreakers } from './breaker/service-breakers.js';
 export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
+export { createWorkloadTlsMaterial, noCertificateError } from './security/workload-certificates.js';
 export type { MeshDispatcherOptions } from './http/mesh-dispatcher.js';
 
 // Registration

@@ -139,3 +139,24 @@ export type {
   ValidationContextSecretUpdate,
   CertificateInfoUpdate,
 } from './resource-types/secret-resource-type.js';
+
+// PKI helpers shared by the control plane's CA and the SDK's certificate agent (X.509 and CSR DER)
+export {
+  createCertificate,
+  createCsr,
+  parseCsr,
+  toPem,
+  pemBlocks,
+  splitCertificates,
+  certificateUris,
+  formatName,
+  keyIdentifier,
+  randomSerial,
+} from './pki/x509-der.js';
+export type {
+  NameParts,
+  CertificateTemplate,
+  CertificateSigner,
+  ParsedCsr,
+} from './pki/x509-der.js';
+export { createWorkloadCsr } from './pki/workload-key.js';

@@ -19,8 +19,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError, type ConfigIssue } from '@weft/xds-client';
-import { createCertificate, formatName, randomSerial, splitCertificates } from './x509-der.js';
+import {
+  ConfigError,
+  createCertificate,
+  formatName,
+  randomSerial,
+  splitCertificates,
+  type ConfigIssue,
+} from '@weft/xds-client';
 
 /** File names inside a CA directory. */
 export const CA_FILES = {

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import type { Clock, Logger, TimerHandle } from '@weft/xds-client';
 import type { MeshCa } from './mesh-ca.js';
-import { createWorkloadCsr } from './workload-key.js';
+import { createWorkloadCsr } from '@weft/xds-client';
 
 /** File names in a certificate directory (Istio's names for proxyless gRPC). */
 export const CERTIFICATE_FILE_NAMES = Object.freeze({

@@ -1,7 +1,7 @@
 // Reads a PEM chain for `weft cert inspect`: subject, SPIFFE SAN, issuer, validity and whether
 // the chain verifies against a trust bundle (Node's X509Certificate; RFC 5280 §6 in outline).
 import { X509Certificate } from 'node:crypto';
-import { certificateUris, formatName, splitCertificates } from './x509-der.js';
+import { certificateUris, formatName, splitCertificates } from '@weft/xds-client';
 
 /** One certificate of an inspected chain. */
 export interface InspectedCertificate {

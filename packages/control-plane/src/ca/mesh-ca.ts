@@ -3,7 +3,17 @@
 // https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md
 import { EventEmitter } from 'node:events';
 import type { X509Certificate } from 'node:crypto';
-import { ConfigError, silentLogger, systemClock, type Clock, type Logger } from '@weft/xds-client';
+import {
+  ConfigError,
+  createCertificate,
+  formatName,
+  parseCsr,
+  randomSerial,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '@weft/xds-client';
 import { loadCaDir, type LoadedCaDir } from './ca-dir.js';
 import {
   checkIdentityName,
@@ -11,7 +21,6 @@ import {
   verifyJoinToken,
   type JoinTokenClaims,
 } from './join-token.js';
-import { createCertificate, formatName, parseCsr, randomSerial } from './x509-der.js';
 import {
   CERTIFICATE_REFUSAL_REASONS,
   type CaDocument,

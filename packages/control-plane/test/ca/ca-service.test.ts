@@ -11,7 +11,14 @@ import {
   type ServiceError,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
-import { ConfigError, loadXdsProtos } from '@weft/xds-client';
+import {
+  ConfigError,
+  createWorkloadCsr,
+  loadXdsProtos,
+  SECRET_TYPE_URL,
+  splitCertificates,
+} from '@weft/xds-client';
+import { AdsProbe, decodeAll, GRPC_NODE, WEFT_NODE, type Message } from '../helpers/ads-probe.js';
 import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -21,7 +28,6 @@ import type {
   WorkloadCertificateRecord,
 } from '../../src/ca/mesh-ca.js';
 import { CONTROL_PLANE_CHANNELS } from '../../src/control-plane-channels.js';
-import { createWorkloadCsr } from '../../src/ca/workload-key.js';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import { makeConfigDir, removeDir, serviceEntryYaml } from '../helpers/config-dir.js';
 import { scrape, valueOf } from '../helpers/prometheus-text.js';
@@ -199,6 +205,48 @@ describe('CertificateService (startControlPlane)', () => {
     );
     const still = await createCertificate({ csr_pem: createWorkloadCsr(spiffeId).csrPem, token });
     assert.ok(new X509Certificate(still.cert_chain_pem[0]!).verify(rotated.current.publicKey));
+  });
+
+  it('serves the trust bundle as the SDS Secret ROOTCA to Weft clients only, and both roots after a rotation', async () => {
+    const ca = cp.ca!;
+    const weft = new AdsProbe(cp.xdsPort);
+    const grpcProbe = new AdsProbe(cp.xdsPort);
+    try {
+      const first = await weft.request({
+        type_url: SECRET_TYPE_URL,
+        resource_names: ['ROOTCA'],
+        node: WEFT_NODE,
+      });
+      const [secret] = decodeAll(first);
+      assert.equal(secret?.name, 'ROOTCA');
+      assert.equal(secret.tls_certificate, undefined, 'never a private key');
+      const roots = (pem: string): string[] =>
+        splitCertificates(pem).map((p) => new X509Certificate(p).fingerprint256);
+      const inline = (m: Message): string =>
+        String(m.validation_context?.trusted_ca?.inline_string);
+      assert.deepEqual(roots(inline(secret)), [ca.roots[0]!.fingerprint256]);
+
+      // A gRPC client gets no Secret (it reads roots from the file-watcher provider).
+      grpcProbe.send({ type_url: SECRET_TYPE_URL, resource_names: ['ROOTCA'], node: GRPC_NODE });
+      await assert.rejects(grpcProbe.next(300));
+
+      weft.send({
+        type_url: SECRET_TYPE_URL,
+        resource_names: ['ROOTCA'],
+        version_info: first.version_info,
+        response_nonce: first.nonce,
+      });
+      const rotated = rotateCaRoot(join(caParent, 'ca'), 'corp.example', time.fake.now);
+      cp.reloadCa();
+      const [after] = decodeAll(await weft.next());
+      assert.deepEqual(roots(inline(after!)), [
+        rotated.current.fingerprint256,
+        rotated.previous.fingerprint256,
+      ]);
+    } finally {
+      weft.close();
+      grpcProbe.close();
+    }
   });
 
   it('shows roots, their expiry and the issued count on /ca and in metrics, never a private key', async () => {

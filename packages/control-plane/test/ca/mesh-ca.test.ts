@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '@weft/xds-client';
+import {
+  ConfigError,
+  createCertificate,
+  createWorkloadCsr,
+  randomSerial,
+  toPem,
+} from '@weft/xds-client';
 import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { inspectCertificates } from '../../src/ca/inspect-certificates.js';
 import {
@@ -14,8 +20,6 @@ import {
   type CertificateResult,
   type IssuedCertificate,
 } from '../../src/ca/mesh-ca.js';
-import { createWorkloadCsr } from '../../src/ca/workload-key.js';
-import { createCertificate, randomSerial, toPem } from '../../src/ca/x509-der.js';
 import {
   createCapturingLogger,
   createNowClock,

@@ -35,6 +35,7 @@ export function grpcStatusOfWeftCode(code: WeftErrorCode): GrpcStatus {
     case 'WEFT_OVERFLOW':
     case 'WEFT_BREAKER_OPEN':
     case 'WEFT_CONNECT_FAILURE':
+    case 'WEFT_TLS_NO_CERTIFICATE':
     case 'WEFT_UPSTREAM_RESET':
     case 'WEFT_RETRIES_EXHAUSTED':
     case 'WEFT_RESOURCE_DOES_NOT_EXIST':

@@ -20,6 +20,11 @@ export const WEFT_ERROR_CODES = {
   WEFT_RETRIES_EXHAUSTED: { httpStatus: 503, responseFlag: 'URX' },
   WEFT_OVERFLOW: { httpStatus: 503, responseFlag: 'UO' },
   /**
+   * mTLS needs the workload's certificate and there is none (no `identity` configured, or none
+   * issued yet): the connection is never made in plaintext instead (Envoy's UF).
+   */
+  WEFT_TLS_NO_CERTIFICATE: { httpStatus: 503, responseFlag: 'UF' },
+  /**
    * The cluster's service-level breaker (opossum) is open: the request failed fast without
    * touching the network. Envoy's overflow flag, as for its own circuit breakers.
    */

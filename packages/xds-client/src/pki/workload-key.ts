@@ -1,5 +1,5 @@
 // Workload side of certificate issuance: an EC P-256 key generated locally and a CSR for one
-// SPIFFE identity (used by `weft cert issue` and tests; the SDK will do the same in-process).
+// SPIFFE identity (used by `weft cert issue`, tests and the SDK's workload certificate agent).
 import { generateKeyPairSync } from 'node:crypto';
 import { createCsr } from './x509-der.js';
 
