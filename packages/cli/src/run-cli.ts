@@ -125,6 +125,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             'sub-zone': { type: 'string' },
             delta: { type: 'boolean' },
             out: { type: 'string' },
+            namespace: { type: 'string' },
+            'service-account': { type: 'string' },
+            'cert-dir': { type: 'string' },
           },
           strict: true,
         });
@@ -137,6 +140,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             subZone: values['sub-zone'],
             delta: values.delta ?? false,
             out: values.out,
+            namespace: values.namespace,
+            serviceAccount: values['service-account'],
+            certDir: values['cert-dir'],
           },
           io,
         );

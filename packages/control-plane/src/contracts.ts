@@ -12,6 +12,13 @@ export interface ClientLocality {
   readonly subZone: string;
 }
 
+/**
+ * Node metadata key a gRPC client sets (to the bootstrap `certificate_providers` instance name,
+ * `default` as `weft bootstrap --cert-dir` writes it) to say it can do xDS mTLS (gRFC A29): it is
+ * then sent ISTIO_MUTUAL clusters with certificate-provider instances; without it, plaintext.
+ */
+export const CERTIFICATE_PROVIDER_METADATA_KEY = 'WEFT_CERTIFICATE_PROVIDER';
+
 /** Everything about a client that changes what it is sent. Snapshots are cached per distinct view. */
 export interface ClientView {
   readonly kind: ClientKind;

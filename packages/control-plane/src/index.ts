@@ -100,7 +100,7 @@ export type {
 } from './config/mesh-model.js';
 
 // For libraries and tooling
-export { formatLocatedIssue } from './contracts.js';
+export { CERTIFICATE_PROVIDER_METADATA_KEY, formatLocatedIssue } from './contracts.js';
 export type {
   ClientKind,
   ClientLocality,
