@@ -23,6 +23,11 @@ export const CERTIFICATE_PROVIDER_METADATA_KEY = 'WEFT_CERTIFICATE_PROVIDER';
 export interface ClientView {
   readonly kind: ClientKind;
   readonly locality: ClientLocality;
+  /**
+   * gRPC clients: the bootstrap certificate-provider instance named in their node metadata
+   * ({@link CERTIFICATE_PROVIDER_METADATA_KEY}); absent = the client cannot do xDS mTLS.
+   */
+  readonly certificateProvider?: string;
 }
 
 /**

@@ -1,6 +1,11 @@
 // Who is on a stream: node id, client kind (from node.user_agent_name / client features) and
 // locality → ClientView. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/base.proto#config-core-v3-node
-import type { ClientKind, ClientView } from '../contracts.js';
+import { structToJson } from '@weft/xds-client';
+import {
+  CERTIFICATE_PROVIDER_METADATA_KEY,
+  type ClientKind,
+  type ClientView,
+} from '../contracts.js';
 
 /** The `node` of a DiscoveryRequest as proto-loader delivers it (snake_case, all optional). */
 export interface NodeMessage {
@@ -9,6 +14,8 @@ export interface NodeMessage {
   readonly user_agent_name?: string;
   readonly user_agent_version?: string;
   readonly client_features?: readonly string[];
+  /** google.protobuf.Struct as proto-loader delivers it. */
+  readonly metadata?: unknown;
   readonly locality?: {
     readonly region?: string;
     readonly zone?: string;
@@ -44,9 +51,22 @@ export function classifyClientKind(node: NodeMessage): ClientKind {
   return 'envoy';
 }
 
+/** The certificate-provider instance a gRPC client names in its node metadata, if any. */
+function certificateProviderOf(node: NodeMessage): string | undefined {
+  if (node.metadata === undefined || node.metadata === null) return undefined;
+  try {
+    const value = structToJson(node.metadata)[CERTIFICATE_PROVIDER_METADATA_KEY];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Identity of a client from the `node` of its first request (an absent node gives empty fields). */
 export function identifyClient(node: NodeMessage | undefined): ClientIdentity {
   const n = node ?? {};
+  const kind = classifyClientKind(n);
+  const provider = kind === 'grpc' ? certificateProviderOf(n) : undefined;
   return {
     nodeId: n.id ?? '',
     cluster: n.cluster ?? '',
@@ -54,12 +74,13 @@ export function identifyClient(node: NodeMessage | undefined): ClientIdentity {
       .filter((s) => s !== undefined && s !== '')
       .join('/'),
     view: {
-      kind: classifyClientKind(n),
+      kind,
       locality: {
         region: n.locality?.region ?? '',
         zone: n.locality?.zone ?? '',
         subZone: n.locality?.sub_zone ?? '',
       },
+      ...(provider === undefined ? {} : { certificateProvider: provider }),
     },
   };
 }

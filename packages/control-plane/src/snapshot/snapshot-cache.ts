@@ -39,6 +39,7 @@ export function viewKey(view: ClientView): string {
     view.locality.region,
     view.locality.zone,
     view.locality.subZone,
+    view.certificateProvider ?? '',
   ]);
 }
 
