@@ -18,6 +18,8 @@ const DRIVER = fileURLToPath(new URL('../interop/grpc-xds-driver.js', import.met
 export interface ControlPlaneProcess {
   readonly xdsPort: number;
   readonly adminPort: number;
+  /** The process's own temporary mesh CA directory (WEFT_CA_DIR), removed when it exits. */
+  readonly caDir: string;
   readonly child: ChildProcessWithoutNullStreams;
   /** Everything the process wrote to stderr (its JSON log lines). */
   readonly log: () => string;
@@ -79,6 +81,7 @@ export async function startControlPlaneProcess(
   const exited = once(child, 'exit') as Promise<[number | null]>;
   return {
     ...listening,
+    caDir,
     child,
     log: () => stderr,
     stop: async () => {

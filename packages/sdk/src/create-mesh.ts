@@ -4,12 +4,18 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WeftError, XdsClient, createDefaultResourceTypes } from '@weft/xds-client';
+import {
+  WeftError,
+  XdsClient,
+  createDefaultResourceTypes,
+  splitCertificates,
+} from '@weft/xds-client';
 import type { TimerHandle } from '@weft/xds-client';
 import { fetch as undiciFetch } from 'undici';
 import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
+import { registerSecurityMetrics } from './admin/security-metrics.js';
 import { registerXdsStatusMetrics, xdsDumpOf } from './admin/xds-status-metrics.js';
 import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
@@ -39,6 +45,10 @@ import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
 import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
+import { WorkloadCertificateAgent } from './security/certificate-agent.js';
+import { TlsHandshakes } from './security/tls-handshakes.js';
+import { SDS_ROOT_CA_SECRET } from './security/upstream-tls.js';
+import type { WorkloadCertificates } from './security/workload-certificates.js';
 
 /** Default of MeshServeOptions.drainMs. */
 const DEFAULT_DRAIN_MS = 1000;
@@ -65,6 +75,14 @@ class WeftMesh implements Mesh {
   private readonly registry = new Registry();
   /** Istio metrics and access log; undefined when both are off. */
   private readonly telemetry: MeshTelemetry | undefined;
+  /** The workload certificate agent; undefined without `identity`. */
+  private readonly agent: WorkloadCertificateAgent | undefined;
+  private readonly handshakes = new TlsHandshakes();
+  private readonly cancelRootCa: () => void;
+
+  get certificates(): WorkloadCertificates | undefined {
+    return this.agent;
+  }
 
   get admin(): MeshAdminAddress | undefined {
     return this.adminServer?.address;
@@ -76,11 +94,11 @@ class WeftMesh implements Mesh {
   ) {
     const { bootstrap, clock, logger } = options;
     this.nodeId = bootstrap.node.id;
-    const [cluster, clusterLoadAssignment, listener, routeConfiguration] =
+    const [cluster, clusterLoadAssignment, listener, routeConfiguration, secret] =
       createDefaultResourceTypes();
     this.client = new XdsClient({
       bootstrap,
-      resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration],
+      resourceTypes: [cluster, clusterLoadAssignment, listener, routeConfiguration, secret],
       clock,
       logger,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -130,6 +148,38 @@ class WeftMesh implements Mesh {
             accessLog: options.accessLog,
           });
     const telemetry = this.telemetry === undefined ? {} : { telemetry: this.telemetry };
+    // The workload certificate: requested from the CA on the control plane's port; the SDS
+    // ROOTCA secret (root rotations) is merged into its trust bundle.
+    this.agent =
+      options.identity === undefined
+        ? undefined
+        : new WorkloadCertificateAgent({
+            controlPlaneAddress: bootstrap.xdsServers[0]?.serverUri ?? '',
+            identity: options.identity,
+            namespace: workload.namespace,
+            serviceAccount: workload.serviceAccount,
+            clock,
+            logger,
+          });
+    const agent = this.agent;
+    this.cancelRootCa =
+      agent === undefined
+        ? () => undefined
+        : this.client.watch(secret, SDS_ROOT_CA_SECRET, {
+            onChanged: (update) => {
+              agent.setRootCa(
+                update.kind === 'validation_context'
+                  ? splitCertificates(update.trustedCaPem)
+                  : undefined,
+              );
+            },
+            onResourceError: () => {
+              agent.setRootCa(undefined);
+            },
+            onAmbientError: () => undefined,
+          });
+    agent?.start();
+    const security = { certificates: agent, handshakes: this.handshakes };
     this.rateLimiter = new LocalRateLimiter({ clock, logger });
     const localRateLimiter = this.rateLimiter;
     this.dispatcher = new MeshDispatcher({
@@ -138,6 +188,7 @@ class WeftMesh implements Mesh {
       logger,
       localRateLimiter,
       tracing,
+      security,
       ...breakers,
       ...telemetry,
     });
@@ -309,6 +360,10 @@ class WeftMesh implements Mesh {
         errors: 0,
       },
       tracing: this.tracing.stats(),
+      security: {
+        certificate: this.agent?.stats(),
+        handshakes: this.handshakes.stats(),
+      },
     };
   }
 
@@ -317,7 +372,11 @@ class WeftMesh implements Mesh {
     const d = this.runtime.describe();
     const xds: XdsDump | undefined =
       this.state === 'open' ? xdsDumpOf(this.client.status()) : undefined;
-    return typeof d === 'object' && d !== null ? { ...d, xds } : { runtime: d, xds };
+    // The workload's secrets: chain, SANs, expiry and roots; never the key.
+    const secrets = this.agent?.dump();
+    return typeof d === 'object' && d !== null
+      ? { ...d, xds, secrets }
+      : { runtime: d, xds, secrets };
   }
 
   describe(): unknown {
@@ -333,6 +392,10 @@ class WeftMesh implements Mesh {
       this.state === 'open' ? this.client.status() : undefined,
     );
     if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
+    registerSecurityMetrics(metrics, () => ({
+      certificate: this.agent?.stats(),
+      handshakes: this.handshakes.stats(),
+    }));
     try {
       this.adminServer = await MeshAdminServer.listen(
         {
@@ -384,6 +447,8 @@ class WeftMesh implements Mesh {
     await this.adminServer?.close().catch(() => undefined);
     await this.telemetry?.close().catch(() => undefined);
     this.cancelProbe();
+    this.cancelRootCa();
+    this.agent?.close();
     this.runtime.close();
     await this.client.close();
     await this.tracing.close().catch((err: unknown) => {

@@ -48,6 +48,19 @@ export type {
   WorkloadCertificates,
   WorkloadTlsMaterial,
 } from './security/workload-certificates.js';
+export type { MeshSecurityStats } from './mesh.js';
+export type { IdentityOptions } from './security/identity-options.js';
+export type {
+  WorkloadCertificateStats,
+  CertificateFailureReason,
+  WorkloadSecretsDump,
+} from './security/certificate-agent.js';
+export { TLS_HANDSHAKE_CHANNEL, TLS_HANDSHAKE_FAILURE_REASONS } from './security/tls-handshakes.js';
+export type {
+  TlsHandshakeEvent,
+  TlsHandshakeFailureReason,
+  TlsHandshakeStats,
+} from './security/tls-handshakes.js';
 
 // For libraries and tooling
 export { resolveMeshOptions, SDK_USER_AGENT_NAME, SDK_VERSION } from './mesh-options.js';
@@ -57,6 +70,16 @@ export { ServiceBreakers } from './breaker/service-breakers.js';
 export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
 export { createWorkloadTlsMaterial, noCertificateError } from './security/workload-certificates.js';
+export { WorkloadCertificateAgent } from './security/certificate-agent.js';
+export type { CertificateAgentOptions } from './security/certificate-agent.js';
+export {
+  resolveIdentityOptions,
+  WEFT_JOIN_TOKEN_ENV,
+  WEFT_JOIN_TOKEN_FILE_ENV,
+  MIN_IDENTITY_TTL_MS,
+} from './security/identity-options.js';
+export type { ResolvedIdentityOptions } from './security/identity-options.js';
+export { TlsHandshakes } from './security/tls-handshakes.js';
 export type { MeshDispatcherOptions } from './http/mesh-dispatcher.js';
 
 // Registration

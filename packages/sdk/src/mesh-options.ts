@@ -20,6 +20,8 @@ import { resolveServiceBreakerOptions } from './breaker/service-breaker-options.
 import type { AccessLogTarget } from './telemetry/access-log.js';
 import { DEFAULT_MAX_SERIES } from './telemetry/istio-metrics.js';
 import { resolveTracingOptions } from './tracing/tracing-options.js';
+import { resolveIdentityOptions } from './security/identity-options.js';
+import type { IdentityOptions, ResolvedIdentityOptions } from './security/identity-options.js';
 import type { ResolvedTracingOptions, TracingOptions } from './tracing/tracing-options.js';
 import type {
   ResolvedServiceBreakerOptions,
@@ -111,6 +113,12 @@ export interface MeshOptions {
    * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else off. See TracingOptions.
    */
   readonly tracing?: TracingOptions | false;
+  /**
+   * The workload's SPIFFE certificate from the mesh CA, for mTLS (DestinationRule
+   * `tls.mode: ISTIO_MUTUAL`). `false` turns it off. Default: from `WEFT_JOIN_TOKEN` /
+   * `WEFT_JOIN_TOKEN_FILE`, else none. See IdentityOptions.
+   */
+  readonly identity?: IdentityOptions | false;
 }
 
 /** The workload as the SDK announces it. */
@@ -139,6 +147,8 @@ export interface ResolvedMeshOptions {
   /** Undefined: no access log. */
   readonly accessLog: AccessLogTarget | undefined;
   readonly tracing: ResolvedTracingOptions;
+  /** Undefined: no workload certificate (mTLS clusters fail with WEFT_TLS_NO_CERTIFICATE). */
+  readonly identity: ResolvedIdentityOptions | undefined;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -158,6 +168,7 @@ const TOP_KEYS = new Set([
   'istioMetrics',
   'accessLog',
   'tracing',
+  'identity',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -411,6 +422,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     r.list,
   );
   const tracing = resolveTracingOptions(o['tracing'], env, r.list);
+  const identity = resolveIdentityOptions(o['identity'], env, r.list);
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -504,6 +516,7 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     istioMetrics: admin === undefined ? false : istioMetrics,
     accessLog,
     tracing,
+    identity,
     source,
   });
 }

@@ -12,6 +12,9 @@ import type { GrpcIntegrationStats } from './grpc/grpc-integration.js';
 import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 import type { TracingStats } from './tracing/mesh-tracing.js';
+import type { WorkloadCertificateStats } from './security/certificate-agent.js';
+import type { TlsHandshakeStats } from './security/tls-handshakes.js';
+import type { WorkloadCertificates } from './security/workload-certificates.js';
 
 /** Options of `mesh.serve()`. */
 export interface MeshServeOptions {
@@ -68,6 +71,16 @@ export interface MeshStats {
   readonly telemetry: MeshTelemetryStats;
   /** Tracing: whether on, which provider, spans started. */
   readonly tracing: TracingStats;
+  /** mTLS: the workload certificate (undefined without `identity`) and TLS handshakes. */
+  readonly security: MeshSecurityStats;
+}
+
+/** `mesh.stats().security`: plain data, never key material. */
+export interface MeshSecurityStats {
+  /** The workload certificate agent; undefined when no identity is configured. */
+  readonly certificate: WorkloadCertificateStats | undefined;
+  /** Outbound mTLS handshakes: succeeded, and failed by reason. */
+  readonly handshakes: TlsHandshakeStats;
 }
 
 /** A mesh client: outbound HTTP and gRPC routed by the control plane's config, and registration. */
@@ -107,6 +120,12 @@ export interface Mesh {
    * WEFT_CLOSED / WEFT_DESTROYED after close / destroy.
    */
   ready(): Promise<void>;
+  /**
+   * The workload's SPIFFE certificate and trust bundle (rotating), when `identity` (or
+   * WEFT_JOIN_TOKEN / WEFT_JOIN_TOKEN_FILE) is configured; undefined otherwise. Use it for TLS of
+   * your own, e.g. `https.createServer({ secureContext: mesh.certificates.secureContext() })`.
+   */
+  readonly certificates: WorkloadCertificates | undefined;
   /** Starts an HTTP server for `listener` and registers it as an endpoint of `options.service`. */
   serve(listener: RequestListener, options: MeshServeOptions): Promise<MeshServer>;
   /** Registers an endpoint served by the caller (e.g. a gRPC server); `close()` deregisters. */

@@ -101,6 +101,8 @@ export class GrpcMeshChannel {
   private nextCallId = 0;
   /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
   private readonly warnedRoutes = new Set<string>();
+  /** mTLS clusters already logged as refused (gRPC outbound mTLS is not supported yet). */
+  private readonly warnedTlsClusters = new Set<string>();
   /**
    * grpcRetryPolicyOf by route policy (decoded config is immutable and kept by the route table),
    * so a call does not rebuild it (~1 µs). grpc-js only reads the object; null = none.
@@ -300,6 +302,19 @@ export class GrpcMeshChannel {
         grpcStatusOfWeftCode(result.code),
         `weft: ${result.code}: ${result.message}`,
         result.code,
+      );
+    }
+    if (result.cluster?.tls !== undefined) {
+      // Outbound mTLS is HTTP-only so far (issue 5): refuse the call rather than send plaintext.
+      const message = `cluster ${result.clusterName} requires mTLS (UpstreamTlsContext, e.g. ISTIO_MUTUAL), which the SDK's gRPC path does not support yet; the call is refused, never sent in plaintext`;
+      if (!this.warnedTlsClusters.has(result.clusterName)) {
+        this.warnedTlsClusters.add(result.clusterName);
+        this.ctx.logger.warn('mesh grpc: mTLS cluster refused', { cluster: result.clusterName });
+      }
+      return reject(
+        GrpcStatus.UNAVAILABLE,
+        `weft: WEFT_UNSUPPORTED: ${message}`,
+        'WEFT_UNSUPPORTED',
       );
     }
     return result;

@@ -15,9 +15,22 @@
 //   for a TCP connect is not counted as pending: the connect timeout bounds it.
 // undici may still open a socket the gate did not expect in a race (a socket freed between our
 // count and its own); the counts come from real sockets, so stats show any such overshoot.
+//
+// mTLS (a cluster with an UpstreamTlsContext): the pool's connector dials with the workload
+// certificate's current secure context. On a rotation every TLS pool is retired (closed
+// gracefully: in-flight requests finish on their connection) and new requests get new pools, so
+// no connection outlives the certificate it was made with by more than a request.
 import { Pool, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { CircuitBreakersUpdate, ClusterUpdate, WeftError } from '@weft/xds-client';
+import type { CircuitBreakersUpdate, Clock, ClusterUpdate } from '@weft/xds-client';
+import { WeftError } from '@weft/xds-client';
+import type { WorkloadCertificateAgent } from '../security/certificate-agent.js';
+import type { TlsHandshakes } from '../security/tls-handshakes.js';
+import {
+  connectUpstreamTls,
+  upstreamTlsPolicy,
+  type UpstreamTlsPolicy,
+} from '../security/upstream-tls.js';
 import type { ClusterAdmission, ClusterCounts } from '../cluster/cluster-admission.js';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
@@ -39,9 +52,11 @@ export interface PooledHandler extends LegacyHandler {
 /** A pool, the origin its requests carry, and its socket accounting. */
 export interface EndpointPool {
   readonly pool: Pool;
-  /** `http://address:port` (IPv6 in brackets). */
+  /** `http://address:port` (IPv6 in brackets); `https://` for mTLS. */
   readonly origin: string;
   readonly cluster: string;
+  /** The cluster's TLS settings this pool was made with ('' = plaintext). */
+  readonly tlsKey: string;
   /** The cluster's max_requests_per_connection this pool was made with (undefined: no limit). */
   readonly maxRequestsPerConnection: number | undefined;
   /** Sockets open or opening. */
@@ -56,6 +71,12 @@ export interface EndpointPool {
 export interface ResolvedPoolOptions {
   /** TCP connect timeout per attempt when the cluster gives none, in ms. */
   readonly connectTimeoutMs: number;
+  /** For mTLS clusters: the workload certificates (undefined: no identity) and handshake counters. */
+  readonly tls?: {
+    readonly certificates: WorkloadCertificateAgent | undefined;
+    readonly handshakes: TlsHandshakes;
+    readonly clock: Clock;
+  };
 }
 
 interface Waiting {
@@ -80,6 +101,8 @@ export class EndpointPools {
   private readonly pumpScheduled = new Set<string>();
   /** The breakers each cluster's queue was last admitted under (read when it is pumped). */
   private readonly breakersOf = new Map<string, CircuitBreakersUpdate | undefined>();
+  /** Each cluster resource's TLS policy, compiled once per CDS update. */
+  private readonly tlsPolicies = new WeakMap<ClusterUpdate, UpstreamTlsPolicy | WeftError>();
   private closed = false;
 
   constructor(
@@ -105,17 +128,20 @@ export class EndpointPools {
   get(endpoint: UpstreamEndpoint, cluster: ClusterUpdate | undefined): EndpointPool | undefined {
     const perConnection = cluster?.maxRequestsPerConnection;
     if (this.closed) return undefined;
+    const tls = this.tlsPolicyOf(cluster);
+    const tlsKey = tls === undefined ? '' : tls instanceof WeftError ? tls.message : tls.key;
     const cached = this.byEndpoint.get(endpoint);
     if (
       cached !== undefined &&
       !cached.retired &&
-      cached.maxRequestsPerConnection === perConnection
+      cached.maxRequestsPerConnection === perConnection &&
+      cached.tlsKey === tlsKey
     )
       return cached;
     const key = EndpointPools.keyOf(endpoint);
     const known = this.pools.get(key);
     if (known !== undefined) {
-      if (known.maxRequestsPerConnection === perConnection) {
+      if (known.maxRequestsPerConnection === perConnection && known.tlsKey === tlsKey) {
         this.byEndpoint.set(endpoint, known);
         return known;
       }
@@ -123,14 +149,46 @@ export class EndpointPools {
       this.retire(known);
     }
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-    const origin = `http://${host}:${endpoint.port}`;
+    const origin = `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`;
     const counts = this.admission.counts(endpoint.clusterName);
-    const connect = buildConnector({
-      timeout: cluster?.connectTimeoutMs ?? this.options.connectTimeoutMs,
-    });
+    const timeoutMs = cluster?.connectTimeoutMs ?? this.options.connectTimeoutMs;
+    const plain = buildConnector({ timeout: timeoutMs });
+    const tlsOptions = this.options.tls;
+    const connect: buildConnector.connector =
+      tls === undefined
+        ? plain
+        : function connectMeshTls(_opts, callback) {
+            if (tls instanceof WeftError) {
+              callback(tls, null);
+              return;
+            }
+            if (tlsOptions === undefined) {
+              callback(
+                new WeftError('WEFT_UNSUPPORTED', `cluster ${tls.cluster}: mTLS is not set up`),
+                null,
+              );
+              return;
+            }
+            connectUpstreamTls(
+              {
+                policy: tls,
+                host: endpoint.address,
+                port: endpoint.port,
+                timeoutMs,
+                certificates: tlsOptions.certificates,
+                handshakes: tlsOptions.handshakes,
+                clock: tlsOptions.clock,
+              },
+              (err, socket) => {
+                if (err !== null || socket === null) callback(err ?? new Error('no socket'), null);
+                else callback(null, socket);
+              },
+            );
+          };
     const created: EndpointPool = {
       origin,
       cluster: endpoint.clusterName,
+      tlsKey,
       maxRequestsPerConnection: perConnection,
       sockets: 0,
       inflight: 0,
@@ -164,6 +222,35 @@ export class EndpointPools {
     this.pools.set(key, created);
     this.byEndpoint.set(endpoint, created);
     return created;
+  }
+
+  /** The cluster's compiled TLS policy; undefined = plaintext; a WeftError = unsupported TLS. */
+  private tlsPolicyOf(
+    cluster: ClusterUpdate | undefined,
+  ): UpstreamTlsPolicy | WeftError | undefined {
+    if (cluster?.tls === undefined) return undefined;
+    let policy = this.tlsPolicies.get(cluster);
+    if (policy === undefined) {
+      policy = upstreamTlsPolicy(cluster.name, cluster.tls);
+      this.tlsPolicies.set(cluster, policy);
+    }
+    return policy;
+  }
+
+  /**
+   * After a certificate rotation (or a new trust bundle): retires every mTLS pool, so new
+   * requests open connections with the new certificate; in-flight ones finish where they are.
+   * Returns how many pools were retired.
+   */
+  retireTls(): number {
+    let retired = 0;
+    for (const [key, entry] of this.pools) {
+      if (entry.tlsKey === '') continue;
+      this.pools.delete(key);
+      this.retire(entry);
+      retired++;
+    }
+    return retired;
   }
 
   /**

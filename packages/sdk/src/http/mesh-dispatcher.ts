@@ -22,6 +22,8 @@ import { toLegacyHandler } from './legacy-handler.js';
 import { MeshCall } from './mesh-call.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { UpstreamTargets } from './upstream-target.js';
+import type { WorkloadCertificateAgent } from '../security/certificate-agent.js';
+import { TlsHandshakes } from '../security/tls-handshakes.js';
 
 /** Envoy's default route timeout, used when a route sets none. */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
@@ -57,6 +59,15 @@ export interface MeshDispatcherOptions {
   readonly telemetry?: MeshTelemetry;
   /** Spans and x-request-id (createMesh passes the mesh's). Default: tracing off, x-request-id only. */
   readonly tracing?: MeshTracing;
+  /**
+   * mTLS for clusters with an UpstreamTlsContext: the workload certificates (undefined: no
+   * identity, such clusters fail with WEFT_TLS_NO_CERTIFICATE) and the handshake counters.
+   * Default: no identity, handshakes counted by the dispatcher.
+   */
+  readonly security?: {
+    readonly certificates: WorkloadCertificateAgent | undefined;
+    readonly handshakes: TlsHandshakes;
+  };
 }
 
 interface ResolvedMeshDispatcherOptions {
@@ -71,6 +82,8 @@ interface ResolvedMeshDispatcherOptions {
   readonly localRateLimiter: LocalRateLimiter | undefined;
   readonly telemetry: MeshTelemetry | undefined;
   readonly tracing: MeshTracing;
+  readonly certificates: WorkloadCertificateAgent | undefined;
+  readonly handshakes: TlsHandshakes;
 }
 
 function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherOptions {
@@ -111,6 +124,8 @@ function resolveOptions(options: MeshDispatcherOptions): ResolvedMeshDispatcherO
     localRateLimiter: options.localRateLimiter,
     telemetry: options.telemetry,
     tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
+    certificates: options.security?.certificates,
+    handshakes: options.security?.handshakes ?? new TlsHandshakes(),
   });
   if (issues.length > 0) throw new ConfigError('mesh dispatcher options', issues);
   return resolved;
@@ -134,13 +149,26 @@ export class MeshDispatcher extends Dispatcher {
   private readonly requestChannel: Channel;
   private state: 'open' | 'closed' | 'destroyed' = 'open';
   private closing: Promise<void> | undefined = undefined;
+  private readonly offCertificateChange: (() => void) | undefined;
 
   /** Throws ConfigError for bad options. */
   constructor(options: MeshDispatcherOptions) {
     super();
     const o = resolveOptions(options);
     this.admission = new ClusterAdmission(o.logger, 'http');
-    this.pools = new EndpointPools({ connectTimeoutMs: o.connectTimeoutMs }, this.admission);
+    this.pools = new EndpointPools(
+      {
+        connectTimeoutMs: o.connectTimeoutMs,
+        tls: { certificates: o.certificates, handshakes: o.handshakes, clock: o.clock },
+      },
+      this.admission,
+    );
+    // A new certificate (or bundle) reaches new connections: mTLS pools are retired gracefully.
+    this.offCertificateChange = o.certificates?.onChange(() => {
+      const retired = this.pools.retireTls();
+      if (retired > 0)
+        o.logger.debug('mesh http: mTLS pools retired after a certificate change', { retired });
+    });
     this.requestChannel = channel(HTTP_REQUEST_CHANNEL);
     const logRequests = o.logger !== silentLogger;
     const requestChannel = this.requestChannel;
@@ -255,6 +283,7 @@ export class MeshDispatcher extends Dispatcher {
         ? new WeftError('WEFT_DESTROYED', 'mesh dispatcher is destroyed')
         : errOrCallback;
     this.unfollowAll();
+    this.offCertificateChange?.();
     this.mirror.close();
     this.state = 'destroyed';
     const done = this.pools.destroy(err);
@@ -266,6 +295,7 @@ export class MeshDispatcher extends Dispatcher {
     if (this.closing !== undefined) return this.closing;
     if (this.state === 'open') this.state = 'closed';
     this.unfollowAll();
+    this.offCertificateChange?.();
     this.mirror.close(); // copies are fire-and-forget: never hold a close back
     this.closing = this.pools.close();
     return this.closing;

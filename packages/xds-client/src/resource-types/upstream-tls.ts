@@ -65,10 +65,27 @@ function sanMatchers(
   issues: IssueCollector,
 ): StringMatchUpdate[] {
   if (vc === undefined) return [];
-  return messages(vc, 'match_subject_alt_names').flatMap((m, i) => {
+  const untyped = messages(vc, 'match_subject_alt_names').flatMap((m, i) => {
     const d = decodeStringMatcher(m, `${join(path, 'match_subject_alt_names')}[${i}]`, issues);
     return d === undefined ? [] : [d];
   });
+  // Istio sends typed matchers (SubjectAltNameMatcher); Weft verifies URI SANs (SPIFFE IDs) only.
+  const typed = messages(vc, 'match_typed_subject_alt_names').flatMap((m, i) => {
+    const p = `${join(path, 'match_typed_subject_alt_names')}[${i}]`;
+    const sanType = str(m, 'san_type');
+    if (sanType !== 'URI') {
+      issues.add(join(p, 'san_type'), `only URI is supported, got ${sanType || 'nothing'}`);
+      return [];
+    }
+    const matcher = message(m, 'matcher');
+    if (matcher === undefined) {
+      issues.add(join(p, 'matcher'), 'required');
+      return [];
+    }
+    const d = decodeStringMatcher(matcher, join(p, 'matcher'), issues);
+    return d === undefined ? [] : [d];
+  });
+  return [...untyped, ...typed];
 }
 
 /** Decodes a Cluster `transport_socket` at `path`; only UpstreamTlsContext is supported. */

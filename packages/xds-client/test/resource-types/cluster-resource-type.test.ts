@@ -384,12 +384,41 @@ describe('ClusterResourceType', () => {
         }),
         path: `${CTC}.validation_context.match_subject_alt_names[0].safe_regex.regex`,
       },
+      {
+        name: 'a typed SAN matcher that is not URI (only SPIFFE IDs are verified)',
+        raw: tls({
+          validation_context: {
+            match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'a.example' } }],
+          },
+        }),
+        path: `${CTC}.validation_context.match_typed_subject_alt_names[0].san_type`,
+      },
     ];
     for (const { name, raw, path } of invalid) {
       it(`rejects ${name}`, () => {
         expectIssueAt(cds.decode(encode(CLUSTER_TYPE_URL, raw), ctx), path);
       });
     }
+
+    it("reads typed URI SAN matchers (Istio's match_typed_subject_alt_names) as SAN matchers", () => {
+      const raw = tls({
+        tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {} } }],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [
+              { san_type: 'URI', matcher: { exact: 'spiffe://td/ns/shop/sa/inventory' } },
+            ],
+          },
+          validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+        },
+      });
+      const value = expectOk(cds.decode(encode(CLUSTER_TYPE_URL, raw), ctx));
+      assert.ok(value.tls !== undefined);
+      assert.deepEqual(value.tls.matchSubjectAltNames, [
+        { kind: 'exact', value: 'spiffe://td/ns/shop/sa/inventory', ignoreCase: false },
+      ]);
+      assert.equal(value.tls.validationSecretName, 'ROOTCA');
+    });
 
     it('records gRPC certificate-provider instances (A29)', () => {
       const raw = tls({
