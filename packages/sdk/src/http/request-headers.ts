@@ -153,3 +153,24 @@ export function withHeaders(
   for (let i = 0; i + 1 < pairs.length; i += 2) record[pairs[i] as string] = pairs[i + 1];
   return record as Record<string, string>;
 }
+
+/**
+ * `headers` plus `name: id` (x-request-id): written into `headers` when it is a copy the mesh made
+ * for this request (`owned`), else into a new copy (the caller's headers and the shared host-only
+ * object are never mutated).
+ */
+export function addRequestId(
+  headers: UndiciHeaders,
+  owned: boolean,
+  name: string,
+  id: string,
+): UndiciHeaders {
+  if (!owned || headers === undefined || headers === null)
+    return withHeaders(headers, [name, id], undefined);
+  if (Array.isArray(headers)) {
+    headers.push(name, id);
+    return headers;
+  }
+  (headers as Record<string, string>)[name] = id;
+  return headers;
+}
