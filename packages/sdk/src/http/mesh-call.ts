@@ -5,7 +5,7 @@
 import { WeftError } from '@weft/xds-client';
 import type { TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
-import type { Span } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
@@ -24,7 +24,9 @@ import type { LegacyHandler } from './legacy-handler.js';
 import {
   addRequestId,
   hasHeader,
+  hasHeaderWhere,
   indexHeaders,
+  setHeaderPairs,
   withHeaders,
   withHostHeader,
 } from './request-headers.js';
@@ -96,8 +98,12 @@ export class MeshCall implements RouteInput {
   private readonly startMs: number;
   /** The route timeout in force (ms, 0 = none); mirror copies get the same bound. */
   private routeTimeoutMs = 0;
-  /** The request's client span (tracing on); each attempt's span is its child. */
+  /** The request's client span (tracing on): describes the first attempt; retries are its children. */
   private span: Span | undefined = undefined;
+  /** `upstream.headers` is a copy the mesh made for this request (trace headers go in place). */
+  private headersOwned = false;
+  /** The caller's trace headers were dropped from `upstream.headers` (or it sent none). */
+  private callerTraceDropped = false;
 
   constructor(
     private readonly ctx: CallContext,
@@ -186,14 +192,13 @@ export class MeshCall implements RouteInput {
       this.headerIndex === undefined
         ? hasHeader(this.opts.headers, REQUEST_ID_HEADER)
         : this.headerIndex.has(REQUEST_ID_HEADER);
-    const headers = callerHasId
-      ? withHost
-      : addRequestId(
-          withHost,
-          withHost !== this.opts.headers && withHost !== hostOnly,
-          REQUEST_ID_HEADER,
-          this.ctx.tracing.requestId(),
-        );
+    let owned = withHost !== this.opts.headers && withHost !== hostOnly;
+    let headers = withHost;
+    if (!callerHasId) {
+      headers = addRequestId(withHost, owned, REQUEST_ID_HEADER, this.ctx.tracing.requestId());
+      owned = true; // addRequestId copies what is not ours
+    }
+    this.headersOwned = owned;
     const span = this.span;
     if (span?.isRecording() === true) {
       span.setAttribute('weft.cluster', result.clusterName);
@@ -304,6 +309,7 @@ export class MeshCall implements RouteInput {
     }
     if (this.attempts > 0 && !anyWhenAllTried) this.ctx.counters.retriesToNextEndpoint++;
     this.attempts++;
+    const previous = this.current;
     const attempt = new Attempt(this, lease);
     this.current = attempt;
     this.retry?.armPerTry((perTryMs) => {
@@ -311,47 +317,58 @@ export class MeshCall implements RouteInput {
     });
     const span = this.span;
     const tracer = this.ctx.tracing.tracer;
-    if (span === undefined || tracer === undefined) {
-      this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
-      return;
+    if (span !== undefined && tracer !== undefined) {
+      this.traceAttempt(tracer, span, upstream, attempt, previous);
     }
-    // The upstream sees this try's span as its parent (W3C and B3 headers replace the caller's);
-    // a sampled-out request (nothing recorded) passes its own span's context, with no attempt span.
+    this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
+  }
+
+  /**
+   * The trace of one try: the first is described by the request's span (one span for a request
+   * sent once), a retry gets a child span and the first try's end becomes an event. The upstream
+   * sees the carrier span as its parent: W3C and B3 headers replace the caller's, set in place in
+   * the mesh's copy of the headers. A sampled-out request (nothing recorded) passes its own span's
+   * context, with no attempt spans.
+   */
+  private traceAttempt(
+    tracer: Tracer,
+    span: Span,
+    upstream: MutableDispatchOptions,
+    attempt: Attempt,
+    previous: Attempt | undefined,
+  ): void {
     const tracing = this.ctx.tracing;
     let carrier = span;
     if (span.isRecording()) {
-      carrier = attempt.span = tracing.startAttemptSpan(
-        tracer,
-        span,
-        upstream.method,
-        this.attempts,
-        lease.endpoint,
-      );
+      const endpoint = attempt.lease.endpoint;
+      if (this.attempts === 1) tracing.describeFirstAttempt(span, endpoint);
+      else {
+        if (this.attempts === 2) previous?.recordAsFirst(span, tracing);
+        carrier = attempt.span = tracing.startAttemptSpan(
+          tracer,
+          span,
+          upstream.method,
+          this.attempts,
+          endpoint,
+        );
+      }
     }
-    const traced = {
-      ...upstream,
-      headers: withHeaders(
-        upstream.headers,
-        tracing.headersOf(carrier),
-        this.callerTraceHeaders() ? (name) => tracing.isTraceHeader(name) : undefined,
-      ),
-    };
-    this.ctx.pools.send(entry, traced, attempt, admitted, breakers);
-  }
-
-  /** Whether the caller set trace headers of its own (they are replaced, not sent twice). */
-  private callerTraceHeaders(): boolean {
-    const header = this.header;
-    return (
-      header('traceparent') !== undefined ||
-      header('tracestate') !== undefined ||
-      header('b3') !== undefined ||
-      header('x-b3-traceid') !== undefined ||
-      header('x-b3-spanid') !== undefined ||
-      header('x-b3-sampled') !== undefined ||
-      header('x-b3-parentspanid') !== undefined ||
-      header('x-b3-flags') !== undefined
-    );
+    const pairs = tracing.headersOf(carrier);
+    if (!this.callerTraceDropped) {
+      this.callerTraceDropped = true;
+      const isTraceHeader = (name: string): boolean => tracing.isTraceHeader(name);
+      if (hasHeaderWhere(this.opts.headers, isTraceHeader)) {
+        upstream.headers = withHeaders(upstream.headers, pairs, isTraceHeader);
+        this.headersOwned = true;
+        return;
+      }
+    }
+    if (this.headersOwned) {
+      setHeaderPairs(upstream.headers as Record<string, string> | string[], pairs);
+      return;
+    }
+    upstream.headers = withHeaders(upstream.headers, pairs, undefined);
+    this.headersOwned = true;
   }
 
   /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */
