@@ -5,7 +5,6 @@
 import { WeftError } from '@weft/xds-client';
 import type { TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
-import type { Span, Tracer } from '@opentelemetry/api';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
@@ -21,17 +20,10 @@ import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
-import {
-  addRequestId,
-  hasHeader,
-  hasHeaderWhere,
-  indexHeaders,
-  setHeaderPairs,
-  withHeaders,
-  withHostHeader,
-} from './request-headers.js';
+import { addRequestId, hasHeader, indexHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
-import { REQUEST_ID_HEADER, endHttpSpan } from '../tracing/mesh-tracing.js';
+import { REQUEST_ID_HEADER } from '../tracing/mesh-tracing.js';
+import { RequestTrace } from './request-trace.js';
 
 /** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
@@ -98,12 +90,8 @@ export class MeshCall implements RouteInput {
   private readonly startMs: number;
   /** The route timeout in force (ms, 0 = none); mirror copies get the same bound. */
   private routeTimeoutMs = 0;
-  /** The request's client span (tracing on): describes the first attempt; retries are its children. */
-  private span: Span | undefined = undefined;
-  /** `upstream.headers` is a copy the mesh made for this request (trace headers go in place). */
-  private headersOwned = false;
-  /** The caller's trace headers were dropped from `upstream.headers` (or it sent none). */
-  private callerTraceDropped = false;
+  /** Spans and trace headers (tracing on). */
+  private readonly trace: RequestTrace | undefined = undefined;
 
   constructor(
     private readonly ctx: CallContext,
@@ -116,13 +104,7 @@ export class MeshCall implements RouteInput {
     this.startMs = ctx.clock.now();
     const tracer = ctx.tracing.tracer;
     if (tracer !== undefined) {
-      this.span = ctx.tracing.startClientSpan(
-        tracer,
-        opts.method,
-        target.authority,
-        opts.path,
-        'http',
-      );
+      this.trace = new RequestTrace(ctx.tracing, tracer, opts.method, target.authority, opts.path);
     }
   }
 
@@ -198,12 +180,7 @@ export class MeshCall implements RouteInput {
       headers = addRequestId(withHost, owned, REQUEST_ID_HEADER, this.ctx.tracing.requestId());
       owned = true; // addRequestId copies what is not ours
     }
-    this.headersOwned = owned;
-    const span = this.span;
-    if (span?.isRecording() === true) {
-      span.setAttribute('weft.cluster', result.clusterName);
-      span.setAttribute('weft.route', result.routeName);
-    }
+    this.trace?.routed(result, owned);
     this.upstream = { ...this.opts, headers };
     // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
     const serverName = this.target.serverName;
@@ -315,60 +292,17 @@ export class MeshCall implements RouteInput {
     this.retry?.armPerTry((perTryMs) => {
       this.perTryTimedOut(attempt, perTryMs);
     });
-    const span = this.span;
-    const tracer = this.ctx.tracing.tracer;
-    if (span !== undefined && tracer !== undefined) {
-      this.traceAttempt(tracer, span, upstream, attempt, previous);
+    const trace = this.trace;
+    if (trace !== undefined) {
+      upstream.headers = trace.attempt(
+        upstream,
+        this.opts.headers,
+        attempt,
+        this.attempts,
+        previous,
+      );
     }
     this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
-  }
-
-  /**
-   * The trace of one try: the first is described by the request's span (one span for a request
-   * sent once), a retry gets a child span and the first try's end becomes an event. The upstream
-   * sees the carrier span as its parent: W3C and B3 headers replace the caller's, set in place in
-   * the mesh's copy of the headers. A sampled-out request (nothing recorded) passes its own span's
-   * context, with no attempt spans.
-   */
-  private traceAttempt(
-    tracer: Tracer,
-    span: Span,
-    upstream: MutableDispatchOptions,
-    attempt: Attempt,
-    previous: Attempt | undefined,
-  ): void {
-    const tracing = this.ctx.tracing;
-    let carrier = span;
-    if (span.isRecording()) {
-      const endpoint = attempt.lease.endpoint;
-      if (this.attempts === 1) tracing.describeFirstAttempt(span, endpoint);
-      else {
-        if (this.attempts === 2) previous?.recordAsFirst(span, tracing);
-        carrier = attempt.span = tracing.startAttemptSpan(
-          tracer,
-          span,
-          upstream.method,
-          this.attempts,
-          endpoint,
-        );
-      }
-    }
-    const pairs = tracing.headersOf(carrier);
-    if (!this.callerTraceDropped) {
-      this.callerTraceDropped = true;
-      const isTraceHeader = (name: string): boolean => tracing.isTraceHeader(name);
-      if (hasHeaderWhere(this.opts.headers, isTraceHeader)) {
-        upstream.headers = withHeaders(upstream.headers, pairs, isTraceHeader);
-        this.headersOwned = true;
-        return;
-      }
-    }
-    if (this.headersOwned) {
-      setHeaderPairs(upstream.headers as Record<string, string> | string[], pairs);
-      return;
-    }
-    upstream.headers = withHeaders(upstream.headers, pairs, undefined);
-    this.headersOwned = true;
   }
 
   /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */
@@ -591,13 +525,13 @@ export class MeshCall implements RouteInput {
     this.releaseRequest(this.decision?.clusterName ?? '');
     if (err !== undefined) this.ctx.counters.failures++;
     this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
-    const span = this.span;
-    if (span !== undefined) {
-      this.span = undefined;
-      this.current?.endSpan(err);
-      span.setAttribute('weft.attempts', this.attempts);
-      endHttpSpan(span, this.statusCode, this.responseFlag(outcome, err), err, 400);
-    }
+    this.trace?.end(
+      this.current,
+      this.attempts,
+      this.statusCode,
+      this.responseFlag(outcome, err),
+      err,
+    );
     this.ctx.publish(this, outcome, err);
   }
 
