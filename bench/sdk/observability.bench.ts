@@ -1,7 +1,7 @@
 // The cost of observability on the HTTP request path: the same request through mesh.dispatcher
-// with tracing off beside tracing on (sampling 1.0: every request makes a client span and an
-// attempt span, injects W3C + B3 headers, and a batch processor hands the spans to an exporter that
-// drops them), on but sampled out (sampling 0), off with the caller sending the five trace
+// with tracing off beside tracing on (sampling 1.0: every request makes a client span, which
+// describes its one attempt, injects W3C + B3 headers, and a batch processor hands the spans to an
+// exporter that drops them), on but sampled out (sampling 0), off with the caller sending the five trace
 // headers (their wire cost alone), Istio's metrics on (an admin listener), metrics plus a JSON
 // access log, and tracing plus metrics. One mesh per variant, all against the same
 // in-process ADS server and loopback backend; p50/p99/throughput and each variant's ratio over

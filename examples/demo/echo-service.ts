@@ -39,16 +39,40 @@ export interface EchoBackend {
   readonly name: string;
   readonly port: number;
   calls: number;
+  /** Calls by the caller's identity: its certificate's URI SAN, or `plaintext`. */
+  readonly peers: Map<string, number>;
   close(): Promise<void>;
 }
 
-/** Starts an echo backend named `name` on 127.0.0.1 (port 0 = ephemeral). */
-export async function startEchoBackend(name: string, port = 0): Promise<EchoBackend> {
+/** The URI SAN of the caller's certificate, or `plaintext` / `no-certificate`. */
+function peerIdentity(call: ServerUnaryCall<EchoRequest, EchoResponse>): string {
+  const auth = call.getAuthContext();
+  if (auth.transportSecurityType !== 'ssl') return 'plaintext';
+  const san = auth.sslPeerCertificate?.subjectaltname;
+  if (san === undefined) return 'no-certificate';
+  return (
+    san
+      .split(', ')
+      .find((s) => s.startsWith('URI:'))
+      ?.slice(4) ?? san
+  );
+}
+
+/**
+ * Starts an echo backend named `name` on 127.0.0.1 (port 0 = ephemeral), plaintext unless
+ * `credentials` are given (e.g. a mesh's mTLS server credentials).
+ */
+export async function startEchoBackend(
+  name: string,
+  port = 0,
+  credentials: ServerCredentials = ServerCredentials.createInsecure(),
+): Promise<EchoBackend> {
   const server = new Server();
   const backend: EchoBackend = {
     name,
     port: 0,
     calls: 0,
+    peers: new Map(),
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => {
@@ -62,11 +86,13 @@ export async function startEchoBackend(name: string, port = 0): Promise<EchoBack
       callback: sendUnaryData<EchoResponse>,
     ) => {
       backend.calls++;
+      const peer = peerIdentity(call);
+      backend.peers.set(peer, (backend.peers.get(peer) ?? 0) + 1);
       callback(null, { backend: name, message: call.request.message });
     },
   });
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (err, p) => {
+    server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => {
       if (err) reject(err);
       else resolve(p);
     });

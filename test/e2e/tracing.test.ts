@@ -1,8 +1,10 @@
 // Issue 6 "Tracing", must show: checkout → inventory → payment, three mesh.serve servers (each
 // with its own mesh) registered with a real `weft control-plane` process; a request with a B3
 // header (then one with a W3C traceparent) enters checkout and every span shares its trace id
-// with the right parent chain (an in-memory exporter in this process). A retried request shows
-// two attempt spans under one client span. x-request-id is generated once and follows the calls.
+// with the right parent chain (an in-memory exporter in this process). A request sent once is one
+// client span (it describes its attempt); a retried request shows the retry as an attempt span
+// under the client span, and the first try as an event on it. x-request-id is generated once and
+// follows the calls.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -242,9 +244,9 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     };
   }
 
-  /** checkout(server) → client → attempt → inventory(server) → client → attempt → payment(server). */
+  /** checkout(server) → client → inventory(server) → client → payment(server). */
   function assertChain(spans: ReadableSpan[], traceId: string, rootParent: string): void {
-    assert.equal(spans.length, 7, spans.map((s) => s.name).join(', '));
+    assert.equal(spans.length, 5, spans.map((s) => s.name).join(', '));
     for (const s of spans) assert.equal(s.spanContext().traceId, traceId);
     const servers = spans.filter((s) => s.kind === SpanKind.SERVER);
     const byService = (svc: string): ReadableSpan => {
@@ -271,13 +273,12 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       assert.equal(client.attributes['weft.response_flags'], '-');
       assert.equal(client.attributes['weft.attempts'], 1);
       assert.match(String(client.attributes['weft.cluster']), new RegExp(`\\|\\|${host}`));
-      const attempt = spans.find((s) => parentOf(s) === client.spanContext().spanId);
-      assert.ok(attempt, `no attempt span under the client span to ${host}`);
-      assert.equal(attempt.attributes['weft.attempt'], 1);
-      assert.equal(attempt.attributes['weft.upstream.locality'], 'us-east-1/us-east-1a/');
-      assert.match(String(attempt.attributes['weft.upstream.host']), /^127\.0\.0\.1:\d+$/);
-      assert.equal(attempt.attributes['http.response.status_code'], 200);
-      assert.equal(parentOf(to), attempt.spanContext().spanId, `${host}'s server span`);
+      // Sent once: the client span describes the attempt itself, no attempt span.
+      assert.equal(client.attributes['weft.upstream.locality'], 'us-east-1/us-east-1a/');
+      assert.match(String(client.attributes['weft.upstream.host']), /^127\.0\.0\.1:\d+$/);
+      assert.equal(client.attributes['network.peer.address'], '127.0.0.1');
+      assert.equal(client.events.length, 0);
+      assert.equal(parentOf(to), client.spanContext().spanId, `${host}'s server span`);
     };
     hop(checkoutSpan, inventorySpan, 'inventory');
     hop(inventorySpan, paymentSpan, 'payment');
@@ -297,7 +298,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.match(body.inventory.payment['traceparent'] ?? '', new RegExp(`^00-${TRACE_ID}-`));
     assert.match(body.inventory.payment['b3'] ?? '', new RegExp(`^${TRACE_ID}-`));
     assert.equal(body.inventory.payment['b3TraceId'], TRACE_ID);
-    assertChain(await spansOf(TRACE_ID, 7), TRACE_ID, B3_PARENT);
+    assertChain(await spansOf(TRACE_ID, 5), TRACE_ID, B3_PARENT);
   });
 
   it('continues a B3 multi-header trace the same way', async () => {
@@ -307,7 +308,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       'x-b3-spanid': 'b7ad6b7169203331',
       'x-b3-sampled': '1',
     });
-    assertChain(await spansOf(traceId, 7), traceId, 'b7ad6b7169203331');
+    assertChain(await spansOf(traceId, 5), traceId, 'b7ad6b7169203331');
   });
 
   it('continues a W3C traceparent trace and generates one x-request-id for the whole chain', async () => {
@@ -315,10 +316,10 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.match(body.requestId, /^[0-9a-f-]{36}$/);
     assert.equal(body.inventory.requestId, body.requestId);
     assert.equal(body.inventory.payment['requestId'], body.requestId);
-    assertChain(await spansOf(W3C_TRACE_ID, 7), W3C_TRACE_ID, W3C_PARENT);
+    assertChain(await spansOf(W3C_TRACE_ID, 5), W3C_TRACE_ID, W3C_PARENT);
   });
 
-  it('shows a retried request as two attempt spans under one client span', async () => {
+  it('shows a retried request as one client span with the first try as an event and the retry as an attempt span', async () => {
     const res = await meshes[0]!.fetch('http://ledger:8080/post');
     assert.equal(res.status, 200);
     await res.text();
@@ -333,29 +334,41 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     const [client] = clientSpans();
     assert.ok(client);
     const traceId = client.spanContext().traceId;
-    // client + 2 attempts + 2 ledger server spans
-    const spans = await spansOf(traceId, 5);
+    // client (first try) + the retry's attempt span + 2 ledger server spans
+    const spans = await spansOf(traceId, 4);
     assert.equal(parentOf(client), undefined, 'a call outside any handler starts a trace');
     assert.equal(client.attributes['weft.attempts'], 2);
     assert.equal(client.attributes['http.response.status_code'], 200);
-    const attempts = spans
-      .filter((s) => parentOf(s) === client.spanContext().spanId)
-      .sort((a, b) => Number(a.attributes['weft.attempt']) - Number(b.attributes['weft.attempt']));
+    // The first try: the client span's upstream attributes, and how it ended as an event.
+    assert.match(String(client.attributes['weft.upstream.host']), /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(
+      client.events.map((e) => [
+        e.name,
+        e.attributes?.['weft.attempt'],
+        e.attributes?.['http.response.status_code'],
+        e.attributes?.['weft.response_flags'],
+        e.attributes?.['weft.upstream.host'],
+      ]),
+      [['weft.attempt.ended', 1, 503, '-', client.attributes['weft.upstream.host']]],
+    );
+    const attempts = spans.filter(
+      (s) => parentOf(s) === client.spanContext().spanId && s.kind !== SpanKind.SERVER,
+    );
     assert.deepEqual(
       attempts.map((a) => [
         a.attributes['weft.attempt'],
+        a.attributes['http.request.resend_count'],
         a.attributes['http.response.status_code'],
       ]),
-      [
-        [1, 503],
-        [2, 200],
-      ],
+      [[2, 1, 200]],
     );
+    const [retry] = attempts;
+    assert.ok(retry);
     const ledgerServers = spans.filter((s) => s.kind === SpanKind.SERVER);
     assert.deepEqual(
       ledgerServers.map((s) => parentOf(s)).sort(),
-      attempts.map((a) => a.spanContext().spanId).sort(),
-      'each ledger server span is the child of its attempt',
+      [client.spanContext().spanId, retry.spanContext().spanId].sort(),
+      'the first try’s server span is the client span’s child, the retry’s the attempt span’s',
     );
     const stats = meshes[0]!.stats().tracing;
     assert.equal(stats.enabled, true);
@@ -363,7 +376,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.ok(stats.spansStarted > 0);
   });
 
-  it('follows a gRPC hop: client span and attempt, the server interceptor’s span, and an HTTP call its handler makes', async () => {
+  it('follows a gRPC hop: client span, the server interceptor’s span, and an HTTP call its handler makes', async () => {
     // An echo gRPC server with inventory's interceptor; its handler calls payment over HTTP.
     const server = new Server({ interceptors: [inventoryMesh.grpcServerInterceptor()] });
     grpcServer = server;
@@ -436,19 +449,22 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     }
     assert.ok(grpcClientSpan, 'no gRPC client span');
     const traceId = grpcClientSpan.spanContext().traceId;
-    // grpc client + attempt + grpc server + http client + attempt + payment server
-    const spans = await spansOf(traceId, 6);
+    // grpc client + grpc server + http client + payment server (each call sent once)
+    const spans = await spansOf(traceId, 4);
     assert.equal(grpcClientSpan.name, 'weft.test.Echo/Call');
     assert.equal(grpcClientSpan.attributes['rpc.service'], 'weft.test.Echo');
     assert.equal(grpcClientSpan.attributes['rpc.method'], 'Call');
     assert.equal(grpcClientSpan.attributes['rpc.grpc.status_code'], 0);
     assert.match(String(grpcClientSpan.attributes['weft.cluster']), /echo/);
-    const grpcAttempt = spans.find(
-      (s) => parentOf(s) === grpcClientSpan.spanContext().spanId && s.kind !== SpanKind.SERVER,
+    // Sent once: the client span describes the attempt, no attempt span.
+    assert.equal(
+      spans.filter(
+        (s) => parentOf(s) === grpcClientSpan.spanContext().spanId && s.kind !== SpanKind.SERVER,
+      ).length,
+      0,
     );
-    assert.ok(grpcAttempt, 'no attempt span under the gRPC client span');
-    assert.equal(grpcAttempt.attributes['weft.attempt'], 1);
-    assert.equal(grpcAttempt.attributes['weft.upstream.host'], `127.0.0.1:${port}`);
+    assert.equal(grpcClientSpan.attributes['weft.upstream.host'], `127.0.0.1:${port}`);
+    assert.equal(grpcClientSpan.attributes['weft.attempts'], 1);
     const grpcServerSpan = spans.find(
       (s) => s.kind === SpanKind.SERVER && s.attributes['rpc.system'] === 'grpc',
     );
@@ -464,8 +480,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       (s) => s.kind === SpanKind.SERVER && s.attributes['weft.service'] === 'payment',
     );
     assert.ok(paymentServer);
-    const httpAttempt = spans.find((s) => parentOf(s) === httpClient.spanContext().spanId);
-    assert.equal(parentOf(paymentServer), httpAttempt?.spanContext().spanId);
+    assert.equal(parentOf(paymentServer), httpClient.spanContext().spanId);
   });
 
   it('starts its own sdk-node provider with an OTLP/HTTP exporter when given an endpoint, and unregisters it on close', async () => {

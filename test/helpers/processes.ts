@@ -110,6 +110,8 @@ export interface GrpcXdsDriver {
     metadata?: Record<string, string>;
     deadlineMs?: number;
     concurrency?: number;
+    /** grpc-js-xds's XdsChannelCredentials (xDS mTLS) instead of insecure credentials. */
+    xdsCredentials?: boolean;
   }): Promise<DriverResult>;
   close(): Promise<void>;
 }

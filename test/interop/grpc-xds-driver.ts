@@ -19,14 +19,22 @@ interface CallsCommand {
   readonly metadata?: Record<string, string>;
   readonly deadlineMs?: number;
   readonly concurrency?: number;
+  /** Use grpc-js-xds's XdsChannelCredentials (xDS mTLS, gRFC A29) with an insecure fallback. */
+  readonly xdsCredentials?: boolean;
 }
 
 const clients = new Map<string, Client>();
-function clientFor(target: string): Client {
-  let client = clients.get(target);
+function clientFor(target: string, xdsCredentials: boolean): Client {
+  const key = `${xdsCredentials ? 'xds' : 'insecure'} ${target}`;
+  let client = clients.get(key);
   if (client === undefined) {
-    client = new EchoClient(target, credentials.createInsecure());
-    clients.set(target, client);
+    client = new EchoClient(
+      target,
+      xdsCredentials
+        ? new grpcXds.XdsChannelCredentials(credentials.createInsecure())
+        : credentials.createInsecure(),
+    );
+    clients.set(key, client);
   }
   return client;
 }
@@ -47,7 +55,7 @@ function callOnce(client: Client, metadata: Metadata, deadlineMs: number): Promi
 }
 
 async function runCalls(cmd: CallsCommand): Promise<unknown> {
-  const client = clientFor(cmd.target);
+  const client = clientFor(cmd.target, cmd.xdsCredentials ?? false);
   const metadata = new Metadata();
   for (const [k, v] of Object.entries(cmd.metadata ?? {})) metadata.set(k, v);
   const counts: Record<string, number> = {};

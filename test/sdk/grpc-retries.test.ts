@@ -1,6 +1,8 @@
 // End to end: a VirtualService with `retries` served by a real `weft control-plane` process; a
 // grpc-js backend on loopback answers UNAVAILABLE to its first calls and a stock grpc-js client on
 // xds:/// (through createMesh) still gets OK: the route's policy runs as grpc-js retries (gRFC A44).
+// With tracing on, a retried call is one client span (its first try described on it, how that
+// try ended as an event) with a child span per retry.
 import assert from 'node:assert/strict';
 import {
   credentials,
@@ -9,6 +11,12 @@ import {
   type Server,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
+import { SpanKind } from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import type { Mesh } from '@weft/sdk';
 import {
@@ -38,6 +46,8 @@ describe('sdk grpc retries: xds:/// against a weft control-plane process', funct
   let received = 0;
   let mesh: Mesh;
   let client: InstanceType<typeof EchoClient>;
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const call = (): Promise<{ backend?: string; code?: number }> => echoCallOutcome(client);
 
   before(async () => {
@@ -59,6 +69,7 @@ describe('sdk grpc retries: xds:/// against a weft control-plane process', funct
         staticServiceYaml({ host: 'stock', port: 9090, protocol: 'GRPC', endpointPorts: [port] }),
         VIRTUAL_SERVICE,
       ].join('\n---\n'),
+      { tracing: { tracerProvider: provider } },
     );
     mesh = fixture.mesh;
     client = new EchoClient('xds:///stock:9090', credentials.createInsecure());
@@ -68,6 +79,7 @@ describe('sdk grpc retries: xds:/// against a weft control-plane process', funct
     client.close();
     await fixture.close();
     server.forceShutdown();
+    await provider.shutdown();
   });
 
   it('answers OK when the backend returns UNAVAILABLE to its first 3 calls (attempts: 3)', async () => {
@@ -85,5 +97,37 @@ describe('sdk grpc retries: xds:/// against a weft control-plane process', funct
     assert.equal((await call()).code, status.UNAVAILABLE);
     assert.equal(mesh.stats().grpc.retriesExhausted, 1);
     failNext = 0;
+  });
+
+  it('traces a retried call as one client span: the first try an event on it, each retry a child span', async () => {
+    assert.equal((await call()).backend, 'stock');
+    exporter.reset();
+    failNext = 2;
+    assert.equal((await call()).backend, 'stock');
+    const spans = exporter.getFinishedSpans();
+    const clients = spans.filter((s) => s.kind === SpanKind.CLIENT);
+    assert.equal(clients.length, 1, spans.map((s) => s.name).join(', '));
+    const [client] = clients;
+    assert.ok(client);
+    assert.equal(client.attributes['weft.attempts'], 3);
+    assert.equal(client.attributes['rpc.grpc.status_code'], status.OK);
+    assert.match(String(client.attributes['weft.upstream.host']), /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(
+      client.events.map((e) => [
+        e.name,
+        e.attributes?.['weft.attempt'],
+        e.attributes?.['rpc.grpc.status_code'],
+        e.attributes?.['error.type'],
+      ]),
+      [['weft.attempt.ended', 1, status.UNAVAILABLE, 'UNAVAILABLE']],
+    );
+    const retries = spans
+      .filter((s) => s.parentSpanContext?.spanId === client.spanContext().spanId)
+      .map((s) => [s.attributes['weft.attempt'], s.attributes['rpc.grpc.status_code']])
+      .sort((a, b) => Number(a[0]) - Number(b[0]));
+    assert.deepEqual(retries, [
+      [2, status.UNAVAILABLE],
+      [3, status.OK],
+    ]);
   });
 });

@@ -53,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             'log-level': { type: 'string' },
             'ca-dir': { type: 'string' },
             'no-ca': { type: 'boolean' },
+            'cert-files': { type: 'string', multiple: true },
           },
           strict: true,
           allowPositionals: false,
@@ -68,6 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             logLevel: values['log-level'],
             caDir: values['ca-dir'],
             noCa: values['no-ca'] ?? false,
+            certFiles: values['cert-files'] ?? [],
           },
           io,
         );
@@ -123,6 +125,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             'sub-zone': { type: 'string' },
             delta: { type: 'boolean' },
             out: { type: 'string' },
+            namespace: { type: 'string' },
+            'service-account': { type: 'string' },
+            'cert-dir': { type: 'string' },
           },
           strict: true,
         });
@@ -135,6 +140,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
             subZone: values['sub-zone'],
             delta: values.delta ?? false,
             out: values.out,
+            namespace: values.namespace,
+            serviceAccount: values['service-account'],
+            certDir: values['cert-dir'],
           },
           io,
         );

@@ -239,7 +239,7 @@ describe('weft cert (CLI)', function () {
     assert.match(run.stderr, /root-cert\.pem: no PEM "CERTIFICATE" block/);
   });
 
-  it('control-plane --ca-dir serves certificates for tokens from weft cert token on the xDS port', async () => {
+  it('control-plane --ca-dir serves certificates for tokens from weft cert token on the xDS port; inspect --workload shows the issued chain', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -259,7 +259,7 @@ describe('weft cert (CLI)', function () {
     try {
       const lines = createInterface({ input: child.stdout });
       const [line] = (await once(lines, 'line')) as [string];
-      const { xdsPort } = JSON.parse(line) as { xdsPort: number };
+      const { xdsPort, adminPort } = JSON.parse(line) as { xdsPort: number; adminPort: number };
       const token = (
         await weft(['cert', 'token', '--ns', 'shop', '--sa', 'cart', '--ca-dir', caDir])
       ).stdout.trim();
@@ -281,6 +281,38 @@ describe('weft cert (CLI)', function () {
       assert.equal(
         new X509Certificate(response.cert_chain_pem[0]!).subjectAltName,
         `URI:${spiffeId}`,
+      );
+
+      const admin = `http://127.0.0.1:${adminPort}`;
+      const inspect = await weft(['cert', 'inspect', '--workload', 'shop/cart', '--admin', admin]);
+      assert.equal(inspect.code, 0, inspect.stderr);
+      assert.match(
+        inspect.stdout,
+        /spiffe:\/\/example\.org\/ns\/shop\/sa\/cart: latest of 1 certificate/,
+      );
+      assert.match(inspect.stdout, /SAN: +spiffe:\/\/example\.org\/ns\/shop\/sa\/cart/);
+      assert.match(inspect.stdout, /serial: +[0-9A-F]+/);
+      assert.match(inspect.stdout, /expires in \d/);
+      const json = await weft([
+        'cert',
+        'inspect',
+        '--workload',
+        spiffeId,
+        '--admin',
+        admin,
+        '-o',
+        'json',
+      ]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as { chain: { uris: string[] }[] }).chain[0]!.uris,
+        [spiffeId],
+      );
+      const none = await weft(['cert', 'inspect', '--workload', 'shop/nobody', '--admin', admin]);
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /no certificate for "spiffe:\/\/example\.org\/ns\/shop\/sa\/nobody"/,
       );
     } finally {
       child.kill('SIGTERM');

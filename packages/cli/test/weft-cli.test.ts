@@ -160,6 +160,41 @@ spec:
       assert.ok(parsed.xdsServers[0]!.serverFeatures.includes('weft_delta'));
       assert.equal(parsed.node.locality.region, 'us-east-1');
     });
+
+    it('--cert-dir adds a file_watcher certificate provider "default" and the metadata that asks for mTLS clusters', async () => {
+      const run = await weft([
+        'bootstrap',
+        '--xds-server',
+        '127.0.0.1:15010',
+        '--node-id',
+        'grpc-1',
+        '--namespace',
+        'shop',
+        '--service-account',
+        'cart',
+        '--cert-dir',
+        join(dir, 'certs'),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const raw = JSON.parse(run.stdout) as {
+        node: { metadata: Record<string, string> };
+        certificate_providers: Record<
+          string,
+          { plugin_name: string; config: Record<string, string> }
+        >;
+      };
+      assert.deepEqual(raw.node.metadata, {
+        NAMESPACE: 'shop',
+        SERVICE_ACCOUNT: 'cart',
+        WEFT_CERTIFICATE_PROVIDER: 'default',
+      });
+      const provider = raw.certificate_providers['default']!;
+      assert.equal(provider.plugin_name, 'file_watcher');
+      assert.equal(provider.config['private_key_file'], join(dir, 'certs', 'key.pem'));
+      assert.equal(provider.config['certificate_file'], join(dir, 'certs', 'cert-chain.pem'));
+      assert.equal(provider.config['ca_certificate_file'], join(dir, 'certs', 'root-cert.pem'));
+      assert.equal(Object.keys(parseBootstrap(raw, 'stdout').certificateProviders).length, 1);
+    });
   });
 
   describe('control-plane', () => {

@@ -12,10 +12,22 @@ export interface ClientLocality {
   readonly subZone: string;
 }
 
+/**
+ * Node metadata key a gRPC client sets (to the bootstrap `certificate_providers` instance name,
+ * `default` as `weft bootstrap --cert-dir` writes it) to say it can do xDS mTLS (gRFC A29): it is
+ * then sent ISTIO_MUTUAL clusters with certificate-provider instances; without it, plaintext.
+ */
+export const CERTIFICATE_PROVIDER_METADATA_KEY = 'WEFT_CERTIFICATE_PROVIDER';
+
 /** Everything about a client that changes what it is sent. Snapshots are cached per distinct view. */
 export interface ClientView {
   readonly kind: ClientKind;
   readonly locality: ClientLocality;
+  /**
+   * gRPC clients: the bootstrap certificate-provider instance named in their node metadata
+   * ({@link CERTIFICATE_PROVIDER_METADATA_KEY}); absent = the client cannot do xDS mTLS.
+   */
+  readonly certificateProvider?: string;
 }
 
 /**

@@ -26,6 +26,12 @@ import {
   type CertificateRefusedEvent,
 } from './ca/mesh-ca.js';
 import { CaMetrics } from './metrics/ca-metrics.js';
+import {
+  CertificateFileWriter,
+  type CertificateFilesStatus,
+  type CertificateFilesTarget,
+} from './ca/certificate-files.js';
+import { checkIdentityName } from './ca/join-token.js';
 import { createConfigDumpDocument, type ConfigDumpDocument } from './admin/config-dump.js';
 import {
   createControlPlaneChannels,
@@ -105,6 +111,11 @@ export interface ControlPlaneOptions {
    * port. Default: no CA. See the README "Mesh CA".
    */
   readonly caDir?: string;
+  /**
+   * Identities whose key.pem / cert-chain.pem / root-cert.pem the control plane writes and renews
+   * at half-life (gRPC's file-watcher certificate provider). Needs `caDir`.
+   */
+  readonly certificateFiles?: readonly CertificateFilesTarget[];
 }
 
 /** Events of {@link ControlPlane}. */
@@ -154,6 +165,7 @@ interface ResolvedControlPlaneOptions {
   readonly translator: MeshTranslator;
   readonly metricsRegistry: Registry;
   readonly caDir: string | null;
+  readonly certificateFiles: readonly CertificateFilesTarget[];
 }
 
 function isRegistry(value: unknown): value is Registry {
@@ -199,7 +211,16 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
     translator: options.translator ?? defaultMeshTranslator,
     metricsRegistry: options.metricsRegistry ?? new Registry(),
     caDir: options.caDir === undefined ? null : resolvePath(options.caDir),
+    certificateFiles: options.certificateFiles ?? [],
   };
+  if (resolved.certificateFiles.length > 0 && resolved.caDir === null)
+    issues.push({ path: 'certificateFiles', message: 'needs the mesh CA (caDir)' });
+  for (const [i, t] of resolved.certificateFiles.entries())
+    for (const field of ['namespace', 'serviceAccount'] as const) {
+      const problem = checkIdentityName(field, t[field]);
+      if (problem !== null)
+        issues.push({ path: `certificateFiles[${i}].${field}`, message: problem });
+    }
   if (!Number.isFinite(resolved.leaseTtlMs) || resolved.leaseTtlMs < MIN_LEASE_TTL_MS)
     issues.push({
       path: 'leaseTtlMs',
@@ -237,6 +258,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #metrics: ControlPlaneMetrics;
   readonly #ca: MeshCa | null;
   readonly #caMetrics: CaMetrics | null;
+  readonly #certificateFiles: CertificateFileWriter | null;
+  /** Trust domain the certificate files were last written for. */
+  #certificateFilesTrustDomain: string | null = null;
   readonly #channels = createControlPlaneChannels();
   readonly #notes = new Map<string, readonly TranslationNote[]>();
   /** Parsed YAML per file, so a reload re-parses only what changed. */
@@ -273,6 +297,15 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#ca = options.caDir === null ? null : MeshCa.open({ dir: options.caDir, clock, logger });
     this.#ca?.on('issued', (event) => this.#publish('certificate-issued', event));
     this.#ca?.on('refused', (event) => this.#publish('certificate-refused', event));
+    this.#certificateFiles =
+      this.#ca === null || options.certificateFiles.length === 0
+        ? null
+        : new CertificateFileWriter({
+            ca: this.#ca,
+            targets: options.certificateFiles,
+            clock,
+            logger,
+          });
     this.#ads = new AdsServer({
       cache: this.#cache,
       host: options.host,
@@ -309,7 +342,12 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
         clients: () => this.clients(),
         registry: () => this.registryDocument(),
         configDump: (nodeId) => this.configDump(nodeId),
-        ...(this.#ca === null ? {} : { ca: () => this.caDocument() }),
+        ...(this.#ca === null
+          ? {}
+          : {
+              ca: () => this.caDocument(),
+              caWorkload: (spiffeId: string) => this.#ca?.workloadCertificate(spiffeId),
+            }),
       },
     });
     this.#registryDebouncer = new Debouncer({
@@ -388,13 +426,18 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       throw new WeftError('WEFT_UNSUPPORTED', 'this control plane has no CA (caDir)');
     const before = this.#ca.trustBundlePem().join('');
     this.#ca.reload();
+    this.#certificateFiles?.refreshAll();
     // The ROOTCA Secret follows the bundle (a rotation's overlap reaches clients at once).
     if (this.#ca.trustBundlePem().join('') !== before) this.#rebuild('ca');
   }
 
   /** The admin `/ca` document, or null without a CA. */
-  caDocument(): CaDocument | null {
-    return this.#ca?.document() ?? null;
+  caDocument(): (CaDocument & { certificateFiles?: CertificateFilesStatus[] }) | null {
+    const doc = this.#ca?.document();
+    if (doc === undefined) return null;
+    return this.#certificateFiles === null
+      ? doc
+      : { ...doc, certificateFiles: this.#certificateFiles.status() };
   }
 
   /** Connected xDS clients. */
@@ -475,6 +518,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     await Promise.all([this.#ads.close(), this.#admin.close()]);
     this.#metrics.unregister();
     this.#caMetrics?.unregister();
+    this.#certificateFiles?.close();
   }
 
   async #reloadNow(): Promise<ReloadResult> {
@@ -531,7 +575,16 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
       (name, workload, view) => {
         const at = parseServerListenerName(name);
         if (at === undefined) return undefined;
-        return buildInboundListener({ name, ...at, workload, model, kind: view.kind });
+        return buildInboundListener({
+          name,
+          ...at,
+          workload,
+          model,
+          kind: view.kind,
+          ...(view.certificateProvider === undefined
+            ? {}
+            : { certificateProvider: view.certificateProvider }),
+        });
       },
     );
     const appliedAtMs = clock.now();
@@ -542,6 +595,14 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#model = model;
     this.#configModel = configModel;
     this.#ca?.setMeshDefaults(model.settings);
+    // Written once the trust domain is known, and again when MeshConfig changes it.
+    if (
+      this.#certificateFiles !== null &&
+      this.#certificateFilesTrustDomain !== model.settings.trustDomain
+    ) {
+      this.#certificateFilesTrustDomain = model.settings.trustDomain;
+      this.#certificateFiles.refreshAll();
+    }
     this.#registry.setPlacements(merged.placements);
     this.#files = files;
     this.#appliedAtMs = appliedAtMs;

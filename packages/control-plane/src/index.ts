@@ -34,9 +34,13 @@ export type {
   CertificateRefusedEvent,
   CaDocument,
   CaRootSummary,
+  WorkloadCertificateRecord,
+  WorkloadCertificateSummary,
 } from './ca/mesh-ca.js';
 export type { JoinTokenClaims } from './ca/join-token.js';
 export { CA_SERVICE_NAME } from './ca/ca-service.js';
+export { CERTIFICATE_FILE_NAMES } from './ca/certificate-files.js';
+export type { CertificateFilesTarget, CertificateFilesStatus } from './ca/certificate-files.js';
 export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
 export { createWorkloadCsr } from '@weft/xds-client';
 export { inspectCertificates } from './ca/inspect-certificates.js';
@@ -104,7 +108,7 @@ export type {
 } from './config/mesh-model.js';
 
 // For libraries and tooling
-export { formatLocatedIssue } from './contracts.js';
+export { CERTIFICATE_PROVIDER_METADATA_KEY, formatLocatedIssue } from './contracts.js';
 export type {
   ClientKind,
   ClientLocality,

@@ -155,7 +155,12 @@ class WeftMesh implements Mesh {
     this.breakers =
       options.serviceBreaker === false
         ? undefined
-        : new ServiceBreakers({ nodeId: this.nodeId, options: options.serviceBreaker, logger });
+        : new ServiceBreakers({
+            nodeId: this.nodeId,
+            options: options.serviceBreaker,
+            logger,
+            clock,
+          });
     const breakers = this.breakers === undefined ? {} : { breakers: this.breakers };
     const { workload } = options;
     this.telemetry =

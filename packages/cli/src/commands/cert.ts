@@ -31,6 +31,10 @@ is generated there on first use). The control plane serving workloads must use t
   inspect FILE|- [--bundle FILE] [-o json]
         show a PEM chain: subject, SPIFFE SAN, issuer, not before/after, time to expiry; with
         --bundle, verify it against those roots (exit 1 if it does not verify)
+  inspect --workload NS/SA|SPIFFE_ID [--admin URL] [-o json]
+        the same for the latest certificate the control plane's CA issued to that workload
+        (read from the admin API, env WEFT_ADMIN, default http://127.0.0.1:15014); exit 1 if
+        it has issued none
   rotate-root
         generate a new root; the old one moves to trusted-roots/ and stays in the trust bundle
         until its file is deleted. Restart control planes (or call reloadCa()) to
@@ -174,16 +178,40 @@ export async function runCert(args: readonly string[], io: CliIo): Promise<ExitC
       case 'inspect': {
         const { values, positionals } = parseArgs({
           args: [...rest],
-          options: { bundle: { type: 'string' }, output: { type: 'string', short: 'o' } },
+          options: {
+            bundle: { type: 'string' },
+            output: { type: 'string', short: 'o' },
+            workload: { type: 'string' },
+            admin: { type: 'string' },
+          },
           strict: true,
           allowPositionals: true,
         });
-        const file = positionals[0];
-        if (file === undefined || positionals.length > 1)
-          throw new UsageError('expected exactly one FILE (or - for standard input)');
         if (values.output !== undefined && values.output !== 'json')
           throw new UsageError(`-o: expected json, got ${JSON.stringify(values.output)}`);
-        const text = await readInput(io, file);
+        let file: string;
+        let text: string;
+        if (values.workload !== undefined) {
+          if (positionals.length > 0)
+            throw new UsageError('give either FILE or --workload, not both');
+          const issued = await fetchWorkloadChain(io, values.workload, values.admin);
+          if (typeof issued === 'string') {
+            io.stderr.write(`weft cert inspect: ${issued}\n`);
+            return 1;
+          }
+          file = issued.spiffeId;
+          text = issued.certChainPem.join('');
+          if (values.output !== 'json')
+            io.stdout.write(
+              `${issued.spiffeId}: latest of ${issued.issuedCount} certificate(s) issued by the mesh CA, at ${new Date(issued.issuedAtMs).toISOString()}\n\n`,
+            );
+        } else {
+          const only = positionals[0];
+          if (only === undefined || positionals.length > 1)
+            throw new UsageError('expected exactly one FILE (or - for standard input)');
+          file = only;
+          text = await readInput(io, file);
+        }
         const bundle =
           values.bundle === undefined ? undefined : readFileSync(values.bundle, 'utf8');
         let inspection;
@@ -253,6 +281,47 @@ export async function runCert(args: readonly string[], io: CliIo): Promise<ExitC
       return 1;
     }
     throw err;
+  }
+}
+
+/** What `/ca?workload=` answers (the control plane's WorkloadCertificateRecord). */
+interface IssuedChain {
+  readonly spiffeId: string;
+  readonly certChainPem: readonly string[];
+  readonly issuedAtMs: number;
+  readonly issuedCount: number;
+}
+
+/**
+ * The latest chain the CA issued to `workload` (`NS/SA`, expanded with the CA's trust domain, or a
+ * SPIFFE id), or a message saying why there is none.
+ */
+async function fetchWorkloadChain(
+  io: CliIo,
+  workload: string,
+  adminFlag: string | undefined,
+): Promise<IssuedChain | string> {
+  const admin = (adminFlag ?? io.env['WEFT_ADMIN'] ?? 'http://127.0.0.1:15014').replace(/\/+$/, '');
+  let spiffeId = workload;
+  try {
+    if (!workload.startsWith('spiffe://')) {
+      const [ns = '', sa = '', ...extra] = workload.split('/');
+      if (extra.length > 0 || ns === '' || sa === '')
+        throw new UsageError(
+          `--workload: expected NS/SA or spiffe://…, got ${JSON.stringify(workload)}`,
+        );
+      const res = await fetch(`${admin}/ca`);
+      if (!res.ok) return `${admin}/ca answered ${res.status} (is the control plane's CA on?)`;
+      const { trustDomain } = (await res.json()) as { trustDomain: string };
+      spiffeId = spiffeIdFor(trustDomain, ns, sa);
+    }
+    const res = await fetch(`${admin}/ca?workload=${encodeURIComponent(spiffeId)}`);
+    const body = (await res.json()) as IssuedChain & { error?: string };
+    if (!res.ok) return body.error ?? `${admin}/ca answered ${res.status}`;
+    return body;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    return `cannot read ${admin}/ca: ${(err as Error).message}`;
   }
 }
 

@@ -1,12 +1,12 @@
 // `weft control-plane`: runs the control plane (ADS + admin HTTP) until SIGINT/SIGTERM.
-import { startControlPlane } from '@weft/control-plane';
+import { startControlPlane, type CertificateFilesTarget } from '@weft/control-plane';
 import { ConfigError, createJsonLogger, type LogLevel } from '@weft/xds-client';
 import type { CliIo, ExitCode } from '../cli-io.js';
 import { defaultCaDir } from './cert.js';
 
 export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--admin-port 15014]
                           [--lease-ttl-ms 10000] [--host 127.0.0.1] [--log-level info]
-                          [--ca-dir ~/.weft/ca | --no-ca]
+                          [--ca-dir ~/.weft/ca | --no-ca] [--cert-files NS/SA=DIR]…
 
 Serves the Istio-style YAML in DIR as xDS (ADS, State-of-the-World and Delta) to Weft SDKs,
 Weft sidecars and gRPC proxyless clients. DIR is watched: a valid edit is pushed to every
@@ -25,6 +25,10 @@ client (debounced), an invalid one is rejected and the last good config keeps se
                       root / intermediate is loaded; serves weft.ca.v1.CertificateService on the
                       xDS port and /ca on the admin port (env WEFT_CA_DIR, default ~/.weft/ca)
   --no-ca             run without the mesh CA
+  --cert-files NS/SA=DIR
+                      keep key.pem, cert-chain.pem and root-cert.pem for that identity in DIR,
+                      renewed at half-life (for gRPC's file-watcher certificate provider);
+                      repeatable
 `;
 
 /** Parsed flags of `weft control-plane`. */
@@ -38,6 +42,16 @@ export interface ControlPlaneFlags {
   readonly logLevel?: string | undefined;
   readonly caDir?: string | undefined;
   readonly noCa?: boolean;
+  /** `NS/SA=DIR` entries of --cert-files. */
+  readonly certFiles?: readonly string[];
+}
+
+/** Parses one `--cert-files NS/SA=DIR`. */
+function parseCertFiles(value: string): CertificateFilesTarget {
+  const match = /^([^/=]+)\/([^/=]+)=(.+)$/.exec(value);
+  if (match === null)
+    throw new Error(`--cert-files: expected NS/SA=DIR, got ${JSON.stringify(value)}`);
+  return { namespace: match[1] ?? '', serviceAccount: match[2] ?? '', dir: match[3] ?? '' };
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -76,7 +90,11 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
   let xdsPort: number;
   let adminPort: number;
   let leaseTtlMs: number | undefined;
+  let certificateFiles: CertificateFilesTarget[];
   try {
+    certificateFiles = (flags.certFiles ?? []).map(parseCertFiles);
+    if (certificateFiles.length > 0 && flags.noCa === true)
+      throw new Error('--cert-files needs the mesh CA (drop --no-ca)');
     xdsPort = parsePort('--xds-port', flags.xdsPort ?? io.env['WEFT_XDS_PORT'], 15010);
     adminPort = parsePort('--admin-port', flags.adminPort ?? io.env['WEFT_ADMIN_PORT'], 15014);
     const ttl = flags.leaseTtlMs ?? io.env['WEFT_LEASE_TTL_MS'];
@@ -100,6 +118,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
       host: flags.host ?? '127.0.0.1',
       logger,
       ...(flags.noCa === true ? {} : { caDir: defaultCaDir(io, flags.caDir) }),
+      certificateFiles,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -25,6 +25,8 @@ export interface AdminSource {
   configDump?(nodeId: string): unknown;
   /** The `/ca` document (mesh CA roots, expiry, issued count; never keys); absent: `/ca` is 404. */
   ca?(): unknown;
+  /** `/ca?workload=SPIFFE_ID`: the latest certificate issued for that identity, with its chain. */
+  caWorkload?(spiffeId: string): unknown;
 }
 
 /** Options of {@link AdminServer}. */
@@ -136,8 +138,7 @@ export class AdminServer {
           else send(res, 200, this.#source.registry());
           return;
         case '/ca':
-          if (this.#source.ca === undefined) this.#notFound(res, path);
-          else send(res, 200, this.#source.ca());
+          this.#ca(res, url.searchParams.get('workload'));
           return;
         case '/metrics':
           if (this.#metricsRegistry === undefined) this.#notFound(res, path);
@@ -179,11 +180,33 @@ export class AdminServer {
     send(res, 200, doc);
   }
 
+  /** `/ca`, or with `?workload=SPIFFE_ID` one identity's latest certificate (404 naming it when unknown). */
+  #ca(res: ServerResponse, workload: string | null): void {
+    const source = this.#source;
+    if (source.ca === undefined) {
+      this.#notFound(res, '/ca');
+      return;
+    }
+    if (workload === null || workload === '') {
+      send(res, 200, source.ca());
+      return;
+    }
+    const record = source.caWorkload?.(workload);
+    if (record === undefined) {
+      send(res, 404, {
+        error: `the mesh CA has issued no certificate for ${JSON.stringify(workload)} (or it expired over an hour ago)`,
+        workload,
+      });
+      return;
+    }
+    send(res, 200, record);
+  }
+
   #notFound(res: ServerResponse, path: string): void {
     const paths = ['/healthz', '/ready', '/config', '/clients'];
     if (this.#source.configDump !== undefined) paths.push('/config_dump?node=ID');
     if (this.#source.registry !== undefined) paths.push('/registry');
-    if (this.#source.ca !== undefined) paths.push('/ca');
+    if (this.#source.ca !== undefined) paths.push('/ca', '/ca?workload=SPIFFE_ID');
     if (this.#metricsRegistry !== undefined) paths.push('/metrics');
     send(res, 404, { error: 'not found', path, paths });
   }

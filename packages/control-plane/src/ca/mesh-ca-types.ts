@@ -93,4 +93,32 @@ export interface CaDocument {
   readonly roots: readonly CaRootSummary[];
   readonly issued: number;
   readonly refused: Readonly<Record<CertificateRefusalReason, number>>;
+  /** The latest certificate issued per identity, soonest expiry first (no chains: see `/ca?workload=`). */
+  readonly workloads: readonly WorkloadCertificateSummary[];
+}
+
+/** The latest certificate the CA issued for one SPIFFE identity (public material only). */
+export interface WorkloadCertificateRecord {
+  readonly spiffeId: string;
+  readonly serialNumber: string;
+  /** Leaf first, then the intermediates. */
+  readonly certChainPem: readonly string[];
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  readonly issuedAtMs: number;
+  /** Certificates issued for this identity since the CA opened. */
+  readonly issuedCount: number;
+  /** The join token's id, or `operator`. */
+  readonly tokenId: string;
+}
+
+/** A {@link WorkloadCertificateRecord} in the `/ca` document. */
+export interface WorkloadCertificateSummary {
+  readonly spiffeId: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly expiresInSeconds: number;
+  readonly issuedAt: string;
+  readonly issuedCount: number;
 }

@@ -28,6 +28,7 @@ import {
   type CertificateRequest,
   type CertificateResult,
   type MeshCaEvents,
+  type WorkloadCertificateRecord,
 } from './mesh-ca-types.js';
 
 export { CERTIFICATE_REFUSAL_REASONS } from './mesh-ca-types.js';
@@ -41,7 +42,14 @@ export type {
   CertificateResult,
   IssuedCertificate,
   MeshCaEvents,
+  WorkloadCertificateRecord,
+  WorkloadCertificateSummary,
 } from './mesh-ca-types.js';
+
+/** Identities the CA remembers its latest certificate for (the oldest issuance is forgotten first). */
+export const MAX_WORKLOAD_RECORDS = 10_000;
+/** A remembered certificate is forgotten this long after it expired. */
+export const WORKLOAD_RECORD_GRACE_MS = 3_600_000;
 
 /** Shortest certificate TTL the CA issues: 1 minute. */
 export const MIN_CERTIFICATE_TTL_MS = 60_000;
@@ -85,6 +93,8 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
   #trustDomain: string;
   #defaultTtlMs: number;
   #issued = 0;
+  /** Latest certificate per SPIFFE id, in issuance order (oldest first). */
+  readonly #workloads = new Map<string, WorkloadCertificateRecord>();
   readonly #refused: Record<CertificateRefusalReason, number> = Object.fromEntries(
     CERTIFICATE_REFUSAL_REASONS.map((r) => [r, 0]),
   ) as Record<CertificateRefusalReason, number>;
@@ -278,7 +288,34 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       })),
       issued: this.#issued,
       refused: { ...this.#refused },
+      workloads: this.workloadCertificates()
+        .map((w) => ({
+          spiffeId: w.spiffeId,
+          serialNumber: w.serialNumber,
+          notBefore: new Date(w.notBeforeMs).toISOString(),
+          notAfter: new Date(w.notAfterMs).toISOString(),
+          expiresInSeconds: Math.floor((w.notAfterMs - now) / 1000),
+          issuedAt: new Date(w.issuedAtMs).toISOString(),
+          issuedCount: w.issuedCount,
+        }))
+        .sort((a, b) => a.expiresInSeconds - b.expiresInSeconds),
     };
+  }
+
+  /**
+   * The latest certificate issued per identity (soonest expiry is not implied: issuance order).
+   * Records of certificates expired for more than {@link WORKLOAD_RECORD_GRACE_MS} are dropped.
+   */
+  workloadCertificates(): readonly WorkloadCertificateRecord[] {
+    const now = this.#clock.now();
+    for (const [id, w] of this.#workloads)
+      if (w.notAfterMs + WORKLOAD_RECORD_GRACE_MS < now) this.#workloads.delete(id);
+    return [...this.#workloads.values()];
+  }
+
+  /** The latest certificate issued for `spiffeId`, if the CA still remembers one. */
+  workloadCertificate(spiffeId: string): WorkloadCertificateRecord | undefined {
+    return this.workloadCertificates().find((w) => w.spiffeId === spiffeId);
   }
 
   #sign(
@@ -354,6 +391,17 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     );
     this.#issued += 1;
     const serialNumber = serial.toString('hex').toUpperCase();
+    const certChainPem = [leafPem, ...this.#ca.intermediates.map((c) => c.toString())];
+    this.#remember({
+      spiffeId,
+      serialNumber,
+      certChainPem,
+      notBeforeMs,
+      notAfterMs,
+      issuedAtMs: now,
+      issuedCount: (this.#workloads.get(spiffeId)?.issuedCount ?? 0) + 1,
+      tokenId,
+    });
     this.#logger.info('certificate issued', {
       spiffeId,
       serialNumber,
@@ -363,13 +411,22 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     this.emit('issued', { spiffeId, serialNumber, notAfterMs, tokenId });
     return {
       ok: true,
-      certChainPem: [leafPem, ...this.#ca.intermediates.map((c) => c.toString())],
+      certChainPem,
       trustBundlePem: this.trustBundlePem(),
       spiffeId,
       serialNumber,
       notBeforeMs,
       notAfterMs,
     };
+  }
+
+  #remember(record: WorkloadCertificateRecord): void {
+    this.#workloads.delete(record.spiffeId);
+    this.#workloads.set(record.spiffeId, record);
+    if (this.#workloads.size > MAX_WORKLOAD_RECORDS) {
+      const oldest = this.#workloads.keys().next().value;
+      if (oldest !== undefined) this.#workloads.delete(oldest);
+    }
   }
 
   #refuse(

@@ -12,6 +12,7 @@ const NAMES = [
   'weft_cp_ca_certificates_issued_total',
   'weft_cp_ca_certificates_refused_total',
   'weft_cp_ca_root_expiry_seconds',
+  'weft_cp_ca_workload_certificate_expiry_seconds',
 ] as const;
 
 /** The `weft_cp_ca_*` metrics of one CA; {@link unregister} removes them (and the listeners). */
@@ -54,6 +55,18 @@ export class CaMetrics {
             { root: root.fingerprint256, active: String(i === 0) },
             (root.validToDate.getTime() - now) / 1000,
           );
+      },
+    });
+    new Gauge({
+      name: 'weft_cp_ca_workload_certificate_expiry_seconds',
+      help: 'Seconds until the latest certificate issued to each workload identity expires, by spiffe_id (negative: expired and not renewed).',
+      labelNames: ['spiffe_id'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const now = clock.now();
+        for (const w of ca.workloadCertificates())
+          this.set({ spiffe_id: w.spiffeId }, (w.notAfterMs - now) / 1000);
       },
     });
     this.#issued.inc(0);

@@ -1,7 +1,11 @@
 // Who is on a stream: node id, client kind (from node.user_agent_name / client features) and
 // locality → ClientView. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/base.proto#config-core-v3-node
 import { structToJson } from '@weft/xds-client';
-import type { ClientKind, ClientView } from '../contracts.js';
+import {
+  CERTIFICATE_PROVIDER_METADATA_KEY,
+  type ClientKind,
+  type ClientView,
+} from '../contracts.js';
 import type { InboundWorkload } from '../translate/inbound-policies.js';
 
 /** The `node` of a DiscoveryRequest as proto-loader delivers it (snake_case, all optional). */
@@ -66,9 +70,22 @@ export function classifyClientKind(node: NodeMessage): ClientKind {
   return 'envoy';
 }
 
+/** The certificate-provider instance a gRPC client names in its node metadata, if any. */
+function certificateProviderOf(node: NodeMessage): string | undefined {
+  if (node.metadata === undefined || node.metadata === null) return undefined;
+  try {
+    const value = structToJson(node.metadata)[CERTIFICATE_PROVIDER_METADATA_KEY];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Identity of a client from the `node` of its first request (an absent node gives empty fields). */
 export function identifyClient(node: NodeMessage | undefined): ClientIdentity {
   const n = node ?? {};
+  const kind = classifyClientKind(n);
+  const provider = kind === 'grpc' ? certificateProviderOf(n) : undefined;
   return {
     nodeId: n.id ?? '',
     cluster: n.cluster ?? '',
@@ -77,12 +94,13 @@ export function identifyClient(node: NodeMessage | undefined): ClientIdentity {
       .join('/'),
     workload: workloadOf(n),
     view: {
-      kind: classifyClientKind(n),
+      kind,
       locality: {
         region: n.locality?.region ?? '',
         zone: n.locality?.zone ?? '',
         subZone: n.locality?.sub_zone ?? '',
       },
+      ...(provider === undefined ? {} : { certificateProvider: provider }),
     },
   };
 }

@@ -57,6 +57,7 @@ export function viewKey(view: ClientView): string {
     view.locality.region,
     view.locality.zone,
     view.locality.subZone,
+    view.certificateProvider ?? '',
   ]);
 }
 
@@ -168,7 +169,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
 
   /**
    * The view's snapshot plus the per-client inbound Listeners named in `names` (other names are
-   * ignored). Built on first request and cached by (view kind, namespace, labels, name) until the
+   * ignored). Built on first request and cached by (view, namespace, labels, name) until the
    * next generation; a build that fails is logged and left out (the client sees no such Listener).
    */
   withInbound(view: ClientView, workload: InboundWorkload, names: readonly string[]): Snapshot {
@@ -178,7 +179,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> {
     const extra: SnapshotResource[] = [];
     for (const name of names) {
       const key = JSON.stringify([
-        view.kind,
+        viewKey(view),
         workload.namespace,
         Object.entries(workload.labels).sort(),
         name,

@@ -2,7 +2,11 @@
 // client kind (gRPC gets no policy it would NACK; each change is a TranslationNote).
 // Spec: envoy/config/cluster/v3/cluster.proto; DESIGN.md "xDS conventions"; XDS-NOTES.md.
 import { UPSTREAM_TLS_CONTEXT_TYPE_URL } from '@weft/xds-client';
-import type { ClientKind, TranslationNote } from '../contracts.js';
+import {
+  CERTIFICATE_PROVIDER_METADATA_KEY,
+  type ClientKind,
+  type TranslationNote,
+} from '../contracts.js';
 import { msToDuration } from '../config/duration.js';
 import type {
   MeshEndpoint,
@@ -29,6 +33,8 @@ export interface ClusterInput {
   readonly endpoints: readonly MeshEndpoint[];
   readonly settings: MeshSettings;
   readonly kind: ClientKind;
+  /** gRPC clients that do xDS mTLS: their bootstrap certificate-provider instance (gRFC A29). */
+  readonly certificateProvider?: string;
 }
 
 function u32(value: number): { value: number } {
@@ -58,19 +64,50 @@ function outlierDetection(od: OutlierDetection): Record<string, unknown> {
   return out;
 }
 
+function expectedSans(input: ClusterInput): readonly string[] {
+  const tls = input.policy.tls;
+  return tls.subjectAltNames.length > 0
+    ? tls.subjectAltNames
+    : [
+        ...new Set(
+          input.endpoints.map(
+            (e) =>
+              `spiffe://${input.settings.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`,
+          ),
+        ),
+      ].sort();
+}
+
+/**
+ * gRFC A29's shape for gRPC clients: certificate-provider instances instead of SDS, and SAN
+ * matchers in `match_subject_alt_names` (grpc-js-xds reads only those; `exact` on a URI SAN).
+ */
+function providerTransportSocket(input: ClusterInput, instance: string): Record<string, unknown> {
+  const tls = input.policy.tls;
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': UPSTREAM_TLS_CONTEXT_TYPE_URL,
+      ...(tls.sni === '' ? {} : { sni: tls.sni }),
+      common_tls_context: {
+        tls_certificate_provider_instance: { instance_name: instance, certificate_name: 'default' },
+        combined_validation_context: {
+          default_validation_context: {
+            match_subject_alt_names: expectedSans(input).map((san) => ({ exact: san })),
+            ca_certificate_provider_instance: {
+              instance_name: instance,
+              certificate_name: 'ROOTCA',
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
 function transportSocket(input: ClusterInput): Record<string, unknown> {
   const tls = input.policy.tls;
-  const sans =
-    tls.subjectAltNames.length > 0
-      ? tls.subjectAltNames
-      : [
-          ...new Set(
-            input.endpoints.map(
-              (e) =>
-                `spiffe://${input.settings.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`,
-            ),
-          ),
-        ].sort();
+  const sans = expectedSans(input);
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
@@ -158,11 +195,13 @@ export function buildCluster(input: ClusterInput): {
   }
 
   if (policy.tls.mode === 'ISTIO_MUTUAL') {
-    if (grpc)
+    if (!grpc) cluster['transport_socket'] = transportSocket(input);
+    else if (input.certificateProvider !== undefined)
+      cluster['transport_socket'] = providerTransportSocket(input, input.certificateProvider);
+    else
       note(
-        'tls ISTIO_MUTUAL is not sent to gRPC clients yet (their certificates come from the file-watcher provider); plaintext',
+        `tls ISTIO_MUTUAL not sent: this gRPC client names no certificate provider (node metadata ${CERTIFICATE_PROVIDER_METADATA_KEY}, see weft bootstrap --cert-dir); plaintext`,
       );
-    else cluster['transport_socket'] = transportSocket(input);
   }
   return { cluster, notes };
 }

@@ -37,6 +37,8 @@ export interface InboundListenerInput {
    * proxyless bootstrap) and NACK SDS; Weft and Envoy get SDS. Default `weft`.
    */
   readonly kind?: ClientKind;
+  /** gRPC: the certificate-provider instance the node names (ClientView); default `default`. */
+  readonly certificateProvider?: string;
 }
 
 const sds = (name: string): Proto => ({
@@ -71,6 +73,7 @@ function hcm(statPrefix: string, port: number, rbac: readonly Proto[]): Proto {
 /** The Listener as a plain proto object. */
 export function buildInboundListener(input: InboundListenerInput): Record<string, unknown> {
   const { port, model, workload } = input;
+  const instance = input.certificateProvider ?? 'default';
   const mtls = resolveMtlsMode(model, workload, port);
   const rbac = buildRbacFilters(authorizationPoliciesFor(model, workload));
   const tlsChain: Proto = {
@@ -85,13 +88,13 @@ export function buildInboundListener(input: InboundListenerInput): Record<string
           input.kind === 'grpc'
             ? {
                 tls_certificate_provider_instance: {
-                  instance_name: 'default',
+                  instance_name: instance,
                   certificate_name: WORKLOAD_CERTIFICATE_SECRET,
                 },
                 combined_validation_context: {
                   default_validation_context: {
                     ca_certificate_provider_instance: {
-                      instance_name: 'default',
+                      instance_name: instance,
                       certificate_name: TRUST_BUNDLE_SECRET,
                     },
                   },

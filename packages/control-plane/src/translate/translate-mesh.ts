@@ -80,6 +80,9 @@ export function translateMesh(model: MeshModel, view: ClientView): TranslationRe
           endpoints,
           settings: model.settings,
           kind: view.kind,
+          ...(view.certificateProvider === undefined
+            ? {}
+            : { certificateProvider: view.certificateProvider }),
         });
         clusters.set(name, built.cluster);
         addNotes(built.notes);

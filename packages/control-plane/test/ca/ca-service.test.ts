@@ -22,7 +22,11 @@ import { AdsProbe, decodeAll, GRPC_NODE, WEFT_NODE, type Message } from '../help
 import { CA_FILES, rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { CaDocument, CertificateRefusedEvent } from '../../src/ca/mesh-ca.js';
+import type {
+  CaDocument,
+  CertificateRefusedEvent,
+  WorkloadCertificateRecord,
+} from '../../src/ca/mesh-ca.js';
 import { CONTROL_PLANE_CHANNELS } from '../../src/control-plane-channels.js';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import { makeConfigDir, removeDir, serviceEntryYaml } from '../helpers/config-dir.js';
@@ -268,5 +272,42 @@ describe('CertificateService (startControlPlane)', () => {
       active: 'true',
     });
     assert.ok(Math.abs(expiry - doc.roots[0]!.expiresInSeconds) < 5);
+  });
+
+  it("keeps each workload's latest certificate: /ca lists it, /ca?workload= gives its chain, a metric its expiry", async () => {
+    const spiffeId = 'spiffe://corp.example/ns/shop/sa/ledger';
+    const { token } = cp.ca!.createJoinToken({ namespace: 'shop', serviceAccount: 'ledger' });
+    await createCertificate({ csr_pem: createWorkloadCsr(spiffeId).csrPem, token });
+    const second = await createCertificate({
+      csr_pem: createWorkloadCsr(spiffeId).csrPem,
+      token,
+      ttl_seconds: 600,
+    });
+    const leaf = new X509Certificate(second.cert_chain_pem[0]!);
+    const doc = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/ca`)).json()) as CaDocument;
+    const listed = doc.workloads.find((w) => w.spiffeId === spiffeId);
+    assert.ok(listed, 'the identity is listed');
+    assert.equal(listed.issuedCount, 2);
+    assert.equal(listed.serialNumber, leaf.serialNumber);
+    assert.ok(listed.expiresInSeconds > 590 && listed.expiresInSeconds <= 600);
+
+    const one = await fetch(
+      `http://127.0.0.1:${cp.adminPort}/ca?workload=${encodeURIComponent(spiffeId)}`,
+    );
+    assert.equal(one.status, 200);
+    const record = (await one.json()) as WorkloadCertificateRecord;
+    assert.deepEqual(record.certChainPem, second.cert_chain_pem);
+
+    const unknown = await fetch(
+      `http://127.0.0.1:${cp.adminPort}/ca?workload=${encodeURIComponent('spiffe://corp.example/ns/x/sa/y')}`,
+    );
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { error: string }).error, /ns\/x\/sa\/y/);
+
+    const { exposition } = await scrape(cp.adminPort);
+    const expiry = valueOf(exposition, 'weft_cp_ca_workload_certificate_expiry_seconds', {
+      spiffe_id: spiffeId,
+    });
+    assert.ok(Math.abs(expiry - listed.expiresInSeconds) < 5);
   });
 });

@@ -360,6 +360,24 @@ describe('translateMesh', () => {
       );
     });
 
+    it('sends ISTIO_MUTUAL to a gRPC client naming a certificate provider in gRFC A29 shape', () => {
+      const { resources, notes } = translateMesh(model, {
+        ...view('grpc'),
+        certificateProvider: 'default',
+      });
+      const ctx = get(resources, CLUSTER_TYPE_URL, 'outbound|8080|v1|inventory')['transport_socket']
+        .typed_config.common_tls_context;
+      assert.equal(ctx.tls_certificate_provider_instance.instance_name, 'default');
+      assert.equal(ctx.tls_certificate_sds_secret_configs, undefined);
+      const validation = ctx.combined_validation_context.default_validation_context;
+      assert.equal(validation.ca_certificate_provider_instance.instance_name, 'default');
+      assert.deepEqual(validation.match_subject_alt_names, [
+        { exact: 'spiffe://example.org/ns/shop/sa/inventory' },
+      ]);
+      assert.equal(ctx.combined_validation_context.validation_context_sds_secret_config, undefined);
+      assert.ok(!notes.some((n) => n.message.includes('ISTIO_MUTUAL')));
+    });
+
     it('sends no consecutive-error outlier detection to gRPC clients and says so', () => {
       const { resources, notes } = translateMesh(model, view('grpc'));
       assert.equal(

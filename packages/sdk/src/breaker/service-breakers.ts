@@ -2,7 +2,8 @@
 // first time a request is routed to the cluster and shared by HTTP and gRPC. Issue 4,
 // "Service-level breaker with fallback".
 import { channel } from 'node:diagnostics_channel';
-import type { Logger } from '@weft/xds-client';
+import { systemClock } from '@weft/xds-client';
+import type { Clock, Logger } from '@weft/xds-client';
 import { ClusterBreaker } from './cluster-breaker.js';
 import type { ClusterBreakerContext, ServiceBreakerStats } from './cluster-breaker.js';
 import type { ResolvedServiceBreakerOptions } from './service-breaker-options.js';
@@ -16,6 +17,8 @@ export interface ServiceBreakersOptions {
   readonly nodeId: string;
   readonly options: ResolvedServiceBreakerOptions;
   readonly logger: Logger;
+  /** Rotates the breakers' rolling windows; default the system clock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -32,6 +35,7 @@ export class ServiceBreakers {
       nodeId: options.nodeId,
       options: options.options,
       logger: options.logger,
+      clock: options.clock ?? systemClock,
       channel: channel(BREAKER_CHANNEL),
       answerable: new WeakMap(),
     };

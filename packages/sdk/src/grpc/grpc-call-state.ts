@@ -3,7 +3,7 @@
 // were tried, and the retry policy grpc-js runs for it (gRFC A44).
 import { status as GrpcStatusCode } from '@grpc/grpc-js';
 import type { RetryPolicy, status as Status, StatusObject } from '@grpc/grpc-js';
-import type { Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { WeftErrorCode } from '@weft/xds-client';
 import type {
   AttemptDetail,
@@ -63,9 +63,14 @@ export class GrpcCallState {
   responseBytes = 0;
   /** The call's outbound metadata, kept only for the access log (x-request-id, traceparent). */
   metadata: { get(key: string): unknown[] } | undefined;
-  /** The call's client span (tracing on); `attemptSpan` is the current attempt's, its child. */
+  /**
+   * The call's client span (tracing on), which also describes the first attempt; `attemptSpan` is
+   * a later attempt's, its child.
+   */
   span: Span | undefined;
   private attemptSpan: Span | undefined;
+  /** How the first attempt ended (tracing on), for the event recorded when a second one starts. */
+  private firstEnd: { readonly key: string; code: Status } | undefined;
   private tracing: { readonly tracing: MeshTracing; readonly tracer: Tracer } | undefined;
 
   constructor(
@@ -86,17 +91,32 @@ export class GrpcCallState {
     this.attempts += 1;
     this.endpointKey = lease.endpoint.key;
     const t = this.tracing;
-    // A sampled-out call records nothing: no attempt spans.
-    if (t !== undefined && this.span?.isRecording() === true) {
-      this.attemptSpan = startGrpcAttemptSpan(
-        t.tracing,
-        t.tracer,
-        this.span,
-        this.method,
-        this.attempts,
-        lease.endpoint,
-      );
+    const span = this.span;
+    // A sampled-out call records nothing: no attempt spans. One span for a call sent once.
+    if (t === undefined || span?.isRecording() !== true) return;
+    if (this.attempts === 1) {
+      t.tracing.describeFirstAttempt(span, lease.endpoint);
+      this.firstEnd = { key: lease.endpoint.key, code: GrpcStatusCode.OK };
+      return;
     }
+    const first = this.firstEnd;
+    if (first !== undefined) {
+      this.firstEnd = undefined;
+      const attributes: Attributes = {
+        'weft.upstream.host': first.key,
+        'rpc.grpc.status_code': first.code,
+      };
+      if (first.code !== GrpcStatusCode.OK) attributes['error.type'] = GrpcStatusCode[first.code];
+      t.tracing.firstAttemptEnded(span, attributes);
+    }
+    this.attemptSpan = startGrpcAttemptSpan(
+      t.tracing,
+      t.tracer,
+      span,
+      this.method,
+      this.attempts,
+      lease.endpoint,
+    );
   }
 
   /** Starts the call's client span (tracing on); attempts get child spans from then on. */
@@ -120,6 +140,8 @@ export class GrpcCallState {
   }
 
   private endAttemptSpan(code: Status, details: string): void {
+    const first = this.firstEnd;
+    if (first !== undefined && this.attempts === 1) first.code = code;
     const span = this.attemptSpan;
     if (span === undefined) return;
     this.attemptSpan = undefined;

@@ -161,6 +161,11 @@ export class GrpcMeshChannel {
       this.calls.set(id, call);
       const tracer = ctx.tracing.tracer;
       if (tracer !== undefined) call.trace(ctx.tracing, tracer, this.authority);
+      // x-request-id and (tracing on) the call's trace headers, one set per call (grpc-js copies
+      // them to each retry attempt). grpc-js hands the selector the call's own metadata (its
+      // clone, the object the filters then send), so they are set here at once rather than in a
+      // filter's promise continuation.
+      withGrpcTraceMetadata(ctx.tracing, call.span, metadata);
       // gRFC A28: the route's timeout is the call's max duration; grpc-js keeps the call's own
       // deadline when it is earlier. undefined and 0 both mean "no mesh deadline" for gRPC.
       // The deadline covers every attempt and back-off: retries never outlast the route timeout.
@@ -441,16 +446,12 @@ class GrpcCallFilter extends experimental.BaseFilter {
   override sendMetadata(metadata: Promise<Metadata>): Promise<Metadata> {
     const rejection = this.call.rejection;
     if (rejection === undefined) {
-      // x-request-id and (tracing on) the call's trace headers: one set per call; grpc-js copies
-      // them to each retry attempt.
-      const tracing = this.channel.ctx.tracing;
-      const span = this.call.span;
-      const traced = metadata.then((m) => withGrpcTraceMetadata(tracing, span, m));
+      // x-request-id and the trace headers are already in (routeCall).
       const fault = this.call.fault;
       const sent =
         this.channel.ctx.telemetry?.accessLog === undefined
-          ? traced
-          : traced.then((m) => {
+          ? metadata
+          : metadata.then((m) => {
               this.call.metadata = m;
               return m;
             });

@@ -3,8 +3,9 @@
 // is retried. DESIGN.md "The request path", steps 5-6.
 import type { Duplex } from 'node:stream';
 import { WeftError } from '@weft/xds-client';
-import type { Span } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import { endHttpSpan } from '../tracing/mesh-tracing.js';
+import type { MeshTracing } from '../tracing/mesh-tracing.js';
 import type { AttemptDetail, AttemptOutcome, EndpointLease } from '../runtime/mesh-runtime.js';
 import type { PooledHandler } from './endpoint-pools.js';
 import type { MeshCall } from './mesh-call.js';
@@ -18,9 +19,12 @@ export class Attempt implements PooledHandler {
   /** The request gave up on this attempt (timeout, or retried); ignore what comes later. */
   abandoned = false;
   abortUpstream: ((err?: Error) => void) | undefined = undefined;
-  /** This try's span (tracing on); ended once, by `endSpan`. */
+  /** This try's span (tracing on, a retry: the first try is described by the request's span). */
   span: Span | undefined = undefined;
   private reported = false;
+  private ended = false;
+  /** The error this try ended with (`endSpan`), for the first try's event. */
+  private endError: Error | undefined = undefined;
   private statusCode: number | undefined = undefined;
 
   constructor(
@@ -140,19 +144,36 @@ export class Attempt implements PooledHandler {
     this.call.attemptFailed(this, err);
   }
 
-  /** Ends this try's span (once): status, response flag (UF before connecting, else UC), error. */
+  /** This try ended (once): its span gets status, response flag and error. */
   endSpan(err: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = err;
     const span = this.span;
     if (span === undefined) return;
     this.span = undefined;
-    const flag =
-      err === undefined
-        ? '-'
-        : err instanceof WeftError
-          ? err.responseFlag
-          : this.connected
-            ? 'UC'
-            : 'UF';
-    endHttpSpan(span, this.statusCode, flag, err, 500);
+    endHttpSpan(span, this.statusCode, this.responseFlag(err), err, 500);
+  }
+
+  /** How this try (the first, which had no span of its own) ended, as an event on `request`. */
+  recordAsFirst(request: Span, tracing: MeshTracing): void {
+    const err = this.endError;
+    const attributes: Attributes = {
+      'weft.upstream.host': this.lease.endpoint.key,
+      'weft.response_flags': this.responseFlag(err),
+    };
+    if (this.statusCode !== undefined) attributes['http.response.status_code'] = this.statusCode;
+    if (err !== undefined) {
+      const code = (err as { code?: unknown }).code;
+      attributes['error.type'] = typeof code === 'string' ? code : err.name;
+    }
+    tracing.firstAttemptEnded(request, attributes);
+  }
+
+  /** The try's response flag: UF before connecting, else UC, for an error that has none. */
+  private responseFlag(err: Error | undefined): string {
+    if (err === undefined) return '-';
+    if (err instanceof WeftError) return err.responseFlag;
+    return this.connected ? 'UC' : 'UF';
   }
 }

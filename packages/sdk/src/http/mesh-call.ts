@@ -3,48 +3,27 @@
 // resets and per-try timeouts on another host after a jittered back-off; the route timeout bounds
 // the whole request, retries included. DESIGN.md "The request path", steps 1-6.
 import { WeftError } from '@weft/xds-client';
-import type { RetryPolicyUpdate, TimerHandle } from '@weft/xds-client';
+import type { TimerHandle } from '@weft/xds-client';
 import type { Dispatcher } from 'undici';
-import type { Span } from '@opentelemetry/api';
 import { DEFAULT_CIRCUIT_BREAKERS } from '../cluster/cluster-admission.js';
 import { breakerVerdictOfHttp } from '../breaker/breaker-verdicts.js';
 import type { BreakerTicket, ClusterBreaker } from '../breaker/cluster-breaker.js';
 import type { RateLimitHeaders } from '../filters/local-rate-limit.js';
-import { sendRateLimited } from '../filters/local-rate-limit-response.js';
 import type { EndpointLease, RouteDecision, RouteInput } from '../runtime/mesh-runtime.js';
 import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
-import { retriesFailure, retriesStatus, retryBackoffMs } from '../routing/retry-conditions.js';
+import { retriesStatus } from '../routing/retry-conditions.js';
 import type { RetriableFailure } from '../routing/retry-conditions.js';
-import type { FaultAbort, FaultPlan } from '../filters/fault.js';
-import { faultAbortResponse } from './fault-response.js';
 import { Attempt } from './attempt.js';
+import { PreRouterFilters } from './pre-router-filters.js';
+import { RetryState } from './retry-state.js';
 import { isConnectError, isReplayable } from './upstream-failures.js';
 import type { CallContext } from './call-context.js';
 import type { HttpRequestEvent, HttpRequestOutcome } from './http-request-event.js';
 import type { LegacyHandler } from './legacy-handler.js';
-import { hasHeader, indexHeaders, withHeaders, withHostHeader } from './request-headers.js';
+import { addRequestId, hasHeader, indexHeaders, withHostHeader } from './request-headers.js';
 import type { UpstreamTarget } from './upstream-target.js';
-import { REQUEST_ID_HEADER, endHttpSpan } from '../tracing/mesh-tracing.js';
-
-/**
- * `headers` plus x-request-id: written into `headers` when it is a copy the mesh made for this
- * request (`owned`), else into a new copy (the caller's headers and the shared host-only object
- * are never mutated).
- */
-function addRequestId(
-  headers: Dispatcher.DispatchOptions['headers'],
-  owned: boolean,
-  id: string,
-): Dispatcher.DispatchOptions['headers'] {
-  if (!owned || headers === undefined || headers === null)
-    return withHeaders(headers, [REQUEST_ID_HEADER, id], undefined);
-  if (Array.isArray(headers)) {
-    headers.push(REQUEST_ID_HEADER, id);
-    return headers;
-  }
-  (headers as Record<string, string>)[REQUEST_ID_HEADER] = id;
-  return headers;
-}
+import { REQUEST_ID_HEADER } from '../tracing/mesh-tracing.js';
+import { RequestTrace } from './request-trace.js';
 
 /** `servername` is read by undici's Request (TLS SNI, connection reuse) but missing from its types. */
 type MutableDispatchOptions = {
@@ -82,9 +61,9 @@ export class MeshCall implements RouteInput {
   bodyBytesSent = 0;
   timeoutError: WeftError | undefined = undefined;
   /** x-ratelimit-* headers the route's local rate limit adds to the response. */
-  responseHeadersToAdd: RateLimitHeaders | undefined = undefined;
-  /** Response flag of an answer the mesh gave itself (RL). */
-  private localResponseFlag: string | undefined = undefined;
+  get responseHeadersToAdd(): RateLimitHeaders | undefined {
+    return this.filters?.responseHeadersToAdd;
+  }
   private headerIndex: ReadonlyMap<string, string> | undefined = undefined;
   private headerLookup: ((lowerCaseName: string) => string | undefined) | undefined = undefined;
   private decision: RouteDecision | undefined = undefined;
@@ -95,17 +74,12 @@ export class MeshCall implements RouteInput {
   private attempts = 0;
   private lastConnectError: Error | undefined = undefined;
   private timer: TimerHandle | undefined = undefined;
-  /** Undefined when the route has none or the body cannot be sent twice. */
-  private retryPolicy: RetryPolicyUpdate | undefined = undefined;
-  private retries = 0;
-  /** A retriable failure met a policy with no retries left: the final error is URX. */
-  private exhausted = false;
-  private holdsRetry = false;
+  /** Retry policy, retries and retry budget; undefined when the route has none of them. */
+  private retry: RetryState | undefined = undefined;
+  /** Rate limit and fault injection; undefined when the route has no filters. */
+  private filters: PreRouterFilters | undefined = undefined;
   /** Holds one of the cluster's max_requests slots (from a send to the end or a retry back-off). */
   private holdsRequest = false;
-  private countsForBudget = false;
-  private backoffTimer: TimerHandle | undefined = undefined;
-  private perTryTimer: TimerHandle | undefined = undefined;
   private connectForwarded = false;
   private responseStartForwarded = false;
   private callerAborted = false;
@@ -116,13 +90,8 @@ export class MeshCall implements RouteInput {
   private readonly startMs: number;
   /** The route timeout in force (ms, 0 = none); mirror copies get the same bound. */
   private routeTimeoutMs = 0;
-  /** DI when a fault filter delayed the request (joined to the outcome's flag). */
-  private faultFlag: string | undefined = undefined;
-  private faultTimer: TimerHandle | undefined = undefined;
-  /** Ends the fault delay's count in max_active_faults. */
-  private endFaultDelay: (() => void) | undefined = undefined;
-  /** The request's client span (tracing on); each attempt's span is its child. */
-  private span: Span | undefined = undefined;
+  /** Spans and trace headers (tracing on). */
+  private readonly trace: RequestTrace | undefined = undefined;
 
   constructor(
     private readonly ctx: CallContext,
@@ -135,13 +104,7 @@ export class MeshCall implements RouteInput {
     this.startMs = ctx.clock.now();
     const tracer = ctx.tracing.tracer;
     if (tracer !== undefined) {
-      this.span = ctx.tracing.startClientSpan(
-        tracer,
-        opts.method,
-        target.authority,
-        opts.path,
-        'http',
-      );
+      this.trace = new RequestTrace(ctx.tracing, tracer, opts.method, target.authority, opts.path);
     }
   }
 
@@ -186,29 +149,11 @@ export class MeshCall implements RouteInput {
       return;
     }
     this.decision = result;
-    const limit =
-      result.filters.length === 0 ? undefined : this.ctx.rateLimiter.check(result.filters);
-    if (limit !== undefined) {
-      if (limit.limited) {
-        this.ctx.counters.rateLimited++;
-        this.localResponseFlag = 'RL';
-        this.statusCode = limit.refusal.config.httpStatus;
-        sendRateLimited(this.handler, limit.refusal, () => {
-          this.finish('rate-limited', undefined);
-        });
-        return;
-      }
-      if (limit.headers.length > 0) this.responseHeadersToAdd = limit.headers;
-    }
     // Envoy's filter chain runs before the router: a fault is neither retried nor mirrored, and an
     // immediate abort never reaches the service breaker.
-    const plan =
-      result.filters.length === 0
-        ? undefined
-        : this.ctx.faults.plan(result.filters, this.header, result.routeName);
-    if (plan !== undefined && plan.delayMs <= 0 && plan.abort !== undefined) {
-      this.abortByFault(plan.abort);
-      return;
+    if (result.filters.length > 0) {
+      const filters = (this.filters = new PreRouterFilters(this.ctx, this));
+      if (filters.answered(result)) return;
     }
     const breaker = this.ctx.breakers?.of(result.clusterName);
     if (breaker !== undefined) {
@@ -229,18 +174,13 @@ export class MeshCall implements RouteInput {
       this.headerIndex === undefined
         ? hasHeader(this.opts.headers, REQUEST_ID_HEADER)
         : this.headerIndex.has(REQUEST_ID_HEADER);
-    const headers = callerHasId
-      ? withHost
-      : addRequestId(
-          withHost,
-          withHost !== this.opts.headers && withHost !== hostOnly,
-          this.ctx.tracing.requestId(),
-        );
-    const span = this.span;
-    if (span?.isRecording() === true) {
-      span.setAttribute('weft.cluster', result.clusterName);
-      span.setAttribute('weft.route', result.routeName);
+    let owned = withHost !== this.opts.headers && withHost !== hostOnly;
+    let headers = withHost;
+    if (!callerHasId) {
+      headers = addRequestId(withHost, owned, REQUEST_ID_HEADER, this.ctx.tracing.requestId());
+      owned = true; // addRequestId copies what is not ours
     }
+    this.trace?.routed(result, owned);
     this.upstream = { ...this.opts, headers };
     // The Host header is ours (not the caller's): hand undici the servername it would derive from it.
     const serverName = this.target.serverName;
@@ -251,16 +191,7 @@ export class MeshCall implements RouteInput {
     ) {
       this.upstream.servername = serverName;
     }
-    const policy = result.retryPolicy;
-    if (policy !== undefined && policy.numRetries > 0) {
-      // A streamed body is consumed by the first try: never sent twice (its outcome stands).
-      if (isReplayable(this.opts.body)) this.retryPolicy = policy;
-      else this.ctx.counters.retriesSkippedStreamedBody++;
-    }
-    if (result.cluster?.circuitBreakers.retryBudget !== undefined) {
-      this.countsForBudget = true;
-      this.ctx.retryBudgets.requestStarted(result.clusterName);
-    }
+    this.retry = RetryState.of(this.ctx, result, this.opts.body);
     const timeoutMs = result.timeoutMs ?? this.ctx.defaultRouteTimeoutMs;
     this.routeTimeoutMs = timeoutMs;
     if (timeoutMs > 0) {
@@ -268,15 +199,12 @@ export class MeshCall implements RouteInput {
         this.timedOut(timeoutMs);
       }, timeoutMs);
     }
-    if (plan !== undefined) {
-      this.injectFault(plan);
-      return;
-    }
+    if (this.filters?.inject() === true) return;
     this.sendFirst();
   }
 
   /** The router's turn: mirror copies (fire-and-forget), then the first try. */
-  private sendFirst(): void {
+  sendFirst(): void {
     const decision = this.decision;
     if (decision === undefined || this.finished) return;
     if (decision.action.requestMirrorPolicies.length > 0) {
@@ -286,56 +214,8 @@ export class MeshCall implements RouteInput {
     this.send(false);
   }
 
-  /**
-   * Waits out the fault delay on the mesh clock (the route timeout still runs and bounds it), then
-   * aborts or sends. The caller can abort during the delay.
-   */
-  private injectFault(plan: FaultPlan): void {
-    if (plan.delayMs <= 0) {
-      if (plan.abort !== undefined) this.abortByFault(plan.abort);
-      return;
-    }
-    this.faultFlag = 'DI';
-    this.forwardConnect();
-    this.endFaultDelay = this.ctx.faults.begin();
-    this.faultTimer = this.ctx.clock.setTimeout(() => {
-      this.faultTimer = undefined;
-      this.endFaultDelay?.();
-      this.endFaultDelay = undefined;
-      if (this.finished) return;
-      if (plan.abort !== undefined) this.abortByFault(plan.abort);
-      else this.sendFirst();
-    }, plan.delayMs);
-  }
-
-  /**
-   * Answers with a response the mesh makes, like Envoy's fault filter (body `fault filter
-   * abort`, flag FI): the caller sees a real Response, never reaching the upstream.
-   */
-  private abortByFault(abort: FaultAbort): void {
-    const response = faultAbortResponse(abort, this.header('content-type'));
-    this.forwardConnect();
-    if (this.ended()) return; // the caller aborted in onConnect
-    const handler = this.handler;
-    this.responseStartedOnce();
-    this.responseStarted(response.statusCode);
-    try {
-      handler.onHeaders(response.statusCode, response.rawHeaders, noop, response.statusText);
-      if (!this.ended() && response.body.length > 0) {
-        this.responseBytes += response.body.length;
-        handler.onData(response.body);
-      }
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)), 'error');
-      return;
-    }
-    if (this.ended()) return;
-    this.finish('fault-abort', undefined);
-    handler.onComplete([]);
-  }
-
   /** `finished`, read after calls into the caller's handler (which may end the request). */
-  private ended(): boolean {
+  ended(): boolean {
     return this.finished;
   }
 
@@ -406,58 +286,23 @@ export class MeshCall implements RouteInput {
     }
     if (this.attempts > 0 && !anyWhenAllTried) this.ctx.counters.retriesToNextEndpoint++;
     this.attempts++;
+    const previous = this.current;
     const attempt = new Attempt(this, lease);
     this.current = attempt;
-    const perTryMs = this.retryPolicy?.perTryTimeoutMs;
-    if (perTryMs !== undefined && perTryMs > 0) {
-      if (this.perTryTimer !== undefined) this.ctx.clock.clearTimeout(this.perTryTimer);
-      this.perTryTimer = this.ctx.clock.setTimeout(() => {
-        this.perTryTimedOut(attempt, perTryMs);
-      }, perTryMs);
-    }
-    const span = this.span;
-    const tracer = this.ctx.tracing.tracer;
-    if (span === undefined || tracer === undefined) {
-      this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
-      return;
-    }
-    // The upstream sees this try's span as its parent (W3C and B3 headers replace the caller's);
-    // a sampled-out request (nothing recorded) passes its own span's context, with no attempt span.
-    const tracing = this.ctx.tracing;
-    let carrier = span;
-    if (span.isRecording()) {
-      carrier = attempt.span = tracing.startAttemptSpan(
-        tracer,
-        span,
-        upstream.method,
+    this.retry?.armPerTry((perTryMs) => {
+      this.perTryTimedOut(attempt, perTryMs);
+    });
+    const trace = this.trace;
+    if (trace !== undefined) {
+      upstream.headers = trace.attempt(
+        upstream,
+        this.opts.headers,
+        attempt,
         this.attempts,
-        lease.endpoint,
+        previous,
       );
     }
-    const traced = {
-      ...upstream,
-      headers: withHeaders(
-        upstream.headers,
-        tracing.headersOf(carrier),
-        this.callerTraceHeaders() ? (name) => tracing.isTraceHeader(name) : undefined,
-      ),
-    };
-    this.ctx.pools.send(entry, traced, attempt, admitted, breakers);
-  }
-
-  /** Whether the caller set trace headers of its own (they are replaced, not sent twice). */
-  private callerTraceHeaders(): boolean {
-    const header = this.header;
-    return (
-      header('traceparent') !== undefined ||
-      header('tracestate') !== undefined ||
-      header('b3') !== undefined ||
-      header('x-b3-traceid') !== undefined ||
-      header('x-b3-spanid') !== undefined ||
-      header('x-b3-sampled') !== undefined ||
-      header('x-b3-parentspanid') !== undefined ||
-      header('x-b3-flags') !== undefined
-    );
+    this.ctx.pools.send(entry, upstream, attempt, admitted, breakers);
   }
 
   /** A circuit-breaker threshold refused this try: the request fails UO (a retry's too). */
@@ -472,57 +317,27 @@ export class MeshCall implements RouteInput {
    * retry. False: the current outcome stands.
    */
   private retried(failure: RetriableFailure | undefined): boolean {
-    const policy = this.retryPolicy;
+    const retry = this.retry;
     const decision = this.decision;
-    if (policy === undefined || decision === undefined || this.finished) return false;
-    if (failure !== undefined && !retriesFailure(policy, failure)) return false;
+    if (retry === undefined || decision === undefined || this.finished) return false;
     if (this.callerAborted || this.ctx.isClosed()) return false;
-    if (this.retries >= policy.numRetries) {
-      if (!this.exhausted) this.ctx.counters.retriesExhausted++;
-      this.exhausted = true;
-      return false;
-    }
-    if (!this.holdsRetry) {
-      if (
-        !this.ctx.retryBudgets.tryAcquire(decision.clusterName, decision.cluster?.circuitBreakers)
-      ) {
-        this.ctx.counters.retryBudgetExceeded++;
-        this.ctx.logger.debug('mesh http: retry budget of the cluster exceeded, not retrying', {
-          cluster: decision.clusterName,
-        });
-        return false;
-      }
-      this.holdsRetry = true;
-    }
-    const delayMs = retryBackoffMs(policy, this.retries, this.ctx.random);
+    if (!retry.admits(failure)) return false;
     // No request in flight during the back-off: the retry asks for a max_requests slot again.
     this.releaseRequest(decision.clusterName);
-    this.retries++;
-    this.ctx.counters.retries++;
-    if (this.perTryTimer !== undefined) {
-      this.ctx.clock.clearTimeout(this.perTryTimer);
-      this.perTryTimer = undefined;
-    }
-    this.backoffTimer = this.ctx.clock.setTimeout(() => {
-      this.backoffTimer = undefined;
+    retry.schedule(() => {
       this.send(true);
-    }, delayMs);
+    });
     return true;
   }
 
   /** The request's error after a retriable failure: URX wrapping it when retries ran out. */
   private final(err: WeftError): WeftError {
-    if (!this.exhausted || this.retries === 0) return err;
-    return new WeftError(
-      'WEFT_RETRIES_EXHAUSTED',
-      `cluster ${this.decision?.clusterName ?? ''}: retries exhausted (${this.attempts} attempts): ${err.message}`,
-      { cause: err },
-    );
+    return this.retry?.final(err, this.attempts) ?? err;
   }
 
   /** Headers of `attempt` arrived: true when the status is retried (the caller never sees it). */
   retriedOnStatus(attempt: Attempt, statusCode: number): boolean {
-    const policy = this.retryPolicy;
+    const policy = this.retry?.policy;
     if (policy === undefined || !retriesStatus(policy, statusCode)) return false;
     if (!this.retried(undefined)) return false;
     attempt.report(statusCode >= 500 ? 'server-error' : 'success', { httpStatus: statusCode });
@@ -639,7 +454,6 @@ export class MeshCall implements RouteInput {
 
   /** The per-try timeout of `attempt` fired: retry on another endpoint, or end like a route timeout. */
   private perTryTimedOut(attempt: Attempt, perTryMs: number): void {
-    this.perTryTimer = undefined;
     if (this.finished || attempt !== this.current || attempt.abandoned) return;
     this.ctx.counters.perTryTimeouts++;
     const decision = this.decision;
@@ -704,28 +518,20 @@ export class MeshCall implements RouteInput {
   finish(outcome: HttpRequestOutcome, err: Error | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    const clock = this.ctx.clock;
-    if (this.timer !== undefined) clock.clearTimeout(this.timer);
-    if (this.perTryTimer !== undefined) clock.clearTimeout(this.perTryTimer);
-    if (this.backoffTimer !== undefined) clock.clearTimeout(this.backoffTimer);
-    if (this.faultTimer !== undefined) clock.clearTimeout(this.faultTimer);
-    this.timer = this.perTryTimer = this.backoffTimer = this.faultTimer = undefined;
-    this.endFaultDelay?.();
-    this.endFaultDelay = undefined;
-    const cluster = this.decision?.clusterName ?? '';
-    this.releaseRequest(cluster);
-    if (this.holdsRetry) this.ctx.retryBudgets.release(cluster);
-    if (this.countsForBudget) this.ctx.retryBudgets.requestEnded(cluster);
-    this.holdsRetry = this.countsForBudget = false;
+    if (this.timer !== undefined) this.ctx.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.filters?.end();
+    this.retry?.end();
+    this.releaseRequest(this.decision?.clusterName ?? '');
     if (err !== undefined) this.ctx.counters.failures++;
     this.breaker?.done(this.breakerTicket, breakerVerdictOfHttp(outcome), err);
-    const span = this.span;
-    if (span !== undefined) {
-      this.span = undefined;
-      this.current?.endSpan(err);
-      span.setAttribute('weft.attempts', this.attempts);
-      endHttpSpan(span, this.statusCode, this.responseFlag(outcome, err), err, 400);
-    }
+    this.trace?.end(
+      this.current,
+      this.attempts,
+      this.statusCode,
+      this.responseFlag(outcome, err),
+      err,
+    );
     this.ctx.publish(this, outcome, err);
   }
 
@@ -736,9 +542,10 @@ export class MeshCall implements RouteInput {
         ? 'FI'
         : err instanceof WeftError
           ? err.responseFlag
-          : (this.localResponseFlag ?? '-');
-    if (this.faultFlag === undefined) return flag;
-    return flag === '-' ? this.faultFlag : `${this.faultFlag},${flag}`;
+          : (this.filters?.localResponseFlag ?? '-');
+    const faultFlag = this.filters?.faultFlag;
+    if (faultFlag === undefined) return flag;
+    return flag === '-' ? faultFlag : `${faultFlag},${flag}`;
   }
 
   private releaseRequest(cluster: string): void {
@@ -759,7 +566,7 @@ export class MeshCall implements RouteInput {
       statusCode: this.statusCode,
       responseFlag: this.responseFlag(outcome, err),
       attempts: this.attempts,
-      retries: this.retries,
+      retries: this.retry?.retries ?? 0,
       durationMs: this.ctx.clock.now() - this.startMs,
       requestBytes: bodyLength(this.opts.body) ?? this.bodyBytesSent,
       responseBytes: this.responseBytes,
@@ -774,8 +581,4 @@ function bodyLength(body: Dispatcher.DispatchOptions['body']): number | undefine
   if (typeof body === 'string') return Buffer.byteLength(body);
   if (body instanceof Uint8Array) return body.byteLength;
   return undefined;
-}
-
-function noop(): void {
-  // A mesh-made response is in memory: nothing to resume.
 }

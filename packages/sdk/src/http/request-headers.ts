@@ -153,3 +153,79 @@ export function withHeaders(
   for (let i = 0; i + 1 < pairs.length; i += 2) record[pairs[i] as string] = pairs[i + 1];
   return record as Record<string, string>;
 }
+
+/**
+ * `headers` plus `name: id` (x-request-id): written into `headers` when it is a copy the mesh made
+ * for this request (`owned`), else into a new copy (the caller's headers and the shared host-only
+ * object are never mutated).
+ */
+export function addRequestId(
+  headers: UndiciHeaders,
+  owned: boolean,
+  name: string,
+  id: string,
+): UndiciHeaders {
+  if (!owned || headers === undefined || headers === null)
+    return withHeaders(headers, [name, id], undefined);
+  if (Array.isArray(headers)) {
+    headers.push(name, id);
+    return headers;
+  }
+  (headers as Record<string, string>)[name] = id;
+  return headers;
+}
+
+/**
+ * Whether any header name of `headers` (lower-cased) satisfies `match`, without building an
+ * index (asked once per traced request: does the caller send trace headers of its own?).
+ */
+export function hasHeaderWhere(
+  headers: UndiciHeaders,
+  match: (lowerCaseName: string) => boolean,
+): boolean {
+  if (headers === undefined || headers === null) return false;
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      if (flat[i + 1] !== undefined && match(String(flat[i]).toLowerCase())) return true;
+    return false;
+  }
+  if (isIterable(headers)) {
+    for (const [name, value] of headers)
+      if (value !== undefined && match(name.toLowerCase())) return true;
+    return false;
+  }
+  const record = headers as Record<string, unknown>;
+  for (const name in record)
+    if (record[name] !== undefined && match(name.toLowerCase())) return true;
+  return false;
+}
+
+/**
+ * Sets the `pairs` (flat name, value list; lower-case names) on `headers` in place, replacing a
+ * value the mesh set before under the same name (a retry's trace headers replace the first
+ * try's). Only for a header object the mesh made for this request (never the caller's).
+ */
+export function setHeaderPairs(
+  headers: Record<string, string> | string[],
+  pairs: readonly string[],
+): void {
+  if (!Array.isArray(headers)) {
+    for (let i = 0; i + 1 < pairs.length; i += 2)
+      headers[pairs[i] as string] = pairs[i + 1] as string;
+    return;
+  }
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const name = pairs[i] as string;
+    const value = pairs[i + 1] as string;
+    let at = -1;
+    for (let j = 0; j + 1 < headers.length; j += 2) {
+      if (headers[j] === name) {
+        at = j;
+        break;
+      }
+    }
+    if (at < 0) headers.push(name, value);
+    else headers[at + 1] = value;
+  }
+}

@@ -1,6 +1,6 @@
-// Spans and propagation of one mesh: a client span per outbound request with a child per attempt,
-// a server span per request a `mesh.serve()` server handles, W3C and B3 headers in and out, and
-// x-request-id. The inbound request's context (span and request id) follows its handler through
+// Spans and propagation of one mesh: a client span per outbound request (which also describes
+// its first attempt) with a child span per retry attempt, a server span per request a
+// `mesh.serve()` server handles, W3C and B3 headers in and out, and x-request-id. The inbound request's context (span and request id) follows its handler through
 // an AsyncLocalStorage, so outbound calls made while handling it are its children. With no tracer
 // (tracing off) no span or propagation work is done: only x-request-id.
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -41,6 +41,9 @@ interface InboundScope {
   /** The server span's context; undefined with tracing off. */
   readonly context: Context | undefined;
 }
+
+/** Event on a request's span: how its first attempt ended, recorded once a second one starts. */
+export const FIRST_ATTEMPT_ENDED_EVENT = 'weft.attempt.ended' as const;
 
 /** Bound of the authority cache (cleared when full: authorities come from callers). */
 const MAX_CACHED_AUTHORITIES = 1024;
@@ -169,8 +172,29 @@ export class MeshTracing {
   }
 
   /**
+   * The first attempt's details on the request's own span (a recording one): a request sent once
+   * makes one span, not a client span plus an attempt span; the upstream sees the request's span
+   * as its parent. Attempts after the first get spans of their own (`startAttemptSpan`).
+   */
+  describeFirstAttempt(request: Span, endpoint: UpstreamEndpoint): void {
+    request.setAttribute('weft.upstream.host', endpoint.key);
+    request.setAttribute('weft.upstream.locality', this.localityOf(endpoint.locality));
+    request.setAttribute('network.peer.address', endpoint.address);
+    request.setAttribute('network.peer.port', endpoint.port);
+  }
+
+  /**
+   * Records on the request's span how its first attempt ended (FIRST_ATTEMPT_ENDED_EVENT with
+   * `weft.attempt` 1 and `attributes`), when a second attempt starts.
+   */
+  firstAttemptEnded(request: Span, attributes: Attributes): void {
+    attributes['weft.attempt'] = 1;
+    request.addEvent(FIRST_ATTEMPT_ENDED_EVENT, attributes);
+  }
+
+  /**
    * A child of `request` (a recording span: a sampled-out request has no attempt spans) for try
-   * number `attempt` (1-based) on `endpoint`. The attributes are set on the started span, not
+   * number `attempt` (1-based, from 2: the first is described by `request` itself) on `endpoint`. The attributes are set on the started span, not
    * passed to startSpan: the SDK's tracer cleans start attributes twice (for the sampler, then
    * for the span) and no sampler decides on them (the parent's decision stands for a child).
    */

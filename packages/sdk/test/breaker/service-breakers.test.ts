@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { silentLogger, WeftError } from '@weft/xds-client';
-import type { ConfigIssue } from '@weft/xds-client';
+import type { Clock, ConfigIssue } from '@weft/xds-client';
 import type { ClusterBreaker, ServiceBreakerEvent } from '../../src/breaker/cluster-breaker.js';
 import { resolveServiceBreakerOptions } from '../../src/breaker/service-breaker-options.js';
 import type { ServiceBreakerOptions } from '../../src/breaker/service-breaker-options.js';
 import { BREAKER_CHANNEL, ServiceBreakers } from '../../src/breaker/service-breakers.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
 
-function breakers(over: ServiceBreakerOptions = {}): ServiceBreakers {
+function breakers(over: ServiceBreakerOptions = {}, clock?: Clock): ServiceBreakers {
   const issues: ConfigIssue[] = [];
   const options = resolveServiceBreakerOptions(
     { volumeThreshold: 4, resetTimeoutMs: 50, ...over },
@@ -16,14 +17,23 @@ function breakers(over: ServiceBreakerOptions = {}): ServiceBreakers {
   );
   assert.deepEqual(issues, []);
   assert.ok(options !== false);
-  return new ServiceBreakers({ nodeId: 'n', options, logger: silentLogger });
+  return new ServiceBreakers({
+    nodeId: 'n',
+    options,
+    logger: silentLogger,
+    ...(clock === undefined ? {} : { clock }),
+  });
 }
 
 function fail(b: ClusterBreaker, n: number): void {
+  end(b, n, 'failure');
+}
+
+function end(b: ClusterBreaker, n: number, verdict: 'success' | 'failure'): void {
   for (let i = 0; i < n; i++) {
     const ticket = b.admit();
     assert.ok(!(ticket instanceof WeftError));
-    b.done(ticket, 'failure');
+    b.done(ticket, verdict);
   }
 }
 
@@ -168,6 +178,29 @@ describe('ServiceBreakers', function () {
     const rejection = b.admit();
     assert.ok(rejection instanceof WeftError);
     assert.equal(all.answerableBy(rejection), b);
+  });
+
+  it('keeps successes in the rolling window while their bucket is in it, on the mesh clock', function () {
+    const { fake, clock } = createFakeClock();
+    all = breakers({ volumeThreshold: 4, rollingWindowMs: 1000, rollingWindowBuckets: 4 }, clock);
+    const b = all.of('c');
+    assert.ok(b !== undefined);
+    end(b, 4, 'success');
+    fake.tick(750); // three rotations: the successes' bucket is still the window's last
+    fail(b, 4);
+    assert.equal(b.state, 'closed'); // 4 failures of 8: 50 %, not above the threshold
+    assert.equal(b.stats().successes, 4);
+  });
+
+  it('lets successes age out of the rolling window with their bucket', function () {
+    const { fake, clock } = createFakeClock();
+    all = breakers({ volumeThreshold: 4, rollingWindowMs: 1000, rollingWindowBuckets: 4 }, clock);
+    const b = all.of('c');
+    assert.ok(b !== undefined);
+    end(b, 4, 'success');
+    fake.tick(1000); // four rotations: that bucket left the window
+    fail(b, 4);
+    assert.equal(b.state, 'open'); // 4 failures of 4
   });
 
   it('stops every breaker on close; no breaker is handed out afterwards', function () {
