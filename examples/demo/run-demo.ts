@@ -13,6 +13,7 @@ import { EchoClient, startEchoBackend, type EchoResponse } from './echo-service.
 import { echoMeshYaml } from './mesh-yaml.js';
 import { runSdkDemo } from './sdk-demo.js';
 import { runResilienceDemo } from './resilience-demo.js';
+import { runSecurityDemo } from './security-demo.js';
 
 const require = createRequire(import.meta.url);
 const WEFT_BIN = join(dirname(require.resolve('@weft/cli/package.json')), 'dist/src/bin/weft.js');
@@ -201,12 +202,38 @@ async function main(): Promise<void> {
   }
   await runSdkDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
   await runResilienceDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
+  const caDir = join(WORK_DIR, 'ca');
+  await runSecurityDemo(
+    `127.0.0.1:${ports.xdsPort}`,
+    admin,
+    CONFIG_DIR,
+    async (sa) =>
+      (
+        await captureCli(['cert', 'token', '--ns', 'default', '--sa', sa, '--ca-dir', caDir])
+      ).trim(),
+    (workload) => captureCli(['cert', 'inspect', '--workload', workload, '--admin', admin]),
+    say,
+  );
 
   cp.kill('SIGTERM');
   await new Promise((r) => cp.once('exit', r));
   await Promise.all([v1.close(), v2.close()]);
   say('done.');
   process.exit(0);
+}
+
+/** Runs `weft ARGS` in-process and returns its standard output (throws with stderr on failure). */
+async function captureCli(args: readonly string[]): Promise<string> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, {
+    stdout: { write: (chunk: string) => (out += chunk) },
+    stderr: { write: (chunk: string) => (err += chunk) },
+    env: process.env,
+    stopSignal: new Promise(() => undefined),
+  });
+  if (code !== 0) throw new Error(`weft ${args.join(' ')} exited ${code}: ${err}`);
+  return out;
 }
 
 main().catch((err: unknown) => {
