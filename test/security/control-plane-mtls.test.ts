@@ -1,0 +1,287 @@
+// The control plane's mTLS xDS port (Istio's 15012) against a real `weft control-plane` process:
+// ADS needs a workload certificate from the mesh CA (none, another CA's, an expired one and a
+// node claiming another identity are refused), the CA renews by certificate without a token there
+// (and only there), the SDK agent keeps renewing over mTLS after its join token expired, and a
+// mesh's xDS stream moves to the mTLS port.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import FakeTimers from '@sinonjs/fake-timers';
+import { CA_FILES, MeshCa } from '@weft/control-plane';
+import { createMesh, resolveIdentityOptions, WorkloadCertificateAgent, type Mesh } from '@weft/sdk';
+import {
+  createCsr,
+  jsonToStruct,
+  LISTENER_TYPE_URL,
+  loadXdsProtos,
+  silentLogger,
+  type Clock,
+  type ConfigIssue,
+  type TimerHandle,
+} from '@weft/xds-client';
+import {
+  eventually,
+  startControlPlaneProcess,
+  type ControlPlaneProcess,
+} from '../helpers/processes.js';
+import { joinToken, serverPki } from '../helpers/mesh-pki.js';
+
+const protos = loadXdsProtos();
+const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+const CA = 'weft.ca.v1.CertificateService';
+
+interface Outcome {
+  readonly ok: boolean;
+  readonly code?: number;
+  readonly details?: string;
+}
+
+function tlsCredentials(
+  rootPem: string,
+  client?: { keyPem: string; certPem: string },
+): ChannelCredentials {
+  return credentials.createSsl(
+    Buffer.from(rootPem),
+    client === undefined ? null : Buffer.from(client.keyPem),
+    client === undefined ? null : Buffer.from(client.certPem),
+    // The control plane's certificate has a SPIFFE URI SAN and no DNS name.
+    {
+      checkServerIdentity: (_host, cert) =>
+        (cert.subjectaltname ?? '').includes('/ns/weft-system/sa/weft-control-plane')
+          ? undefined
+          : new Error(`unexpected server ${cert.subjectaltname}`),
+    },
+  );
+}
+
+/** Opens an ADS stream, asks for listeners and reports the first response or the status. */
+function adsOutcome(
+  address: string,
+  creds: ChannelCredentials,
+  metadata: Record<string, unknown> = {},
+): Promise<Outcome> {
+  const client = new (protos.serviceClient(ADS))(address, creds);
+  const call = (
+    client['StreamAggregatedResources'] as () => NodeJS.EventEmitter & {
+      write(m: unknown): void;
+      cancel(): void;
+    }
+  ).call(client);
+  return new Promise<Outcome>((resolve) => {
+    call.on('data', () => {
+      resolve({ ok: true });
+      call.cancel();
+      client.close();
+    });
+    call.on('error', (err: ServiceError) => {
+      resolve({ ok: false, code: err.code, details: err.details });
+      client.close();
+    });
+    call.write({
+      node: { id: 'probe', user_agent_name: 'weft-sdk', metadata: jsonToStruct(metadata) },
+      type_url: LISTENER_TYPE_URL,
+      resource_names: [],
+    });
+  });
+}
+
+/** CreateCertificate with `token` (maybe '') for `spiffeId`. */
+function createCertificate(
+  address: string,
+  creds: ChannelCredentials,
+  spiffeId: string,
+  token: string,
+): Promise<Outcome & { chain?: string[] }> {
+  const client = new (protos.serviceClient(CA))(address, creds);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const csrPem = createCsr({ privateKey, publicKey, uris: [spiffeId] });
+  return new Promise((resolve) => {
+    (
+      client['CreateCertificate'] as (
+        req: unknown,
+        cb: (err: ServiceError | null, res?: { cert_chain_pem: string[] }) => void,
+      ) => void
+    ).call(client, { csr_pem: csrPem, token, ttl_seconds: 0 }, (err, res) => {
+      client.close();
+      if (err !== null) resolve({ ok: false, code: err.code, details: err.details });
+      else resolve({ ok: true, chain: res?.cert_chain_pem ?? [] });
+    });
+  });
+}
+
+describe('control plane mTLS xDS port (real process)', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let cp: ControlPlaneProcess;
+  let rootPem: string;
+  let tls: string;
+  let plain: string;
+  const meshes: Mesh[] = [];
+  const agents: WorkloadCertificateAgent[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-cp-mtls-'));
+    await writeFile(join(dir, 'mesh.yaml'), '');
+    cp = await startControlPlaneProcess(dir);
+    assert.ok(typeof cp.xdsTlsPort === 'number' && cp.xdsTlsPort > 0, 'listening line has it');
+    rootPem = readFileSync(join(cp.caDir, CA_FILES.rootCert), 'utf8');
+    tls = `127.0.0.1:${cp.xdsTlsPort}`;
+    plain = `127.0.0.1:${cp.xdsPort}`;
+  });
+
+  after(async () => {
+    for (const a of agents.splice(0)) a.close();
+    for (const m of meshes.splice(0)) await m.close();
+    await cp.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const SPIFFE = 'spiffe://cluster.local/ns/default/sa/checkout';
+
+  it('serves ADS to a workload certificate from the mesh CA', async () => {
+    const client = serverPki({ caDir: cp.caDir, spiffeId: SPIFFE });
+    const outcome = await adsOutcome(tls, tlsCredentials(rootPem, client), {
+      NAMESPACE: 'default',
+      SERVICE_ACCOUNT: 'checkout',
+    });
+    assert.deepEqual(outcome, { ok: true });
+  });
+
+  it('refuses ADS without a certificate, with another CA’s, with an expired one, and for another identity', async () => {
+    const none = await adsOutcome(tls, tlsCredentials(rootPem));
+    assert.equal(none.ok, false);
+    assert.equal(none.code, 16, `UNAUTHENTICATED: ${none.details}`);
+    assert.match(none.details ?? '', /no-client-certificate/);
+
+    const foreign = serverPki({ caDir: undefined, spiffeId: SPIFFE });
+    const other = await adsOutcome(tls, tlsCredentials(rootPem, foreign));
+    assert.equal(other.code, 16, `another CA: ${other.details}`);
+
+    const expired = serverPki({
+      caDir: cp.caDir,
+      spiffeId: SPIFFE,
+      notBeforeMs: Date.now() - 7_200_000,
+      notAfterMs: Date.now() - 3_600_000,
+    });
+    const old = await adsOutcome(tls, tlsCredentials(rootPem, expired));
+    assert.equal(old.code, 16, `expired: ${old.details}`);
+
+    const valid = serverPki({ caDir: cp.caDir, spiffeId: SPIFFE });
+    const liar = await adsOutcome(tls, tlsCredentials(rootPem, valid), {
+      NAMESPACE: 'default',
+      SERVICE_ACCOUNT: 'payments',
+    });
+    assert.equal(liar.code, 7, `PERMISSION_DENIED: ${liar.details}`);
+    assert.match(liar.details ?? '', /identity-mismatch/);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${cp.adminPort}/metrics`)).text();
+    assert.match(
+      metrics,
+      /weft_cp_mtls_refusals_total\{service="ads",reason="no-client-certificate"\} [3-9]/,
+    );
+    assert.match(
+      metrics,
+      /weft_cp_mtls_refusals_total\{service="ads",reason="identity-mismatch"\} [1-9]/,
+    );
+  });
+
+  it('renews by certificate without a token on the mTLS port, and not on the plaintext one', async () => {
+    const current = serverPki({ caDir: cp.caDir, spiffeId: SPIFFE });
+    const renewed = await createCertificate(tls, tlsCredentials(rootPem, current), SPIFFE, '');
+    assert.equal(renewed.ok, true, renewed.details);
+    assert.match(renewed.chain?.[0] ?? '', /BEGIN CERTIFICATE/);
+
+    const other = await createCertificate(
+      tls,
+      tlsCredentials(rootPem, current),
+      'spiffe://cluster.local/ns/default/sa/payments',
+      '',
+    );
+    assert.equal(other.code, 7, `another identity: ${other.details}`);
+
+    const noCert = await createCertificate(tls, tlsCredentials(rootPem), SPIFFE, '');
+    assert.equal(noCert.code, 16, `no certificate: ${noCert.details}`);
+
+    const plaintext = await createCertificate(plain, credentials.createInsecure(), SPIFFE, '');
+    assert.equal(plaintext.code, 16, `plaintext, no token: ${plaintext.details}`);
+    assert.match(plaintext.details ?? '', /malformed-token/);
+  });
+
+  it('an agent whose join token expired keeps renewing over mTLS (fake clock)', async () => {
+    const fake = FakeTimers.createClock(Date.now());
+    const clock: Clock = {
+      now: () => fake.now,
+      setTimeout: (cb, ms) => fake.setTimeout(cb, ms) as unknown as TimerHandle,
+      clearTimeout: (h) => {
+        fake.clearTimeout(h as never);
+      },
+    };
+    const token = MeshCa.open({ dir: cp.caDir }).createJoinToken({
+      namespace: 'default',
+      serviceAccount: 'checkout',
+      ttlMs: 1000,
+    }).token;
+    const issues: ConfigIssue[] = [];
+    const identity = resolveIdentityOptions({ token, ttlMs: 60_000 }, {}, issues);
+    assert.deepEqual(issues, []);
+    const agent = new WorkloadCertificateAgent({
+      controlPlaneAddress: plain,
+      controlPlaneTls: { address: tls, caFile: undefined },
+      identity: identity!,
+      namespace: 'default',
+      serviceAccount: 'checkout',
+      clock,
+      logger: silentLogger,
+    });
+    agents.push(agent);
+    agent.start();
+    const first = await agent.ready();
+    // The token's lifetime is real time on the control plane: wait until it is gone.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let i = 1; i <= 2; i++) {
+      const renewInMs = agent.stats().nextRequestAtMs! - fake.now;
+      await fake.tickAsync(renewInMs);
+      await eventually(() => {
+        assert.equal(agent.stats().issued, i + 1, JSON.stringify(agent.stats()));
+        return true;
+      }, 20_000);
+    }
+    const stats = agent.stats();
+    assert.deepEqual(stats.issuedBy, { token: 1, mtls: 2 });
+    assert.equal(stats.failures, 0, stats.lastFailure);
+    assert.notEqual(agent.current()?.serialNumber, first.serialNumber);
+  });
+
+  it("moves a mesh's xDS stream to the mTLS port once it has a certificate", async () => {
+    const mesh = await createMesh({
+      controlPlane: plain,
+      workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
+      identity: { token: joinToken(cp.caDir, 'default', 'checkout') },
+      controlPlaneTls: { address: tls },
+    });
+    meshes.push(mesh);
+    await mesh.ready();
+    await eventually(async () => {
+      const { clients } = (await (
+        await fetch(`http://127.0.0.1:${cp.adminPort}/clients`)
+      ).json()) as {
+        clients: { nodeId: string; transport: string; peerSpiffeId?: string }[];
+      };
+      const mine = clients.filter((c) => c.nodeId === mesh.nodeId);
+      assert.equal(mine.length, 1, JSON.stringify(clients));
+      assert.equal(mine[0]?.transport, 'mtls');
+      assert.equal(mine[0].peerSpiffeId, SPIFFE);
+      return true;
+    }, 30_000);
+    const stats = mesh.stats();
+    assert.equal(stats.xds.channel, 'mtls');
+    assert.equal(stats.xds.movedToMtls, 1);
+    assert.equal(stats.xds.ready, true);
+    const metrics = await (await fetch(`http://127.0.0.1:${cp.adminPort}/metrics`)).text();
+    assert.match(metrics, /weft_cp_xds_connections_total\{security="mtls"\} [1-9]/);
+  });
+});
