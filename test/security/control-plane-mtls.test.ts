@@ -29,6 +29,8 @@ import {
   type ControlPlaneProcess,
 } from '../helpers/processes.js';
 import { joinToken, serverPki } from '../helpers/mesh-pki.js';
+import { listenOnLoopback, staticServiceYaml } from '../helpers/sdk-fixtures.js';
+import { createServer, type Server } from 'node:http';
 
 const protos = loadXdsProtos();
 const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -113,6 +115,21 @@ function createCertificate(
   });
 }
 
+/** A fake clock (the certificates' validity stays real time on the control plane). */
+function fakeClock(): { fake: ReturnType<typeof FakeTimers.createClock>; clock: Clock } {
+  const fake = FakeTimers.createClock(Date.now());
+  return {
+    fake,
+    clock: {
+      now: () => fake.now,
+      setTimeout: (cb, ms) => fake.setTimeout(cb, ms) as unknown as TimerHandle,
+      clearTimeout: (h) => {
+        fake.clearTimeout(h as never);
+      },
+    },
+  };
+}
+
 describe('control plane mTLS xDS port (real process)', function () {
   this.timeout(90_000);
   let dir: string;
@@ -122,10 +139,16 @@ describe('control plane mTLS xDS port (real process)', function () {
   let plain: string;
   const meshes: Mesh[] = [];
   const agents: WorkloadCertificateAgent[] = [];
+  let backend: Server;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'weft-cp-mtls-'));
-    await writeFile(join(dir, 'mesh.yaml'), '');
+    backend = createServer((_req, res) => res.end('inventory'));
+    const port = await listenOnLoopback(backend);
+    await writeFile(
+      join(dir, 'mesh.yaml'),
+      staticServiceYaml({ host: 'inventory', port: 8080, protocol: 'HTTP', endpointPorts: [port] }),
+    );
     cp = await startControlPlaneProcess(dir);
     assert.ok(typeof cp.xdsTlsPort === 'number' && cp.xdsTlsPort > 0, 'listening line has it');
     rootPem = readFileSync(join(cp.caDir, CA_FILES.rootCert), 'utf8');
@@ -137,6 +160,7 @@ describe('control plane mTLS xDS port (real process)', function () {
     for (const a of agents.splice(0)) a.close();
     for (const m of meshes.splice(0)) await m.close();
     await cp.stop();
+    backend.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -212,14 +236,7 @@ describe('control plane mTLS xDS port (real process)', function () {
   });
 
   it('an agent whose join token expired keeps renewing over mTLS (fake clock)', async () => {
-    const fake = FakeTimers.createClock(Date.now());
-    const clock: Clock = {
-      now: () => fake.now,
-      setTimeout: (cb, ms) => fake.setTimeout(cb, ms) as unknown as TimerHandle,
-      clearTimeout: (h) => {
-        fake.clearTimeout(h as never);
-      },
-    };
+    const { fake, clock } = fakeClock();
     const token = MeshCa.open({ dir: cp.caDir }).createJoinToken({
       namespace: 'default',
       serviceAccount: 'checkout',
@@ -283,5 +300,81 @@ describe('control plane mTLS xDS port (real process)', function () {
     assert.equal(stats.xds.ready, true);
     const metrics = await (await fetch(`http://127.0.0.1:${cp.adminPort}/metrics`)).text();
     assert.match(metrics, /weft_cp_xds_connections_total\{security="mtls"\} [1-9]/);
+  });
+
+  it('falls back to the join token (warn) once its certificate expired without an mTLS renewal', async () => {
+    const { fake, clock } = fakeClock();
+    const warnings: string[] = [];
+    const issues: ConfigIssue[] = [];
+    const identity = resolveIdentityOptions(
+      { token: joinToken(cp.caDir, 'default', 'checkout'), ttlMs: 60_000 },
+      {},
+      issues,
+    );
+    assert.deepEqual(issues, []);
+    const agent = new WorkloadCertificateAgent({
+      controlPlaneAddress: plain,
+      // Nothing listens there: every mTLS renewal fails until the certificate expires.
+      controlPlaneTls: { address: '127.0.0.1:1', caFile: undefined },
+      identity: identity!,
+      namespace: 'default',
+      serviceAccount: 'checkout',
+      clock,
+      logger: { ...silentLogger, warn: (message) => warnings.push(message) },
+    });
+    agents.push(agent);
+    agent.start();
+    const first = await agent.ready();
+    // Renewals over mTLS fail (nothing listens) and are retried with backoff; the fake clock
+    // moves on in steps, with real time between them for the calls, past the certificate's
+    // expiry: then the next attempt uses the join token.
+    await eventually(async () => {
+      await fake.tickAsync(5000);
+      return agent.stats().issued === 2 ? true : undefined;
+    }, 40_000);
+    assert.ok(fake.now > first.notAfterMs, 'renewed only after the certificate expired');
+    const stats = agent.stats();
+    assert.equal(stats.issuedBy.token, 2, JSON.stringify(stats));
+    assert.equal(stats.issuedBy.mtls, 0);
+    assert.ok(stats.tokenFallbacks >= 1);
+    assert.ok(stats.failuresByReason.unavailable! >= 1);
+    assert.ok(warnings.some((w) => w.includes('falling back to the join token')));
+  });
+
+  it('a mesh whose join token expired keeps renewing over mTLS and serving config (fake clock)', async () => {
+    const { fake, clock } = fakeClock();
+    const token = MeshCa.open({ dir: cp.caDir }).createJoinToken({
+      namespace: 'default',
+      serviceAccount: 'cart',
+      ttlMs: 1000,
+    }).token;
+    const mesh = await createMesh({
+      controlPlane: plain,
+      clock,
+      workload: { name: 'cart', namespace: 'default', serviceAccount: 'cart' },
+      identity: { token, ttlMs: 60_000 },
+      controlPlaneTls: { address: tls, caFile: join(cp.caDir, CA_FILES.rootCert) },
+    });
+    meshes.push(mesh);
+    await mesh.ready();
+    await eventually(() => (mesh.stats().xds.channel === 'mtls' ? true : undefined), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the token is gone
+    for (let i = 1; i <= 2; i++) {
+      const cert = mesh.stats().security.certificate!;
+      await fake.tickAsync(cert.nextRequestAtMs! - fake.now);
+      await eventually(
+        () => (mesh.stats().security.certificate!.issued === i + 1 ? true : undefined),
+        20_000,
+      );
+    }
+    const stats = mesh.stats();
+    assert.deepEqual(stats.security.certificate!.issuedBy, { token: 1, mtls: 2 });
+    assert.equal(stats.security.certificate!.failures, 0, stats.security.certificate!.lastFailure);
+    assert.equal(stats.xds.channel, 'mtls');
+    assert.equal(stats.xds.movedToMtls, 1);
+    assert.equal(stats.xds.ready, true);
+    // The config received before and after the move keeps routing.
+    const res = await mesh.fetch('http://inventory:8080/items');
+    assert.equal(await res.text(), 'inventory');
   });
 });

@@ -63,7 +63,10 @@ import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
 import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
-import { WorkloadCertificateAgent } from './security/certificate-agent.js';
+import {
+  CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
+  WorkloadCertificateAgent,
+} from './security/certificate-agent.js';
 import { TlsHandshakes } from './security/tls-handshakes.js';
 import { SDS_ROOT_CA_SECRET } from './security/upstream-tls.js';
 import type { WorkloadCertificates } from './security/workload-certificates.js';
@@ -139,7 +142,12 @@ class WeftMesh implements Mesh {
               const tls = this.agent?.xdsChannel();
               return tls === undefined
                 ? undefined
-                : { serverUri: tls.address, credentials: tls.credentials, label: 'mtls' };
+                : {
+                    serverUri: tls.address,
+                    credentials: tls.credentials,
+                    label: 'mtls',
+                    options: CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
+                  };
             },
           }),
     });

@@ -1,6 +1,6 @@
 // Options of XdsClient and their validation into a frozen ResolvedXdsClientOptions (STYLE rules 15-16).
 import { DEFAULT_BACKOFF_OPTIONS } from './backoff.js';
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
 import type { ResolvedBootstrap, ResolvedXdsServer } from './bootstrap/resolved-bootstrap.js';
 import { systemClock } from './clock.js';
@@ -26,6 +26,8 @@ export interface XdsChannelOverride {
   readonly credentials: ChannelCredentials;
   /** Shown in logs and `status().channel`, e.g. `mtls`. */
   readonly label: string;
+  /** More channel options, e.g. `grpc.ssl_target_name_override`. */
+  readonly options?: ChannelOptions;
 }
 
 /**

@@ -52,6 +52,8 @@ export type CertificateFailureReason =
   | 'workload-mismatch'
   /** The token file could not be read. */
   | 'token-file'
+  /** `controlPlaneTls.caFile` could not be read or holds no certificate. */
+  | 'ca-file'
   /** The control plane could not be reached or did not answer in time. */
   | 'unavailable'
   /** The answer was malformed (no chain, unparsable PEM, key does not match). */
@@ -59,6 +61,16 @@ export type CertificateFailureReason =
 
 /** The control plane's SPIFFE id is `spiffe://TD/ns/weft-system/sa/weft-control-plane`. */
 const CONTROL_PLANE_IDENTITY_SUFFIX = '/ns/weft-system/sa/weft-control-plane';
+/**
+ * The TLS server name sent to the mTLS port. Its certificate has no DNS name (the SPIFFE id is
+ * checked instead); a name keeps Node from sending an IP address as SNI (RFC 6066, DEP0123).
+ */
+const CONTROL_PLANE_SERVER_NAME = 'weft-control-plane.weft-system';
+/** Channel options of connections to the mTLS port. */
+export const CONTROL_PLANE_TLS_CHANNEL_OPTIONS = Object.freeze({
+  'grpc.ssl_target_name_override': CONTROL_PLANE_SERVER_NAME,
+  'grpc.default_authority': CONTROL_PLANE_SERVER_NAME,
+});
 
 /** The control plane's mTLS port (Istio's 15012), validated. */
 export interface ResolvedControlPlaneTls {
@@ -462,6 +474,7 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
         },
       );
     }
+    // Over mTLS the certificate is the credential: no token is read or sent.
     let token = '';
     if (mtls !== undefined) token = '';
     else if (identity.token.kind === 'inline') token = identity.token.value;
@@ -484,7 +497,10 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     });
     const Ctor = this.#protos().serviceClient(CA_SERVICE);
     // The mTLS client carries this certificate: a new one per renewal, closed after it.
-    const tlsClient = mtls === undefined ? undefined : new Ctor(mtls.address, mtls.credentials);
+    const tlsClient =
+      mtls === undefined
+        ? undefined
+        : new Ctor(mtls.address, mtls.credentials, { ...CONTROL_PLANE_TLS_CHANNEL_OPTIONS });
     this.#client ??=
       tlsClient === undefined
         ? new Ctor(this.#o.controlPlaneAddress, credentials.createInsecure())
@@ -537,14 +553,14 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
       roots = splitCertificates(await readFile(file, 'utf8'));
     } catch (err) {
       throw new CertificateRequestError(
-        'token-file',
+        'ca-file',
         `controlPlaneTls.caFile ${file}: ${(err as Error).message}`,
         { cause: err },
       );
     }
     if (roots.length === 0)
       throw new CertificateRequestError(
-        'token-file',
+        'ca-file',
         `controlPlaneTls.caFile ${file}: no PEM certificate in it`,
       );
     this.#tlsRoots = Object.freeze(roots);

@@ -109,6 +109,7 @@ export class AdsConnection {
     this.channelLabel = override?.label ?? 'bootstrap';
     // A fresh channel per stream: our backoff, not the channel's, decides when to retry.
     const client = new Ctor(target, creds, {
+      ...override?.options,
       'grpc.max_receive_message_length': -1,
     });
     const method = client[this.session.methodName] as (() => AdsCall) | undefined;
