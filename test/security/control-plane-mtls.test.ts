@@ -35,6 +35,8 @@ import { createServer, type Server } from 'node:http';
 const protos = loadXdsProtos();
 const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 const CA = 'weft.ca.v1.CertificateService';
+/** A TLS server name, so no IP address is sent as SNI (the SPIFFE id is checked instead). */
+const TLS_OPTIONS = { 'grpc.ssl_target_name_override': 'weft-control-plane.weft-system' };
 
 interface Outcome {
   readonly ok: boolean;
@@ -66,7 +68,7 @@ function adsOutcome(
   creds: ChannelCredentials,
   metadata: Record<string, unknown> = {},
 ): Promise<Outcome> {
-  const client = new (protos.serviceClient(ADS))(address, creds);
+  const client = new (protos.serviceClient(ADS))(address, creds, TLS_OPTIONS);
   const call = (
     client['StreamAggregatedResources'] as () => NodeJS.EventEmitter & {
       write(m: unknown): void;
@@ -98,7 +100,7 @@ function createCertificate(
   spiffeId: string,
   token: string,
 ): Promise<Outcome & { chain?: string[] }> {
-  const client = new (protos.serviceClient(CA))(address, creds);
+  const client = new (protos.serviceClient(CA))(address, creds, TLS_OPTIONS);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const csrPem = createCsr({ privateKey, publicKey, uris: [spiffeId] });
   return new Promise((resolve) => {
@@ -211,6 +213,58 @@ describe('control plane mTLS xDS port (real process)', function () {
       metrics,
       /weft_cp_mtls_refusals_total\{service="ads",reason="identity-mismatch"\} [1-9]/,
     );
+  });
+
+  it('registers only endpoints of the client certificate’s identity on the mTLS port', async () => {
+    const cert = serverPki({ caDir: cp.caDir, spiffeId: SPIFFE });
+    const client = new (protos.serviceClient('weft.registry.v1.Registry'))(
+      tls,
+      tlsCredentials(rootPem, cert),
+      TLS_OPTIONS,
+    );
+    const call = (
+      client['Register'] as () => NodeJS.EventEmitter & { write(m: unknown): void; cancel(): void }
+    ).call(client);
+    const answers: Record<string, unknown>[] = [];
+    call.on('data', (m: Record<string, unknown>) => answers.push(m));
+    call.on('error', () => undefined);
+    const endpoint = (id: string, serviceAccount: string): unknown => ({
+      register: {
+        id,
+        service: 'inventory',
+        namespace: 'default',
+        address: '127.0.0.1',
+        port: 9,
+        protocol: 'HTTP',
+        service_account: serviceAccount,
+      },
+    });
+    call.write(endpoint('mine', 'checkout'));
+    call.write(endpoint('theirs', 'payments'));
+    await eventually(() => (answers.length === 2 ? true : undefined), 10_000);
+    call.cancel();
+    client.close();
+    const byId = (id: string): Record<string, { id?: string; field?: string }> =>
+      answers.find((a) =>
+        Object.values(a).some((v) => (v as { id?: string } | null)?.id === id),
+      ) as Record<string, { id?: string; field?: string }>;
+    assert.ok(byId('mine')['registered'], JSON.stringify(answers));
+    assert.equal(byId('theirs')['rejected']?.field, 'service_account', JSON.stringify(answers));
+
+    const anonymous = new (protos.serviceClient('weft.registry.v1.Registry'))(
+      tls,
+      tlsCredentials(rootPem),
+      TLS_OPTIONS,
+    );
+    const refused = await new Promise<ServiceError>((resolve) => {
+      const c = (
+        anonymous['Register'] as () => NodeJS.EventEmitter & { write(m: unknown): void }
+      ).call(anonymous);
+      c.on('error', resolve);
+      c.write(endpoint('anon', 'checkout'));
+    });
+    anonymous.close();
+    assert.equal(refused.code, 16, refused.details);
   });
 
   it('renews by certificate without a token on the mTLS port, and not on the plaintext one', async () => {

@@ -71,7 +71,7 @@ import {
   MIN_LEASE_TTL_MS,
   WorkloadRegistry,
 } from './registry/workload-registry.js';
-import { AdsServer, type MtlsRefusedEvent } from './server/ads-server.js';
+import { AdsServer, peerCertificateOf, type MtlsRefusedEvent } from './server/ads-server.js';
 import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
 import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
 import { buildInboundListener } from './translate/build-inbound-listener.js';
@@ -383,7 +383,24 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
             services: [
               {
                 name: REGISTRY_SERVICE_NAME,
-                implementation: this.#registryService.implementation(),
+                // The certificate is required (guarded by the server); endpoints must be its identity.
+                implementation: this.#registryService.implementation({
+                  peer: (call) => {
+                    const verdict = ca.verifyPeer(peerCertificateOf(call));
+                    // Unverifiable now (e.g. expired on the CA clock): matches no endpoint.
+                    return verdict.ok
+                      ? verdict.peer
+                      : { spiffeId: `(${verdict.reason})`, namespace: '', serviceAccount: '' };
+                  },
+                  onIdentityMismatch: (message, peerSpiffeId) => {
+                    this.#publish('mtls-refused', {
+                      service: REGISTRY_SERVICE_NAME,
+                      reason: 'identity-mismatch',
+                      message,
+                      peerSpiffeId,
+                    });
+                  },
+                }),
               },
               {
                 name: CA_SERVICE_NAME,
