@@ -10,7 +10,7 @@ import { rotateCaRoot } from '../../src/ca/ca-dir.js';
 import { CA_SERVICE_NAME } from '../../src/ca/ca-service.js';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane.js';
 import { makeConfigDir, removeDir } from '../helpers/config-dir.js';
-import { makeTempDir, removeTempDir } from './ca-fixtures.js';
+import { createNowClock, makeTempDir, removeTempDir } from './ca-fixtures.js';
 
 const MESH_CONFIG = `apiVersion: weft.dev/v1alpha1
 kind: MeshConfig
@@ -107,6 +107,27 @@ describe('mTLS xDS port (startControlPlane)', () => {
     // certificate from the new root too (the bundle for client certificates followed).
     const outcome = await renew(cp, rotated.current.toString(), workloadCertificate(cp));
     assert.deepEqual(outcome, { ok: true });
+  });
+
+  it('renews its certificate at half-life (fake clock)', async () => {
+    const time = createNowClock();
+    cp = await startControlPlane({
+      configDir,
+      xdsPort: 0,
+      adminPort: 0,
+      watch: false,
+      clock: time.clock,
+      caDir: join(caParent, 'ca'),
+    });
+    const first = cp.servingCertificate!;
+    const lifetimeMs = Date.parse(first.notAfter) - time.fake.now;
+    time.fake.tick(Math.floor(lifetimeMs / 2) - 1000);
+    assert.equal(cp.servingCertificate!.serialNumber, first.serialNumber, 'not before half-life');
+    time.fake.tick(2000);
+    const second = cp.servingCertificate!;
+    assert.notEqual(second.serialNumber, first.serialNumber);
+    assert.equal(second.renewals, 1);
+    assert.ok(Date.parse(second.notAfter) > Date.parse(first.notAfter));
   });
 
   it('is off with xdsTlsPort: false, and refused without a CA', async () => {
