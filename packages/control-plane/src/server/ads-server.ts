@@ -32,6 +32,29 @@ export interface AdditionalGrpcService {
    */
   readonly clientCertificate?: 'required' | 'optional';
 }
+import {
+  SnapshotCache,
+  type BuildResources,
+  type SnapshotUpdateResult,
+} from '../snapshot/snapshot-cache.js';
+import type { AdsStream, StreamHost, StreamRefusal, StreamSecurity } from './ads-stream.js';
+import type { NodeMessage } from './client-identity.js';
+import type { AdsServerEvents, ClientStatus } from './client-status.js';
+import type { ClientConfigSnapshot } from './client-resources.js';
+import { CSDS_SERVICE_NAME, CsdsService } from './csds-service.js';
+import {
+  DeltaStream,
+  type DeltaDiscoveryRequestMessage,
+  type DeltaDiscoveryResponseMessage,
+} from './delta-stream.js';
+import {
+  SotwStream,
+  type DiscoveryRequestMessage,
+  type DiscoveryResponseMessage,
+} from './sotw-stream.js';
+
+/** Fully qualified name of the ADS service. */
+export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 /** The identity a verified client certificate proves. */
 export interface PeerIdentity {
@@ -75,29 +98,6 @@ const NODE_IDENTITY_KEYS = [
   ['NAMESPACE', 'namespace'],
   ['SERVICE_ACCOUNT', 'serviceAccount'],
 ] as const;
-import {
-  SnapshotCache,
-  type BuildResources,
-  type SnapshotUpdateResult,
-} from '../snapshot/snapshot-cache.js';
-import type { AdsStream, StreamHost, StreamRefusal, StreamSecurity } from './ads-stream.js';
-import type { NodeMessage } from './client-identity.js';
-import type { AdsServerEvents, ClientStatus } from './client-status.js';
-import type { ClientConfigSnapshot } from './client-resources.js';
-import { CSDS_SERVICE_NAME, CsdsService } from './csds-service.js';
-import {
-  DeltaStream,
-  type DeltaDiscoveryRequestMessage,
-  type DeltaDiscoveryResponseMessage,
-} from './delta-stream.js';
-import {
-  SotwStream,
-  type DiscoveryRequestMessage,
-  type DiscoveryResponseMessage,
-} from './sotw-stream.js';
-
-/** Fully qualified name of the ADS service. */
-export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 /** Options of {@link AdsServer}. */
 export interface AdsServerOptions {
