@@ -17,6 +17,8 @@ const DRIVER = fileURLToPath(new URL('../interop/grpc-xds-driver.js', import.met
 /** A `weft control-plane` child process. */
 export interface ControlPlaneProcess {
   readonly xdsPort: number;
+  /** The mTLS xDS port (null with --no-ca). */
+  readonly xdsTlsPort: number | null;
   readonly adminPort: number;
   /** The process's own temporary mesh CA directory (WEFT_CA_DIR), removed when it exits. */
   readonly caDir: string;
@@ -61,14 +63,23 @@ export async function startControlPlaneProcess(
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout });
-  const listening = await new Promise<{ xdsPort: number; adminPort: number }>((resolve, reject) => {
+  const listening = await new Promise<{
+    xdsPort: number;
+    xdsTlsPort: number | null;
+    adminPort: number;
+  }>((resolve, reject) => {
     const onExit = (code: number | null): void => {
       reject(new Error(`weft control-plane exited with ${code} before listening:\n${stderr}`));
     };
     child.once('exit', onExit);
     lines.on('line', (line) => {
       try {
-        const msg = JSON.parse(line) as { event?: string; xdsPort: number; adminPort: number };
+        const msg = JSON.parse(line) as {
+          event?: string;
+          xdsPort: number;
+          xdsTlsPort: number | null;
+          adminPort: number;
+        };
         if (msg.event === 'listening') {
           child.off('exit', onExit);
           resolve(msg);

@@ -77,6 +77,16 @@ export interface SnapshotSummary {
 /** The `/config` document. */
 export interface ConfigDocument {
   readonly configDir: string;
+  /** Bound xDS ports; `xdsTlsPort` null without the mTLS port. */
+  readonly xdsPort: number;
+  readonly xdsTlsPort: number | null;
+  /** The mTLS port's own certificate (no key). */
+  readonly servingCertificate?: {
+    readonly spiffeId: string;
+    readonly serialNumber: string;
+    readonly notAfter: string;
+    readonly renewals: number;
+  };
   /** Snapshot generation being served (0 = none). */
   readonly version: number;
   readonly ready: boolean;

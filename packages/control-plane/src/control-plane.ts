@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { Registry } from 'prom-client';
+import { experimental } from '@grpc/grpc-js';
 import {
   ConfigError,
   silentLogger,
@@ -26,6 +27,10 @@ import {
   type CertificateRefusedEvent,
 } from './ca/mesh-ca.js';
 import { CaMetrics } from './metrics/ca-metrics.js';
+import {
+  ControlPlaneCertificate,
+  type ServingCertificateStatus,
+} from './ca/control-plane-certificate.js';
 import {
   CertificateFileWriter,
   type CertificateFilesStatus,
@@ -66,7 +71,7 @@ import {
   MIN_LEASE_TTL_MS,
   WorkloadRegistry,
 } from './registry/workload-registry.js';
-import { AdsServer } from './server/ads-server.js';
+import { AdsServer, peerCertificateOf, type MtlsRefusedEvent } from './server/ads-server.js';
 import type { AckEvent, ClientStatus, NackEvent, PushEvent } from './server/client-status.js';
 import { SnapshotCache, viewKey, type BuildResources } from './snapshot/snapshot-cache.js';
 import { buildInboundListener } from './translate/build-inbound-listener.js';
@@ -77,6 +82,13 @@ export interface ControlPlaneOptions {
   readonly configDir: string;
   /** ADS port; default 15010; 0 = ephemeral (read `ControlPlane.xdsPort`). */
   readonly xdsPort?: number;
+  /**
+   * The mTLS xDS port (Istio's 15012): ADS, the registry and the CA over TLS with the control
+   * plane's own certificate from its CA; ADS and the registry need a workload certificate, the CA
+   * renews by certificate without a token. Needs `caDir`. Default with a CA: 15012, or 0
+   * (ephemeral) when `xdsPort` is 0; `false`: none. Read `ControlPlane.xdsTlsPort`.
+   */
+  readonly xdsTlsPort?: number | false;
   /** Admin HTTP port; default 15014; 0 = ephemeral. */
   readonly adminPort?: number;
   /** Interface both servers bind; default `127.0.0.1`. */
@@ -146,6 +158,8 @@ export interface ControlPlaneEvents {
   'certificate-issued': [event: CertificateIssuedEvent];
   /** The mesh CA refused a certificate request (reason, message, token id). */
   'certificate-refused': [event: CertificateRefusedEvent];
+  /** The mTLS xDS port refused a call (no / bad client certificate, node identity mismatch). */
+  'mtls-refused': [event: MtlsRefusedEvent];
 }
 
 const DEFAULT_KINDS: readonly ClientKind[] = ['weft', 'grpc', 'envoy'];
@@ -154,6 +168,8 @@ const EMPTY_LOCALITY = Object.freeze({ region: '', zone: '', subZone: '' });
 interface ResolvedControlPlaneOptions {
   readonly configDir: string;
   readonly xdsPort: number;
+  /** null: no mTLS port. */
+  readonly xdsTlsPort: number | null;
   readonly adminPort: number;
   readonly host: string;
   readonly debounceMs: number;
@@ -197,9 +213,20 @@ function resolveOptions(options: ControlPlaneOptions): ResolvedControlPlaneOptio
   if (typeof options.configDir !== 'string' || options.configDir === '') {
     issues.push({ path: 'configDir', message: 'expected a directory path' });
   }
+  const xdsPort = port('xdsPort', options.xdsPort, 15010);
+  const hasCa = options.caDir !== undefined;
+  let xdsTlsPort: number | null = null;
+  if (options.xdsTlsPort !== false) {
+    if (options.xdsTlsPort !== undefined && !hasCa)
+      issues.push({ path: 'xdsTlsPort', message: 'needs the mesh CA (caDir)' });
+    else if (hasCa) xdsTlsPort = port('xdsTlsPort', options.xdsTlsPort, xdsPort === 0 ? 0 : 15012);
+  }
+  if (xdsTlsPort !== null && xdsTlsPort !== 0 && xdsTlsPort === xdsPort)
+    issues.push({ path: 'xdsTlsPort', message: `must differ from xdsPort (${xdsPort})` });
   const resolved: ResolvedControlPlaneOptions = {
     configDir: resolvePath(options.configDir),
-    xdsPort: port('xdsPort', options.xdsPort, 15010),
+    xdsPort,
+    xdsTlsPort,
     adminPort: port('adminPort', options.adminPort, 15014),
     host: options.host ?? '127.0.0.1',
     debounceMs: positive('debounceMs', options.debounceMs, 100),
@@ -249,6 +276,9 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
   readonly #cache: SnapshotCache;
   readonly #protos = loadXdsProtos();
   readonly #ads: AdsServer;
+  /** The mTLS xDS port; null without a CA or with `xdsTlsPort: false`. */
+  readonly #adsTls: AdsServer | null;
+  readonly #servingCertificate: ControlPlaneCertificate | null;
   readonly #admin: AdminServer;
   readonly #debouncer: Debouncer;
   readonly #registry: WorkloadRegistry;
@@ -306,12 +336,18 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
             clock,
             logger,
           });
+    // Stream ids are unique across both ports (metrics and CSDS key on them).
+    let streamIds = 0;
+    const nextStreamId = (): number => ++streamIds;
+    const csdsSource = () => this.#allClientConfigs();
     this.#ads = new AdsServer({
       cache: this.#cache,
       host: options.host,
       port: options.xdsPort,
       logger,
       clock,
+      nextStreamId,
+      csdsSource,
       services: [
         { name: REGISTRY_SERVICE_NAME, implementation: this.#registryService.implementation() },
         ...(this.#ca === null
@@ -319,11 +355,69 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
           : [{ name: CA_SERVICE_NAME, implementation: createCaServiceImplementation(this.#ca) }]),
       ],
     });
-    this.#ads.on('push', (event) => this.#publish('push', event));
-    this.#ads.on('ack', (event) => this.#publish('ack', event));
-    this.#ads.on('nack', (event) => this.#publish('nack', event));
-    this.#ads.on('connect', (client) => this.#publish('connect', client));
-    this.#ads.on('disconnect', (client) => this.#publish('disconnect', client));
+    const ca = this.#ca;
+    this.#servingCertificate =
+      ca === null || options.xdsTlsPort === null
+        ? null
+        : new ControlPlaneCertificate({ ca, clock, logger });
+    this.#adsTls =
+      ca === null || this.#servingCertificate === null || options.xdsTlsPort === null
+        ? null
+        : new AdsServer({
+            cache: this.#cache,
+            host: options.host,
+            port: options.xdsTlsPort,
+            logger,
+            clock,
+            nextStreamId,
+            csdsSource,
+            mtls: {
+              // Requested, not required, at the TLS layer: the CA serves token requests too.
+              credentials: experimental.createCertificateProviderServerCredentials(
+                this.#servingCertificate,
+                this.#servingCertificate,
+                false,
+              ),
+              verifyPeer: (certificate) => ca.verifyPeer(certificate),
+            },
+            services: [
+              {
+                name: REGISTRY_SERVICE_NAME,
+                // The certificate is required (guarded by the server); endpoints must be its identity.
+                implementation: this.#registryService.implementation({
+                  peer: (call) => {
+                    const verdict = ca.verifyPeer(peerCertificateOf(call));
+                    // Unverifiable now (e.g. expired on the CA clock): matches no endpoint.
+                    return verdict.ok
+                      ? verdict.peer
+                      : { spiffeId: `(${verdict.reason})`, namespace: '', serviceAccount: '' };
+                  },
+                  onIdentityMismatch: (message, peerSpiffeId) => {
+                    this.#publish('mtls-refused', {
+                      service: REGISTRY_SERVICE_NAME,
+                      reason: 'identity-mismatch',
+                      message,
+                      peerSpiffeId,
+                    });
+                  },
+                }),
+              },
+              {
+                name: CA_SERVICE_NAME,
+                implementation: createCaServiceImplementation(ca, { mtls: true }),
+                clientCertificate: 'optional',
+              },
+            ],
+          });
+    for (const ads of [this.#ads, this.#adsTls]) {
+      if (ads === null) continue;
+      ads.on('push', (event) => this.#publish('push', event));
+      ads.on('ack', (event) => this.#publish('ack', event));
+      ads.on('nack', (event) => this.#publish('nack', event));
+      ads.on('connect', (client) => this.#publish('connect', client));
+      ads.on('disconnect', (client) => this.#publish('disconnect', client));
+      ads.on('refused', (event) => this.#publish('mtls-refused', event));
+    }
     // Subscribed before any user listener, and throws (name taken) before anything is bound.
     this.#metrics = new ControlPlaneMetrics({ registry: options.metricsRegistry, clock });
     this.#metrics.attach(this);
@@ -387,6 +481,16 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     return this.#ads.port;
   }
 
+  /** Bound mTLS xDS port; null when there is none (no CA, or `xdsTlsPort: false`). */
+  get xdsTlsPort(): number | null {
+    return this.#adsTls === null ? null : this.#adsTls.port;
+  }
+
+  /** The mTLS port's serving certificate (no key); undefined without one. */
+  get servingCertificate(): ServingCertificateStatus | undefined {
+    return this.#servingCertificate?.status();
+  }
+
   /** Bound admin port. */
   get adminPort(): number {
     return this.#admin.port;
@@ -427,6 +531,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     const before = this.#ca.trustBundlePem().join('');
     this.#ca.reload();
     this.#certificateFiles?.refreshAll();
+    // A new certificate from the (maybe rotated) root, and the new bundle for client certificates.
+    this.#servingCertificate?.refresh();
     // The ROOTCA Secret follows the bundle (a rotation's overlap reaches clients at once).
     if (this.#ca.trustBundlePem().join('') !== before) this.#rebuild('ca');
   }
@@ -442,20 +548,32 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
 
   /** Connected xDS clients. */
   clients(): ClientStatus[] {
-    return this.#ads.clients();
+    return [...this.#ads.clients(), ...(this.#adsTls?.clients() ?? [])].sort(
+      (a, b) => a.streamId - b.streamId,
+    );
   }
 
   /** The admin `/config_dump?node=ID` document; undefined when no client with that id is connected. */
   configDump(nodeId: string): ConfigDumpDocument | undefined {
-    return createConfigDumpDocument(this.#protos, nodeId, this.#ads.clientConfigs());
+    return createConfigDumpDocument(this.#protos, nodeId, this.#allClientConfigs());
+  }
+
+  #allClientConfigs(): ReturnType<AdsServer['clientConfigs']> {
+    return [...this.#ads.clientConfigs(), ...(this.#adsTls?.clientConfigs() ?? [])].sort(
+      (a, b) => a.streamId - b.streamId,
+    );
   }
 
   /** The admin `/config` document. */
   configDocument(): ConfigDocument {
     const notes = new Map<string, TranslationNote>();
     for (const list of this.#notes.values()) for (const n of list) notes.set(JSON.stringify(n), n);
+    const serving = this.#servingCertificate?.status();
     return {
       configDir: this.#options.configDir,
+      xdsPort: this.xdsPort,
+      xdsTlsPort: this.xdsTlsPort,
+      ...(serving === undefined ? {} : { servingCertificate: serving }),
       version: this.version,
       ready: this.#cache.hasConfig,
       files: this.#files,
@@ -492,6 +610,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     }
     try {
       await this.#ads.listen();
+      await this.#adsTls?.listen();
       await this.#admin.listen();
     } catch (err) {
       await this.close();
@@ -500,6 +619,7 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#options.logger.info('control plane started', {
       configDir: this.#options.configDir,
       xdsPort: this.xdsPort,
+      xdsTlsPort: this.xdsTlsPort,
       adminPort: this.adminPort,
       version: this.version,
     });
@@ -515,7 +635,8 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#watcher = undefined;
     this.#registryService.close();
     this.#registry.close();
-    await Promise.all([this.#ads.close(), this.#admin.close()]);
+    this.#servingCertificate?.close();
+    await Promise.all([this.#ads.close(), this.#adsTls?.close(), this.#admin.close()]);
     this.#metrics.unregister();
     this.#caMetrics?.unregister();
     this.#certificateFiles?.close();
@@ -595,6 +716,14 @@ export class ControlPlane extends EventEmitter<ControlPlaneEvents> {
     this.#model = model;
     this.#configModel = configModel;
     this.#ca?.setMeshDefaults(model.settings);
+    // The mTLS port's certificate: issued once the trust domain is known, again when it changes.
+    if (
+      this.#servingCertificate !== null &&
+      this.#servingCertificate
+        .status()
+        ?.spiffeId.startsWith(`spiffe://${model.settings.trustDomain}/`) !== true
+    )
+      this.#servingCertificate.refresh();
     // Written once the trust domain is known, and again when MeshConfig changes it.
     if (
       this.#certificateFiles !== null &&

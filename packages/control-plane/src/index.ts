@@ -32,6 +32,9 @@ export type {
   CertificateRefusalReason,
   CertificateIssuedEvent,
   CertificateRefusedEvent,
+  PeerRefusalReason,
+  PeerVerdict,
+  VerifiedPeer,
   CaDocument,
   CaRootSummary,
   WorkloadCertificateRecord,
@@ -39,6 +42,12 @@ export type {
 } from './ca/mesh-ca.js';
 export type { JoinTokenClaims } from './ca/join-token.js';
 export { CA_SERVICE_NAME } from './ca/ca-service.js';
+export {
+  ControlPlaneCertificate,
+  CONTROL_PLANE_NAMESPACE,
+  CONTROL_PLANE_SERVICE_ACCOUNT,
+} from './ca/control-plane-certificate.js';
+export type { ServingCertificateStatus } from './ca/control-plane-certificate.js';
 export { CERTIFICATE_FILE_NAMES } from './ca/certificate-files.js';
 export type { CertificateFilesTarget, CertificateFilesStatus } from './ca/certificate-files.js';
 export { CA_FILES, rotateCaRoot } from './ca/ca-dir.js';
@@ -118,7 +127,14 @@ export type {
   TranslationNote,
 } from './contracts.js';
 export { AdsServer, ADS_SERVICE_NAME } from './server/ads-server.js';
-export type { AdsServerOptions, AdditionalGrpcService } from './server/ads-server.js';
+export type {
+  AdsServerOptions,
+  AdditionalGrpcService,
+  AdsMtlsOptions,
+  MtlsRefusedEvent,
+  PeerCheck,
+  PeerIdentity,
+} from './server/ads-server.js';
 export { WorkloadRegistry } from './registry/workload-registry.js';
 export type {
   WorkloadRegistryOptions,
@@ -200,5 +216,6 @@ export { createCaServiceImplementation } from './ca/ca-service.js';
 export type {
   CreateCertificateRequestMessage,
   CreateCertificateResponseMessage,
+  CaServiceOptions,
 } from './ca/ca-service.js';
 export type { MeshTranslator } from './control-plane-translator.js';

@@ -63,7 +63,10 @@ import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
 import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
-import { WorkloadCertificateAgent } from './security/certificate-agent.js';
+import {
+  CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
+  WorkloadCertificateAgent,
+} from './security/certificate-agent.js';
 import { TlsHandshakes } from './security/tls-handshakes.js';
 import { SDS_ROOT_CA_SECRET } from './security/upstream-tls.js';
 import type { WorkloadCertificates } from './security/workload-certificates.js';
@@ -105,6 +108,8 @@ class WeftMesh implements Mesh {
   private readonly agent: WorkloadCertificateAgent | undefined;
   private readonly handshakes = new TlsHandshakes();
   private readonly cancelRootCa: () => void;
+  /** Times the xDS stream was moved to the mTLS port. */
+  private xdsMoves = 0;
 
   get certificates(): WorkloadCertificates | undefined {
     return this.agent;
@@ -129,6 +134,22 @@ class WeftMesh implements Mesh {
       clock,
       logger,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
+      // controlPlaneTls: the stream goes to the mTLS port whenever a valid certificate is held.
+      ...(options.controlPlaneTls === undefined
+        ? {}
+        : {
+            channel: () => {
+              const tls = this.agent?.xdsChannel();
+              return tls === undefined
+                ? undefined
+                : {
+                    serverUri: tls.address,
+                    credentials: tls.credentials,
+                    label: 'mtls',
+                    options: CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
+                  };
+            },
+          }),
     });
     this.client.on('ack', () => {
       this.markAccepted();
@@ -187,6 +208,7 @@ class WeftMesh implements Mesh {
         ? undefined
         : new WorkloadCertificateAgent({
             controlPlaneAddress: bootstrap.xdsServers[0]?.serverUri ?? '',
+            controlPlaneTls: options.controlPlaneTls,
             identity: options.identity,
             namespace: workload.namespace,
             serviceAccount: workload.serviceAccount,
@@ -210,6 +232,16 @@ class WeftMesh implements Mesh {
             },
             onAmbientError: () => undefined,
           });
+    // First certificate (or one again after an expiry): move the xDS stream to the mTLS port.
+    if (agent !== undefined && options.controlPlaneTls !== undefined)
+      agent.onChange(() => {
+        if (this.state !== 'open' || this.client.status().channel === 'mtls') return;
+        this.xdsMoves++;
+        logger.info('mesh: moving the xDS stream to the mTLS port', {
+          address: options.controlPlaneTls?.address,
+        });
+        this.client.reconnect('workload certificate available for the mTLS port');
+      });
     agent?.start();
     const security = { certificates: agent, handshakes: this.handshakes };
     this.rateLimiter = new LocalRateLimiter({ clock, logger });
@@ -456,7 +488,13 @@ class WeftMesh implements Mesh {
       http: this.dispatcher.stats(),
       grpc: this.grpc.stats(),
       localRateLimit: this.rateLimiter.stats(),
-      xds: { connected: this.client.connected, ready: this.accepted },
+      xds: {
+        connected: this.client.connected,
+        ready: this.accepted,
+        channel:
+          this.state === 'open' && this.client.status().channel === 'mtls' ? 'mtls' : 'plaintext',
+        movedToMtls: this.xdsMoves,
+      },
       breakers: this.breakers?.stats() ?? {},
       telemetry: this.telemetry?.stats() ?? {
         istioMetrics: undefined,

@@ -8,7 +8,7 @@ export type {
   MeshStats,
   MeshGrpcServerInterceptorOptions,
 } from './mesh.js';
-export type { MeshOptions, MeshLocality } from './mesh-options.js';
+export type { MeshOptions, MeshLocality, ControlPlaneTlsOptions } from './mesh-options.js';
 export type { TracingOptions } from './tracing/tracing-options.js';
 export type { TracingStats } from './tracing/mesh-tracing.js';
 export { REQUEST_ID_HEADER } from './tracing/mesh-tracing.js';
@@ -82,7 +82,10 @@ export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
 export { createWorkloadTlsMaterial, noCertificateError } from './security/workload-certificates.js';
 export { WorkloadCertificateAgent } from './security/certificate-agent.js';
-export type { CertificateAgentOptions } from './security/certificate-agent.js';
+export type {
+  CertificateAgentOptions,
+  ResolvedControlPlaneTls,
+} from './security/certificate-agent.js';
 export {
   resolveIdentityOptions,
   WEFT_JOIN_TOKEN_ENV,

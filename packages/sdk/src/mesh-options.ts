@@ -22,6 +22,7 @@ import { DEFAULT_MAX_SERIES } from './telemetry/istio-metrics.js';
 import { resolveTracingOptions } from './tracing/tracing-options.js';
 import { resolveIdentityOptions } from './security/identity-options.js';
 import type { IdentityOptions, ResolvedIdentityOptions } from './security/identity-options.js';
+import type { ResolvedControlPlaneTls } from './security/certificate-agent.js';
 import type { ResolvedTracingOptions, TracingOptions } from './tracing/tracing-options.js';
 import type {
   ResolvedServiceBreakerOptions,
@@ -119,6 +120,23 @@ export interface MeshOptions {
    * `WEFT_JOIN_TOKEN_FILE`, else none. See IdentityOptions.
    */
   readonly identity?: IdentityOptions | false;
+  /**
+   * The control plane's mTLS port (Istio's 15012). Once the workload has its first certificate
+   * (from the join token, over the plaintext port), renewals go there with the current
+   * certificate and no token, and the xDS stream moves there. `caFile`: PEM roots that anchor
+   * the control plane's certificate; default: the trust bundle that came with the first
+   * certificate (trust on first use). Needs `identity`. `false` turns it off. Default:
+   * `WEFT_XDS_TLS_ADDRESS` (+ `WEFT_XDS_TLS_CA_FILE`), else none.
+   */
+  readonly controlPlaneTls?: ControlPlaneTlsOptions | false;
+}
+
+/** See MeshOptions.controlPlaneTls. */
+export interface ControlPlaneTlsOptions {
+  /** `host:port` of the control plane's mTLS xDS port. */
+  readonly address: string;
+  /** PEM file of the roots to trust for the control plane's certificate. */
+  readonly caFile?: string;
 }
 
 /** The workload as the SDK announces it. */
@@ -149,6 +167,8 @@ export interface ResolvedMeshOptions {
   readonly tracing: ResolvedTracingOptions;
   /** Undefined: no workload certificate (mTLS clusters fail with WEFT_TLS_NO_CERTIFICATE). */
   readonly identity: ResolvedIdentityOptions | undefined;
+  /** Undefined: the plaintext xDS port only. */
+  readonly controlPlaneTls: ResolvedControlPlaneTls | undefined;
   /** Where the bootstrap came from, for messages: `controlPlane`, `WEFT_CONTROL_PLANE`, a path… */
   readonly source: string;
 }
@@ -169,6 +189,7 @@ const TOP_KEYS = new Set([
   'accessLog',
   'tracing',
   'identity',
+  'controlPlaneTls',
 ]);
 const ADMIN_KEYS = new Set(['port', 'host']);
 const NODE_KEYS = new Set(['id', 'locality']);
@@ -423,6 +444,12 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
   );
   const tracing = resolveTracingOptions(o['tracing'], env, r.list);
   const identity = resolveIdentityOptions(o['identity'], env, r.list);
+  const controlPlaneTls = resolveControlPlaneTls(r, o['controlPlaneTls'], env);
+  if (controlPlaneTls !== undefined && identity === undefined)
+    r.add(
+      o['controlPlaneTls'] === undefined ? 'env.WEFT_XDS_TLS_ADDRESS' : 'controlPlaneTls',
+      'needs identity (a join token: identity.token or WEFT_JOIN_TOKEN) for the first certificate',
+    );
   const envControlPlane =
     controlPlane === undefined && bootstrapInput === undefined
       ? r.hostPort(
@@ -517,6 +544,33 @@ export async function resolveMeshOptions(options: MeshOptions = {}): Promise<Res
     accessLog,
     tracing,
     identity,
+    controlPlaneTls,
     source,
   });
+}
+
+/** `controlPlaneTls`, else WEFT_XDS_TLS_ADDRESS / WEFT_XDS_TLS_CA_FILE; undefined: none. */
+function resolveControlPlaneTls(
+  r: Issues,
+  input: unknown,
+  env: Readonly<Record<string, unknown>>,
+): ResolvedControlPlaneTls | undefined {
+  if (input === false) return undefined;
+  if (input === undefined) {
+    const envAddress = env['WEFT_XDS_TLS_ADDRESS'];
+    if (envAddress === undefined || envAddress === '') return undefined;
+    const address = r.hostPort(envAddress, 'env.WEFT_XDS_TLS_ADDRESS');
+    const caFile = r.string(env['WEFT_XDS_TLS_CA_FILE'], 'env.WEFT_XDS_TLS_CA_FILE', true);
+    return address === undefined ? undefined : Object.freeze({ address, caFile });
+  }
+  const o = r.object(input, 'controlPlaneTls');
+  if (o === undefined) return undefined;
+  r.unknown(o, new Set(['address', 'caFile']), 'controlPlaneTls');
+  if (o['address'] === undefined) {
+    r.add('controlPlaneTls.address', 'required: host:port of the mTLS xDS port');
+    return undefined;
+  }
+  const address = r.hostPort(o['address'], 'controlPlaneTls.address');
+  const caFile = r.string(o['caFile'], 'controlPlaneTls.caFile', true);
+  return address === undefined ? undefined : Object.freeze({ address, caFile });
 }

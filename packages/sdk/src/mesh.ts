@@ -83,6 +83,10 @@ export interface MeshStats {
     readonly connected: boolean;
     /** Whether the control plane's first response was accepted. */
     readonly ready: boolean;
+    /** The port of the current stream: `mtls` (controlPlaneTls) or `plaintext`. */
+    readonly channel: 'plaintext' | 'mtls';
+    /** Times the stream moved to the mTLS port (first certificate, or one again after expiry). */
+    readonly movedToMtls: number;
   };
   /**
    * The service-level breaker of each upstream cluster used so far (HTTP and gRPC share one per

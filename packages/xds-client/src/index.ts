@@ -3,7 +3,12 @@
 
 export { XdsClient } from './xds-client.js';
 export type { ResourceWatcher } from './ads/resource-watcher.js';
-export type { XdsClientOptions, XdsTransport } from './xds-client-options.js';
+export type {
+  XdsClientOptions,
+  XdsTransport,
+  XdsChannelHook,
+  XdsChannelOverride,
+} from './xds-client-options.js';
 export type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
 export type {
   XdsClientEvents,

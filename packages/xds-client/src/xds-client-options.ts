@@ -1,7 +1,8 @@
 // Options of XdsClient and their validation into a frozen ResolvedXdsClientOptions (STYLE rules 15-16).
 import { DEFAULT_BACKOFF_OPTIONS } from './backoff.js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { BackoffOptions, ResolvedBackoffOptions } from './backoff.js';
-import type { ResolvedBootstrap } from './bootstrap/resolved-bootstrap.js';
+import type { ResolvedBootstrap, ResolvedXdsServer } from './bootstrap/resolved-bootstrap.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { ConfigError } from './errors/weft-error.js';
@@ -17,6 +18,23 @@ export type XdsTransport = 'sotw' | 'delta';
 export const WEFT_DELTA_SERVER_FEATURE = 'weft_delta' as const;
 /** gRFC A53: keep a resource the server stops sending instead of treating it as deleted. */
 export const IGNORE_RESOURCE_DELETION_SERVER_FEATURE = 'ignore_resource_deletion' as const;
+
+/** Where and how one ADS stream connects instead of the bootstrap's server entry. */
+export interface XdsChannelOverride {
+  /** `host:port` to dial. */
+  readonly serverUri: string;
+  readonly credentials: ChannelCredentials;
+  /** Shown in logs and `status().channel`, e.g. `mtls`. */
+  readonly label: string;
+  /** More channel options, e.g. `grpc.ssl_target_name_override`. */
+  readonly options?: ChannelOptions;
+}
+
+/**
+ * Asked before every stream is opened (each stream has a fresh channel): an override, or
+ * undefined for the bootstrap's `server_uri` and `channel_creds`.
+ */
+export type XdsChannelHook = (server: ResolvedXdsServer) => XdsChannelOverride | undefined;
 
 /** What a caller passes to `new XdsClient()`. */
 export interface XdsClientOptions {
@@ -41,6 +59,8 @@ export interface XdsClientOptions {
   readonly connectTimeoutMs?: number;
   /** Source of randomness in [0, 1) for backoff jitter. Default Math.random. */
   readonly random?: () => number;
+  /** Per-stream channel override (e.g. mTLS with a rotating workload certificate). Default none. */
+  readonly channel?: XdsChannelHook;
 }
 
 /** Validated options with no optional fields. */
@@ -54,6 +74,7 @@ export interface ResolvedXdsClientOptions {
   readonly backoff: ResolvedBackoffOptions;
   readonly connectTimeoutMs: number;
   readonly random: () => number;
+  readonly channel: XdsChannelHook | undefined;
 }
 
 const DEFAULT_RESOURCE_DOES_NOT_EXIST_TIMEOUT_MS = 15_000;
@@ -148,7 +169,10 @@ export function resolveXdsClientOptions(options: XdsClientOptions): ResolvedXdsC
       1,
     ),
     random: options.random ?? Math.random,
+    channel: options.channel,
   });
+  if (options.channel !== undefined && typeof options.channel !== 'function')
+    issues.push({ path: 'channel', message: 'expected a function' });
   if (issues.length > 0) throw new ConfigError('XdsClient options', issues);
   return resolved;
 }

@@ -46,6 +46,8 @@ export interface XdsClientStatus {
   /** URI of the server in use (the highest-priority one that answered, else the one being tried). */
   readonly server: string;
   readonly transport: XdsTransport;
+  /** The stream's channel: `bootstrap` (server_uri, channel_creds) or the `channel` hook's label. */
+  readonly channel: string;
   /** Per type URL, for every registered type that has been watched. */
   readonly types: Readonly<Record<string, XdsTypeStatus>>;
 }

@@ -129,8 +129,25 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       connected: this.isConnected,
       server: server.serverUri,
       transport: this.transportOf(server),
+      channel: this.connections[this.currentIndex]?.channel ?? 'bootstrap',
       types,
     };
+  }
+
+  /**
+   * Ends the stream in use and opens a new one at once (the `channel` hook is asked again), e.g.
+   * when a workload certificate for the mTLS port arrived. Cached resources keep serving; the
+   * new stream re-subscribes. No-op before the first watch or after close().
+   */
+  reconnect(reason: string): void {
+    if (this.closed || !this.started) return;
+    const connection = this.connections[this.currentIndex];
+    if (connection === undefined) return;
+    this.options.logger.info('xds stream reconnecting', {
+      server: connection.server.serverUri,
+      reason,
+    });
+    connection.restart();
   }
 
   /** Cancels streams and timers. Later calls fail with WEFT_CLOSED; closing twice is harmless. */
@@ -205,6 +222,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       backoff: options.backoff,
       random: options.random,
       connectTimeoutMs: options.connectTimeoutMs,
+      channel: options.channel,
       hooks: {
         onUp: (c) => {
           this.onUp(c);

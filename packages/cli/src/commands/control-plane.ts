@@ -4,7 +4,8 @@ import { ConfigError, createJsonLogger, type LogLevel } from '@weft/xds-client';
 import type { CliIo, ExitCode } from '../cli-io.js';
 import { defaultCaDir } from './cert.js';
 
-export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--admin-port 15014]
+export const CONTROL_PLANE_HELP = `Usage: weft control-plane --config DIR [--xds-port 15010] [--xds-tls-port 15012]
+                          [--admin-port 15014]
                           [--lease-ttl-ms 10000] [--host 127.0.0.1] [--log-level info]
                           [--ca-dir ~/.weft/ca | --no-ca] [--cert-files NS/SA=DIR]…
 
@@ -15,6 +16,10 @@ client (debounced), an invalid one is rejected and the last good config keeps se
   --config DIR        directory of YAML files (env WEFT_CONFIG_DIR)
   --etcd URLS         distributed config store (not in this release: use --config)
   --xds-port N        ADS gRPC port; 0 picks a free one (env WEFT_XDS_PORT, default 15010)
+  --xds-tls-port N    mTLS xDS port (with the mesh CA): ADS, registry and CA over TLS with the
+                      control plane's own certificate; ADS needs a workload certificate, the CA
+                      renews by certificate without a token; 0 picks a free one, off: none
+                      (env WEFT_XDS_TLS_PORT, default 15012, or 0 when --xds-port is 0)
   --admin-port N      admin HTTP port: /healthz /ready /config /clients /registry /metrics
                       (env WEFT_ADMIN_PORT, default 15014)
   --lease-ttl-ms N    workload-registry lease: a registered workload silent this long leaves EDS
@@ -36,6 +41,7 @@ export interface ControlPlaneFlags {
   readonly config?: string | undefined;
   readonly etcd?: string | undefined;
   readonly xdsPort?: string | undefined;
+  readonly xdsTlsPort?: string | undefined;
   readonly adminPort?: string | undefined;
   readonly leaseTtlMs?: string | undefined;
   readonly host?: string | undefined;
@@ -88,6 +94,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     return 2;
   }
   let xdsPort: number;
+  let xdsTlsPort: number | false | undefined;
   let adminPort: number;
   let leaseTtlMs: number | undefined;
   let certificateFiles: CertificateFilesTarget[];
@@ -96,6 +103,12 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     if (certificateFiles.length > 0 && flags.noCa === true)
       throw new Error('--cert-files needs the mesh CA (drop --no-ca)');
     xdsPort = parsePort('--xds-port', flags.xdsPort ?? io.env['WEFT_XDS_PORT'], 15010);
+    const tls = flags.xdsTlsPort ?? io.env['WEFT_XDS_TLS_PORT'];
+    if (tls === 'off' || flags.noCa === true) {
+      if (flags.xdsTlsPort !== undefined && flags.xdsTlsPort !== 'off')
+        throw new Error('--xds-tls-port needs the mesh CA (drop --no-ca)');
+      xdsTlsPort = false;
+    } else xdsTlsPort = tls === undefined ? undefined : parsePort('--xds-tls-port', tls, 15012);
     adminPort = parsePort('--admin-port', flags.adminPort ?? io.env['WEFT_ADMIN_PORT'], 15014);
     const ttl = flags.leaseTtlMs ?? io.env['WEFT_LEASE_TTL_MS'];
     if (ttl !== undefined) {
@@ -113,6 +126,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     controlPlane = await startControlPlane({
       configDir,
       xdsPort,
+      ...(xdsTlsPort === undefined ? {} : { xdsTlsPort }),
       adminPort,
       ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
       host: flags.host ?? '127.0.0.1',
@@ -135,6 +149,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     JSON.stringify({
       event: 'listening',
       xdsPort: controlPlane.xdsPort,
+      xdsTlsPort: controlPlane.xdsTlsPort,
       adminPort: controlPlane.adminPort,
     }) + '\n',
   );

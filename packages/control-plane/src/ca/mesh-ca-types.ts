@@ -9,7 +9,15 @@ export type CertificateRefusalReason =
   | 'identity-mismatch'
   | 'invalid-csr'
   | 'invalid-ttl'
-  | 'ca-expired';
+  | 'ca-expired'
+  /** mTLS port, no token: no client certificate, or one the TLS layer did not verify. */
+  | 'no-client-certificate'
+  /** mTLS port, no token: the certificate does not chain to the trust bundle (or another trust domain). */
+  | 'untrusted-certificate'
+  /** mTLS port, no token: the certificate is expired or not yet valid (CA clock). */
+  | 'expired-certificate'
+  /** mTLS port, no token: the certificate has no `spiffe://TD/ns/NS/sa/SA` URI SAN. */
+  | 'no-spiffe-id';
 
 /** Every refusal reason, for zero-initialised metrics. */
 export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = Object.freeze([
@@ -20,7 +28,29 @@ export const CERTIFICATE_REFUSAL_REASONS: readonly CertificateRefusalReason[] = 
   'invalid-csr',
   'invalid-ttl',
   'ca-expired',
+  'no-client-certificate',
+  'untrusted-certificate',
+  'expired-certificate',
+  'no-spiffe-id',
 ]);
+
+/** Why a peer certificate on the mTLS port was not accepted (a subset of the refusal reasons). */
+export type PeerRefusalReason =
+  'no-client-certificate' | 'untrusted-certificate' | 'expired-certificate' | 'no-spiffe-id';
+
+/** A client certificate the CA verified: chains to the trust bundle, valid now, SPIFFE id parsed. */
+export interface VerifiedPeer {
+  readonly spiffeId: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly serialNumber: string;
+  readonly notAfterMs: number;
+}
+
+/** The result of {@link MeshCa.verifyPeer}. */
+export type PeerVerdict =
+  | { readonly ok: true; readonly peer: VerifiedPeer }
+  | { readonly ok: false; readonly reason: PeerRefusalReason; readonly message: string };
 
 /** A signed workload certificate. */
 export interface IssuedCertificate {
@@ -53,7 +83,10 @@ export interface CertificateIssuedEvent {
   readonly spiffeId: string;
   readonly serialNumber: string;
   readonly notAfterMs: number;
-  /** The join token's id, or `operator` for {@link MeshCa.signForIdentity}. */
+  /**
+   * The join token's id, `operator` for {@link MeshCa.signForIdentity}, or `certificate:SERIAL`
+   * for a renewal authenticated by the workload's current certificate (mTLS port).
+   */
   readonly tokenId: string;
 }
 

@@ -2,8 +2,9 @@
 // token proves, and serves the trust bundle. Issue 5 "Certificate authority (control plane)";
 // https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md
 import { EventEmitter } from 'node:events';
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import {
+  certificateUris,
   ConfigError,
   createCertificate,
   formatName,
@@ -28,6 +29,7 @@ import {
   type CertificateRequest,
   type CertificateResult,
   type MeshCaEvents,
+  type PeerVerdict,
   type WorkloadCertificateRecord,
 } from './mesh-ca-types.js';
 
@@ -42,9 +44,17 @@ export type {
   CertificateResult,
   IssuedCertificate,
   MeshCaEvents,
+  PeerRefusalReason,
+  PeerVerdict,
+  VerifiedPeer,
   WorkloadCertificateRecord,
   WorkloadCertificateSummary,
 } from './mesh-ca-types.js';
+
+/** `spiffe://TD/ns/NS/sa/SA`, captured. */
+const SPIFFE_ID = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+/** Longest chain (leaf to root) {@link MeshCa.verifyPeer} walks. */
+const MAX_CHAIN_DEPTH = 5;
 
 /** Identities the CA remembers its latest certificate for (the oldest issuance is forgotten first). */
 export const MAX_WORKLOAD_RECORDS = 10_000;
@@ -175,6 +185,11 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     return this.#ca.roots;
   }
 
+  /** The signer's intermediates (leaf side first); empty when the root signs. */
+  get intermediates(): readonly X509Certificate[] {
+    return this.#ca.intermediates;
+  }
+
   /** The trust bundle as PEM strings, active root first. */
   trustBundlePem(): string[] {
     return this.#ca.roots.map((r) => r.toString());
@@ -242,12 +257,119 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     );
   }
 
-  /** Operator path (`weft cert issue`): signs for an identity without a token. */
+  /**
+   * Verifies a client certificate (DER, as the mTLS port's TLS layer presented it) against the
+   * current trust bundle and the CA's own intermediates, the CA clock and the trust domain. The
+   * TLS layer has already checked it against the bundle with the system clock; this repeats the
+   * check with the CA's clock and bundle, and extracts the SPIFFE identity.
+   */
+  verifyPeer(certificate: Buffer | undefined): PeerVerdict {
+    if (certificate === undefined || certificate.length === 0)
+      return {
+        ok: false,
+        reason: 'no-client-certificate',
+        message: 'no client certificate verified by the TLS layer',
+      };
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(certificate);
+    } catch (err) {
+      return {
+        ok: false,
+        reason: 'untrusted-certificate',
+        message: `unparsable: ${(err as Error).message}`,
+      };
+    }
+    const now = this.#clock.now();
+    const roots = this.#ca.roots;
+    const candidates = [...this.#ca.intermediates, ...roots];
+    let cert = leaf;
+    let trusted = false;
+    for (let depth = 0; depth < MAX_CHAIN_DEPTH && !trusted; depth++) {
+      if (cert.validFromDate.getTime() > now || cert.validToDate.getTime() < now)
+        return {
+          ok: false,
+          reason: 'expired-certificate',
+          message: `${depth === 0 ? 'certificate' : 'issuer'} ${formatName(cert.subject) || cert.serialNumber} valid ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()}`,
+        };
+      const current = cert;
+      const issuer = candidates.find((c) => current.checkIssued(c) && current.verify(c.publicKey));
+      if (issuer === undefined) break;
+      trusted = roots.some((r) => r.fingerprint256 === issuer.fingerprint256);
+      cert = issuer;
+    }
+    if (!trusted)
+      return {
+        ok: false,
+        reason: 'untrusted-certificate',
+        message: `serial ${leaf.serialNumber} does not chain to the trust bundle`,
+      };
+    const uris = certificateUris(leaf).filter((u) => u.startsWith('spiffe://'));
+    const match = uris.length === 1 ? SPIFFE_ID.exec(uris[0] ?? '') : null;
+    if (match === null)
+      return {
+        ok: false,
+        reason: 'no-spiffe-id',
+        message: `expected one spiffe://TD/ns/NS/sa/SA URI SAN, got ${uris.length === 0 ? 'none' : uris.join(', ')}`,
+      };
+    const [spiffeId, trustDomain, namespace, serviceAccount] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (trustDomain !== this.#trustDomain)
+      return {
+        ok: false,
+        reason: 'untrusted-certificate',
+        message: `${spiffeId} is not in trust domain ${this.#trustDomain}`,
+      };
+    return {
+      ok: true,
+      peer: {
+        spiffeId,
+        namespace,
+        serviceAccount,
+        serialNumber: leaf.serialNumber,
+        notAfterMs: leaf.validToDate.getTime(),
+      },
+    };
+  }
+
+  /**
+   * Renewal by certificate (mTLS port, no token): signs a CSR for the identity of the client
+   * certificate the TLS layer presented, which {@link verifyPeer} must accept. The CSR may ask
+   * for that identity only.
+   */
+  renew(request: {
+    readonly csrPem: string;
+    readonly peerCertificate: Buffer | undefined;
+    readonly ttlMs?: number;
+  }): CertificateResult {
+    const verdict = this.verifyPeer(request.peerCertificate);
+    if (!verdict.ok) return this.#refuse(verdict.reason, verdict.message, 'certificate');
+    const { peer } = verdict;
+    return this.#sign(
+      request.csrPem,
+      peer.namespace,
+      peer.serviceAccount,
+      request.ttlMs,
+      `certificate:${peer.serialNumber}`,
+      this.#clock.now(),
+    );
+  }
+
+  /**
+   * Operator path (`weft cert issue`): signs for an identity without a token. `serving: true`
+   * (the control plane's own mTLS-port certificate) is logged but not counted, remembered or
+   * emitted as a workload certificate.
+   */
   signForIdentity(request: {
     readonly csrPem: string;
     readonly namespace: string;
     readonly serviceAccount: string;
     readonly ttlMs?: number;
+    readonly serving?: boolean;
   }): CertificateResult {
     for (const [field, value] of [
       ['namespace', request.namespace],
@@ -261,8 +383,9 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       request.namespace,
       request.serviceAccount,
       request.ttlMs,
-      'operator',
+      request.serving === true ? 'control-plane' : 'operator',
       this.#clock.now(),
+      request.serving !== true,
     );
   }
 
@@ -325,6 +448,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
     ttlMsRequested: number | undefined,
     tokenId: string,
     now: number,
+    workload = true,
   ): CertificateResult {
     const spiffeId = spiffeIdFor(this.#trustDomain, namespace, serviceAccount);
     const ttlMs =
@@ -350,7 +474,7 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       });
       return this.#refuse(
         'identity-mismatch',
-        `csr asks for ${other.join(', ')} but the token is for ${spiffeId}`,
+        `csr asks for ${other.join(', ')} but the credential is for ${spiffeId}`,
         tokenId,
         true,
       );
@@ -389,26 +513,27 @@ export class MeshCa extends EventEmitter<MeshCaEvents> {
       },
       { certificate: this.#ca.signerCert, privateKey: this.#ca.signerKey },
     );
-    this.#issued += 1;
     const serialNumber = serial.toString('hex').toUpperCase();
     const certChainPem = [leafPem, ...this.#ca.intermediates.map((c) => c.toString())];
-    this.#remember({
-      spiffeId,
-      serialNumber,
-      certChainPem,
-      notBeforeMs,
-      notAfterMs,
-      issuedAtMs: now,
-      issuedCount: (this.#workloads.get(spiffeId)?.issuedCount ?? 0) + 1,
-      tokenId,
-    });
+    if (workload) this.#issued += 1;
+    if (workload)
+      this.#remember({
+        spiffeId,
+        serialNumber,
+        certChainPem,
+        notBeforeMs,
+        notAfterMs,
+        issuedAtMs: now,
+        issuedCount: (this.#workloads.get(spiffeId)?.issuedCount ?? 0) + 1,
+        tokenId,
+      });
     this.#logger.info('certificate issued', {
       spiffeId,
       serialNumber,
       notAfter: new Date(notAfterMs).toISOString(),
       tokenId,
     });
-    this.emit('issued', { spiffeId, serialNumber, notAfterMs, tokenId });
+    if (workload) this.emit('issued', { spiffeId, serialNumber, notAfterMs, tokenId });
     return {
       ok: true,
       certChainPem,

@@ -38,7 +38,7 @@ export class CaMetrics {
     });
     this.#refused = new Counter({
       name: 'weft_cp_ca_certificates_refused_total',
-      help: 'Certificate requests refused, by reason (malformed-token|forged-token|expired-token|identity-mismatch|invalid-csr|invalid-ttl|ca-expired).',
+      help: 'Certificate requests refused, by reason (malformed-token|forged-token|expired-token|identity-mismatch|invalid-csr|invalid-ttl|ca-expired|no-client-certificate|untrusted-certificate|expired-certificate|no-spiffe-id).',
       labelNames: ['reason'] as const,
       registers,
     });

@@ -65,6 +65,8 @@ export class ControlPlaneMetrics {
   readonly #registry: Registry;
   readonly #clock: Clock;
   readonly #clients: Gauge<'kind' | 'transport'>;
+  readonly #connections: Counter<'security'>;
+  readonly #mtlsRefusals: Counter<'service' | 'reason'>;
   readonly #pushes: Counter<'type'>;
   readonly #pushBytes: Counter<'type'>;
   readonly #acks: Counter<'type'>;
@@ -111,6 +113,26 @@ export class ControlPlaneMetrics {
           name: 'weft_cp_xds_clients',
           help: 'Connected xDS streams (counted from their first request), by client kind and transport (sotw|delta).',
           labelNames: ['kind', 'transport'] as const,
+          registers,
+        }),
+    );
+    this.#connections = make(
+      'weft_cp_xds_connections_total',
+      () =>
+        new Counter({
+          name: 'weft_cp_xds_connections_total',
+          help: 'xDS streams identified (first request), by the port they came through (security=plaintext|mtls).',
+          labelNames: ['security'] as const,
+          registers,
+        }),
+    );
+    this.#mtlsRefusals = make(
+      'weft_cp_mtls_refusals_total',
+      () =>
+        new Counter({
+          name: 'weft_cp_mtls_refusals_total',
+          help: 'Calls refused on the mTLS xDS port, by service (ads or the gRPC service name) and reason (no-client-certificate|untrusted-certificate|expired-certificate|no-spiffe-id|identity-mismatch).',
+          labelNames: ['service', 'reason'] as const,
           registers,
         }),
     );
@@ -237,12 +259,14 @@ export class ControlPlaneMetrics {
     for (const reason of REJECTION_REASONS) this.#configRejected.inc({ reason }, 0);
     this.#configGeneration.set(0);
     this.#registryExpirations.inc(0);
+    for (const security of ['plaintext', 'mtls']) this.#connections.inc({ security }, 0);
   }
 
   /** Subscribes to a control plane's events; returns the function that unsubscribes. */
   attach(source: EventEmitter<ControlPlaneEvents>): () => void {
     source.on('connect', this.#onConnect);
     source.on('disconnect', this.#onDisconnect);
+    source.on('mtls-refused', this.#onMtlsRefused);
     source.on('push', this.#onPush);
     source.on('ack', this.#onAck);
     source.on('nack', this.#onNack);
@@ -256,6 +280,7 @@ export class ControlPlaneMetrics {
       source.off('endpoint-deregistered', this.#onEndpointDeregistered);
       source.off('connect', this.#onConnect);
       source.off('disconnect', this.#onDisconnect);
+      source.off('mtls-refused', this.#onMtlsRefused);
       source.off('push', this.#onPush);
       source.off('ack', this.#onAck);
       source.off('nack', this.#onNack);
@@ -270,7 +295,12 @@ export class ControlPlaneMetrics {
     for (const name of this.#names) this.#registry.removeSingleMetric(name);
   }
 
+  readonly #onMtlsRefused = (event: { service: string; reason: string }): void => {
+    this.#mtlsRefusals.inc({ service: event.service, reason: event.reason });
+  };
+
   readonly #onConnect = (client: ClientStatus): void => {
+    this.#connections.inc({ security: client.transport });
     this.#clients.inc({ kind: client.kind, transport: client.protocol });
     this.#streams.set(client.streamId, { connectedAtMs: client.connectedAtMs, pending: new Map() });
   };

@@ -29,6 +29,26 @@ type RegistryResponseMessage =
 
 type RegisterCall = ServerDuplexStream<RegistryRequestMessage, RegistryResponseMessage>;
 
+/** Who a Register stream's client certificate proves (mTLS port); undefined: no check. */
+export type RegistrationPeer = (call: RegisterCall) =>
+  | {
+      readonly spiffeId: string;
+      readonly namespace: string;
+      readonly serviceAccount: string;
+    }
+  | undefined;
+
+/** Options of {@link RegistryService.implementation}. */
+export interface RegistryImplementationOptions {
+  /**
+   * mTLS port: the identity of the stream's client certificate. An endpoint registered for
+   * another namespace or service account is rejected (field `namespace` / `service_account`).
+   */
+  readonly peer?: RegistrationPeer;
+  /** Told of each such rejection (metrics). */
+  readonly onIdentityMismatch?: (message: string, spiffeId: string) => void;
+}
+
 /** Options of {@link RegistryService}. */
 export interface RegistryServiceOptions {
   readonly registry: WorkloadRegistry;
@@ -62,10 +82,10 @@ export class RegistryService {
   }
 
   /** The handler map for `Server.addService(protos.service(REGISTRY_SERVICE_NAME), …)`. */
-  implementation(): UntypedServiceImplementation {
+  implementation(options: RegistryImplementationOptions = {}): UntypedServiceImplementation {
     return {
       Register: (call: RegisterCall) => {
-        this.#accept(call);
+        this.#accept(call, options);
       },
     };
   }
@@ -81,7 +101,7 @@ export class RegistryService {
     }
   }
 
-  #accept(call: RegisterCall): void {
+  #accept(call: RegisterCall, options: RegistryImplementationOptions): void {
     if (this.#closed) {
       call.emit('error', { code: grpcStatus.UNAVAILABLE, details: 'control plane is closing' });
       return;
@@ -99,7 +119,7 @@ export class RegistryService {
     call.on('data', (message: RegistryRequestMessage) => {
       if (!this.#registry.hasLease(leaseId)) return;
       this.#registry.touch(leaseId);
-      this.#handle(leaseId, call, message);
+      this.#handle(leaseId, call, message, options);
     });
     call.on('end', () => {
       finish();
@@ -110,7 +130,12 @@ export class RegistryService {
     call.on('close', finish);
   }
 
-  #handle(leaseId: number, call: RegisterCall, message: RegistryRequestMessage): void {
+  #handle(
+    leaseId: number,
+    call: RegisterCall,
+    message: RegistryRequestMessage,
+    options: RegistryImplementationOptions,
+  ): void {
     switch (message.request) {
       case 'register': {
         const raw = message.register ?? {};
@@ -126,6 +151,28 @@ export class RegistryService {
           call.write({
             rejected: { id, field: result.issue.field, message: result.issue.message },
           });
+          return;
+        }
+        const peer = options.peer?.(call);
+        const { endpoint } = result;
+        const mismatch =
+          peer === undefined
+            ? undefined
+            : endpoint.namespace !== peer.namespace
+              ? 'namespace'
+              : endpoint.serviceAccount !== peer.serviceAccount
+                ? 'service_account'
+                : undefined;
+        if (peer !== undefined && mismatch !== undefined) {
+          const text = `identity-mismatch: ${endpoint.namespace}/${endpoint.serviceAccount} is not the client certificate's ${peer.spiffeId}`;
+          this.#logger.warn('registration rejected', {
+            id,
+            peer: call.getPeer(),
+            field: mismatch,
+            message: text,
+          });
+          options.onIdentityMismatch?.(text, peer.spiffeId);
+          call.write({ rejected: { id, field: mismatch, message: text } });
           return;
         }
         this.#registry.register(leaseId, result.endpoint);

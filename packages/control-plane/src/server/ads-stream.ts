@@ -34,7 +34,23 @@ export interface StreamHost {
   emitServerEvent<K extends keyof AdsServerEvents>(name: K, ...args: AdsServerEvents[K]): void;
   streamIdentified(stream: AdsStream): void;
   streamClosed(stream: AdsStream): void;
+  /**
+   * mTLS port: checks the node of the first request against the client certificate; a status
+   * ends the stream with it (the stream is never identified).
+   */
+  admitNode?(stream: AdsStream, node: NodeMessage): StreamRefusal | undefined;
 }
+
+/** A gRPC status a stream is ended with. */
+export interface StreamRefusal {
+  readonly code: number;
+  readonly details: string;
+}
+
+/** How a client reached the server: the plaintext xDS port or the mTLS one. */
+export type StreamSecurity =
+  | { readonly transport: 'plaintext' }
+  | { readonly transport: 'mtls'; readonly peerSpiffeId: string };
 
 /** The minimal grpc-js duplex call surface a stream uses. */
 export interface DuplexCall<Req, Res> {
@@ -43,6 +59,8 @@ export interface DuplexCall<Req, Res> {
   on(event: 'error', listener: (err: Error) => void): unknown;
   write(message: Res): boolean;
   end(): void;
+  /** grpc-js: an `error` event ends the call with that status. */
+  emit(event: 'error', status: StreamRefusal): boolean;
 }
 
 /** `error_detail` of a request (google.rpc.Status). */
@@ -72,6 +90,8 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
   #connectedAtMs: number;
   #nonceCounter = 0;
   #closed = false;
+  /** Set by the server once the stream is accepted. */
+  security: StreamSecurity = { transport: 'plaintext' };
 
   /** The gRPC call; subclasses write responses to it. */
   protected readonly call: DuplexCall<Req, Res>;
@@ -123,6 +143,18 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
     }
   }
 
+  /** The node of the first request (`{}` before it). */
+  get node(): NodeMessage {
+    return this.#node;
+  }
+
+  /** Ends the stream from the server side with an error status. */
+  fail(refusal: StreamRefusal): void {
+    if (this.#closed) return;
+    this.markClosed();
+    this.call.emit('error', refusal);
+  }
+
   /** Ends the stream from the server side (status OK). */
   end(): void {
     this.markClosed();
@@ -146,6 +178,7 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
       locality: identity.view.locality,
       userAgent: identity.userAgent,
       protocol: this.protocol,
+      ...this.security,
       connectedAtMs: this.#connectedAtMs,
       types,
     };
@@ -184,13 +217,22 @@ export abstract class AdsStream<Req = unknown, Res = unknown> {
     };
   }
 
-  /** Remembers `node` from the first request only; later requests may omit it (XDS-NOTES 1). */
-  protected noteNode(node: NodeMessage | undefined | null): void {
-    if (this.#identity !== undefined) return;
+  /**
+   * Remembers `node` from the first request only; later requests may omit it (XDS-NOTES 1).
+   * False when the server refused the node (the stream is then failed and closed).
+   */
+  protected noteNode(node: NodeMessage | undefined | null): boolean {
+    if (this.#identity !== undefined) return true;
     this.#node = node ?? {};
+    const refusal = this.host.admitNode?.(this, this.#node);
+    if (refusal !== undefined) {
+      this.fail(refusal);
+      return false;
+    }
     this.#identity = identifyClient(node ?? undefined);
     this.#connectedAtMs = this.host.clock.now();
     this.host.streamIdentified(this);
+    return true;
   }
 
   /**

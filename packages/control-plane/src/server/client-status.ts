@@ -59,6 +59,10 @@ export interface ClientStatus {
   /** `user_agent_name/user_agent_version`. */
   readonly userAgent: string;
   readonly protocol: 'sotw' | 'delta';
+  /** Which xDS port the client came through: `plaintext` (xdsPort) or `mtls` (xdsTlsPort). */
+  readonly transport: 'plaintext' | 'mtls';
+  /** `mtls` only: the SPIFFE id of the client certificate. */
+  readonly peerSpiffeId?: string;
   /** ms since the epoch (injected clock). */
   readonly connectedAtMs: number;
   /** Keyed by short type name (`cds`, `eds`, `lds`, `rds`, `sds`); only types the client asked for. */
@@ -121,6 +125,16 @@ export interface AdsServerEvents {
   nack: [event: NackEvent];
   /** A response was written. */
   push: [event: PushEvent];
+  /** mTLS server: a call was refused (no / bad client certificate, node identity mismatch). */
+  refused: [
+    event: {
+      service: string;
+      reason: string;
+      message: string;
+      peerSpiffeId?: string;
+      nodeId?: string;
+    },
+  ];
 }
 
 /** Mutable per-type record behind {@link TypeStatus}. */

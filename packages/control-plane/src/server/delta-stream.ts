@@ -67,7 +67,7 @@ export class DeltaStream extends AdsStream<
 
   protected override onRequest(req: DeltaDiscoveryRequestMessage): void {
     if (this.closed) return;
-    this.noteNode(req.node);
+    if (!this.noteNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!isAdsTypeUrl(typeUrl)) {
       this.host.logger.debug('ignoring request for an unserved type', {

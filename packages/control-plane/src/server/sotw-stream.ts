@@ -60,7 +60,7 @@ export class SotwStream extends AdsStream<DiscoveryRequestMessage, DiscoveryResp
 
   protected override onRequest(req: DiscoveryRequestMessage): void {
     if (this.closed) return;
-    this.noteNode(req.node);
+    if (!this.noteNode(req.node)) return;
     const typeUrl = req.type_url;
     if (!isAdsTypeUrl(typeUrl)) {
       this.host.logger.debug('ignoring request for an unserved type', {

@@ -212,6 +212,8 @@ describe('ControlPlaneMetrics', () => {
         weft_cp_snapshot_build_seconds: 'histogram',
         weft_cp_registered_endpoints: 'gauge',
         weft_cp_registry_expirations_total: 'counter',
+        weft_cp_xds_connections_total: 'counter',
+        weft_cp_mtls_refusals_total: 'counter',
       });
     });
 

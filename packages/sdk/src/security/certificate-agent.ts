@@ -6,7 +6,13 @@
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  status as grpcStatus,
+  type ChannelCredentials,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import type { WeftError } from '@weft/xds-client';
 import {
   Backoff,
@@ -46,15 +52,43 @@ export type CertificateFailureReason =
   | 'workload-mismatch'
   /** The token file could not be read. */
   | 'token-file'
+  /** `controlPlaneTls.caFile` could not be read or holds no certificate. */
+  | 'ca-file'
   /** The control plane could not be reached or did not answer in time. */
   | 'unavailable'
   /** The answer was malformed (no chain, unparsable PEM, key does not match). */
   | 'bad-response';
 
+/** The control plane's SPIFFE id is `spiffe://TD/ns/weft-system/sa/weft-control-plane`. */
+const CONTROL_PLANE_IDENTITY_SUFFIX = '/ns/weft-system/sa/weft-control-plane';
+/**
+ * The TLS server name sent to the mTLS port. Its certificate has no DNS name (the SPIFFE id is
+ * checked instead); a name keeps Node from sending an IP address as SNI (RFC 6066, DEP0123).
+ */
+const CONTROL_PLANE_SERVER_NAME = 'weft-control-plane.weft-system';
+/** Channel options of connections to the mTLS port. */
+export const CONTROL_PLANE_TLS_CHANNEL_OPTIONS = Object.freeze({
+  'grpc.ssl_target_name_override': CONTROL_PLANE_SERVER_NAME,
+  'grpc.default_authority': CONTROL_PLANE_SERVER_NAME,
+});
+
+/** The control plane's mTLS port (Istio's 15012), validated. */
+export interface ResolvedControlPlaneTls {
+  /** `host:port`. */
+  readonly address: string;
+  /** Trust anchor file (PEM roots); undefined: the bundle of the first certificate (TOFU). */
+  readonly caFile: string | undefined;
+}
+
 /** Options of {@link WorkloadCertificateAgent}. */
 export interface CertificateAgentOptions {
   /** `host:port` of the control plane's xDS port (the CA is served there). */
   readonly controlPlaneAddress: string;
+  /**
+   * The control plane's mTLS port: renewals go there with the current certificate instead of
+   * the join token, and {@link WorkloadCertificateAgent.xdsChannel} offers it for ADS.
+   */
+  readonly controlPlaneTls?: ResolvedControlPlaneTls | undefined;
   readonly identity: ResolvedIdentityOptions;
   /** The node's namespace and service account: the certificate must be for them. */
   readonly namespace: string;
@@ -89,6 +123,10 @@ export interface WorkloadCertificateStats {
   readonly trustBundleRoots: number;
   /** SDS ROOTCA updates applied. */
   readonly rootCaUpdates: number;
+  /** Certificates received by transport: with the join token (plaintext port) or by mTLS renewal. */
+  readonly issuedBy: { readonly token: number; readonly mtls: number };
+  /** Renewals that fell back to the join token because the certificate had expired or was lost. */
+  readonly tokenFallbacks: number;
 }
 
 /** What /config_dump shows of the workload's secrets: chain, SANs, expiry; never the key. */
@@ -188,6 +226,11 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
   readonly #failuresByReason: Partial<Record<CertificateFailureReason, number>> = {};
   #lastFailure: Error | undefined;
   #rootCaUpdates = 0;
+  #issuedByToken = 0;
+  #issuedByMtls = 0;
+  #tokenFallbacks = 0;
+  /** Roots of `controlPlaneTls.caFile`, read once. */
+  #tlsRoots: readonly string[] | undefined;
 
   constructor(options: CertificateAgentOptions) {
     this.#o = options;
@@ -289,6 +332,42 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
       lastFailure: this.#lastFailure?.message,
       trustBundleRoots: m?.trustBundlePem.length ?? 0,
       rootCaUpdates: this.#rootCaUpdates,
+      issuedBy: { token: this.#issuedByToken, mtls: this.#issuedByMtls },
+      tokenFallbacks: this.#tokenFallbacks,
+    };
+  }
+
+  /**
+   * gRPC credentials for the control plane's mTLS port with the current certificate, when
+   * `controlPlaneTls` is set and a valid certificate is held; undefined otherwise (then the
+   * plaintext port). The server must present `spiffe://TD/ns/weft-system/sa/weft-control-plane`.
+   */
+  xdsChannel(): { readonly address: string; readonly credentials: ChannelCredentials } | undefined {
+    const tls = this.#o.controlPlaneTls;
+    const m = this.current();
+    if (tls === undefined || m === undefined) return undefined;
+    const roots = this.#tlsRoots ?? m.trustBundlePem;
+    if (roots.length === 0) return undefined;
+    const trustDomain = /^spiffe:\/\/([^/]+)\//.exec(m.spiffeId)?.[1] ?? '';
+    const expected = `spiffe://${trustDomain}${CONTROL_PLANE_IDENTITY_SUFFIX}`;
+    return {
+      address: tls.address,
+      credentials: credentials.createSsl(
+        Buffer.from(roots.join('')),
+        Buffer.from(m.privateKeyPem),
+        Buffer.from(m.certChainPem.join('')),
+        {
+          // The control plane's certificate carries its SPIFFE id, no DNS name: check that.
+          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+            const sans = (cert.subjectaltname ?? '').split(/,\s*/);
+            return sans.includes(`URI:${expected}`)
+              ? undefined
+              : new Error(
+                  `control plane certificate is not ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`,
+                );
+          },
+        },
+      ),
     };
   }
 
@@ -361,6 +440,8 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
         this.#inflight = false;
         if (this.#closed) return;
         this.#backoff.reset();
+        if (result.via === 'mtls') this.#issuedByMtls++;
+        else this.#issuedByToken++;
         this.#install(result.chain, result.bundle, result.privateKeyPem, true);
       },
       (err: unknown) => {
@@ -371,10 +452,32 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     );
   }
 
-  async #fetch(): Promise<{ chain: string[]; bundle: string[]; privateKeyPem: string }> {
+  async #fetch(): Promise<{
+    chain: string[];
+    bundle: string[];
+    privateKeyPem: string;
+    via: 'token' | 'mtls';
+  }> {
     const { identity, clock } = this.#o;
-    let token: string;
-    if (identity.token.kind === 'inline') token = identity.token.value;
+    await this.#loadTlsRoots();
+    // Renew over mTLS with the current certificate (no token) while it is valid.
+    const mtls = this.#issued > 0 ? this.xdsChannel() : undefined;
+    if (this.#o.controlPlaneTls !== undefined && this.#issued > 0 && mtls === undefined) {
+      this.#tokenFallbacks++;
+      this.#o.logger.warn(
+        'workload certificates: no valid certificate to renew over mTLS; falling back to the join token',
+        {
+          lastNotAfter:
+            this.#material === undefined
+              ? undefined
+              : new Date(this.#material.notAfterMs).toISOString(),
+        },
+      );
+    }
+    // Over mTLS the certificate is the credential: no token is read or sent.
+    let token = '';
+    if (mtls !== undefined) token = '';
+    else if (identity.token.kind === 'inline') token = identity.token.value;
     else {
       try {
         token = (await readFile(identity.token.path, 'utf8')).trim();
@@ -392,11 +495,19 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
       publicKey,
       uris: this.#spiffeId === undefined ? [] : [this.#spiffeId],
     });
-    this.#client ??= new (this.#protos().serviceClient(CA_SERVICE))(
-      this.#o.controlPlaneAddress,
-      credentials.createInsecure(),
-    );
-    const client = this.#client;
+    const Ctor = this.#protos().serviceClient(CA_SERVICE);
+    // The mTLS client carries this certificate: a new one per renewal, closed after it.
+    const tlsClient =
+      mtls === undefined
+        ? undefined
+        : new Ctor(mtls.address, mtls.credentials, { ...CONTROL_PLANE_TLS_CHANNEL_OPTIONS });
+    this.#client ??=
+      tlsClient === undefined
+        ? new Ctor(this.#o.controlPlaneAddress, credentials.createInsecure())
+        : undefined;
+    const client = tlsClient ?? this.#client;
+    if (client === undefined) throw new CertificateRequestError('unavailable', 'no CA client');
+    const where = mtls === undefined ? this.#o.controlPlaneAddress : mtls.address;
     const call = client['CreateCertificate'] as Unary;
     const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
       let timer: TimerHandle | undefined = undefined;
@@ -410,10 +521,10 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
             reject(
               new CertificateRequestError(
                 'unavailable',
-                `CA at ${this.#o.controlPlaneAddress}: no answer within ${REQUEST_TIMEOUT_MS}ms`,
+                `CA at ${where}: no answer within ${REQUEST_TIMEOUT_MS}ms`,
               ),
             );
-          else if (err !== null || res === undefined) reject(this.#callError(err));
+          else if (err !== null || res === undefined) reject(this.#callError(err, where));
           else resolve(res);
         },
       );
@@ -422,24 +533,48 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
         timedOut = true;
         pending.cancel();
       }, REQUEST_TIMEOUT_MS);
+    }).finally(() => {
+      tlsClient?.close();
     });
     const chain = (response.cert_chain_pem ?? []).flatMap((p) => splitCertificates(p));
     const bundle = (response.trust_bundle_pem ?? []).flatMap((p) => splitCertificates(p));
     if (chain.length === 0 || bundle.length === 0)
       throw new CertificateRequestError('bad-response', 'the CA answered without a chain or roots');
     const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    return { chain, bundle, privateKeyPem };
+    return { chain, bundle, privateKeyPem, via: mtls === undefined ? 'token' : 'mtls' };
+  }
+
+  /** Reads `controlPlaneTls.caFile` once (a failure is a request failure, retried). */
+  async #loadTlsRoots(): Promise<void> {
+    const file = this.#o.controlPlaneTls?.caFile;
+    if (file === undefined || this.#tlsRoots !== undefined) return;
+    let roots: string[];
+    try {
+      roots = splitCertificates(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new CertificateRequestError(
+        'ca-file',
+        `controlPlaneTls.caFile ${file}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (roots.length === 0)
+      throw new CertificateRequestError(
+        'ca-file',
+        `controlPlaneTls.caFile ${file}: no PEM certificate in it`,
+      );
+    this.#tlsRoots = Object.freeze(roots);
   }
 
   #protos(): XdsProtos {
     return this.#o.protos ?? loadXdsProtos();
   }
 
-  #callError(err: ServiceError | null): CertificateRequestError {
+  #callError(err: ServiceError | null, address: string): CertificateRequestError {
     if (err === null) return new CertificateRequestError('bad-response', 'empty answer');
     const details = err.details || err.message;
     const caReason = /^([a-z-]+):/.exec(details)?.[1];
-    const where = `CA at ${this.#o.controlPlaneAddress}`;
+    const where = `CA at ${address}`;
     const refused: readonly grpcStatus[] = [
       grpcStatus.UNAUTHENTICATED,
       grpcStatus.PERMISSION_DENIED,

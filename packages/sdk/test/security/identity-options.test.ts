@@ -101,6 +101,81 @@ describe('resolveIdentityOptions', function () {
   });
 });
 
+describe('controlPlaneTls option', function () {
+  const base = { controlPlane: '127.0.0.1:15010' };
+  const cases: {
+    name: string;
+    options: Record<string, unknown>;
+    env: Record<string, string>;
+    want?: unknown;
+    issues?: string[];
+  }[] = [
+    { name: 'absent: none', options: {}, env: {}, want: undefined },
+    {
+      name: 'an address and a CA file',
+      options: {
+        identity: { token: 't' },
+        controlPlaneTls: { address: '127.0.0.1:15012', caFile: '/r.pem' },
+      },
+      env: {},
+      want: { address: '127.0.0.1:15012', caFile: '/r.pem' },
+    },
+    {
+      name: 'the env (trust on first use without WEFT_XDS_TLS_CA_FILE)',
+      options: {},
+      env: { WEFT_JOIN_TOKEN: 't', WEFT_XDS_TLS_ADDRESS: 'cp:15012' },
+      want: { address: 'cp:15012', caFile: undefined },
+    },
+    {
+      name: 'false despite the env',
+      options: { controlPlaneTls: false },
+      env: { WEFT_JOIN_TOKEN: 't', WEFT_XDS_TLS_ADDRESS: 'cp:15012' },
+      want: undefined,
+    },
+    {
+      name: 'without identity',
+      options: { controlPlaneTls: { address: '127.0.0.1:15012' } },
+      env: {},
+      issues: ['controlPlaneTls'],
+    },
+    {
+      name: 'the env without identity',
+      options: {},
+      env: { WEFT_XDS_TLS_ADDRESS: 'cp:15012' },
+      issues: ['env.WEFT_XDS_TLS_ADDRESS'],
+    },
+    {
+      name: 'no address, an unknown key',
+      options: { identity: { token: 't' }, controlPlaneTls: { caFile: '/r.pem', port: 1 } },
+      env: {},
+      issues: ['controlPlaneTls.port', 'controlPlaneTls.address'],
+    },
+    {
+      name: 'a bad address',
+      options: { identity: { token: 't' }, controlPlaneTls: { address: 'cp' } },
+      env: {},
+      issues: ['controlPlaneTls.address'],
+    },
+  ];
+  for (const c of cases)
+    it(`${c.issues === undefined ? 'resolves' : 'reports'} ${c.name}`, async () => {
+      const run = resolveMeshOptions({ ...base, ...c.options, env: c.env });
+      if (c.issues === undefined) {
+        const r = await run;
+        assert.deepEqual(r.controlPlaneTls, c.want);
+        return;
+      }
+      await assert.rejects(run, (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          c.issues,
+        );
+        return true;
+      });
+    });
+});
+
 describe('upstreamTlsPolicy', function () {
   const base: UpstreamTlsUpdate = {
     sni: '',

@@ -9,6 +9,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { WeftError } from '../errors/weft-error.js';
 import type { Logger } from '../logger.js';
 import type { XdsProtos } from '../protos/xds-protos.js';
+import type { XdsChannelHook } from '../xds-client-options.js';
 import type { AdsSession, AdsSessionDeps } from './ads-session.js';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -34,6 +35,8 @@ export interface AdsConnectionOptions {
   readonly random: () => number;
   readonly connectTimeoutMs: number;
   readonly hooks: AdsConnectionHooks;
+  /** Per-stream channel override; undefined: the bootstrap's server and credentials. */
+  readonly channel?: XdsChannelHook | undefined;
   /** Builds the protocol session, given the deps this connection provides (send). */
   readonly createSession: (send: AdsSessionDeps['send']) => AdsSession;
 }
@@ -53,6 +56,8 @@ export class AdsConnection {
   private up = false;
   private responded = false;
   private closed = false;
+  /** The channel of the current (or last) stream: `bootstrap` or the override's label. */
+  private channelLabel = 'bootstrap';
 
   constructor(private readonly options: AdsConnectionOptions) {
     this.index = options.index;
@@ -73,17 +78,38 @@ export class AdsConnection {
     return this.call !== undefined;
   }
 
+  /** The channel of the current (or last) stream: `bootstrap` or the override's label. */
+  get channel(): string {
+    return this.channelLabel;
+  }
+
+  /**
+   * Ends the open stream (if any) and opens a new one at once, e.g. to move it to another
+   * channel. The client's cache keeps serving; the new stream re-subscribes.
+   */
+  restart(): void {
+    if (this.closed) return;
+    if (this.call !== undefined) this.teardown();
+    this.start();
+  }
+
   /** Opens a stream now (no-op if one is open or the connection is closed). */
   start(): void {
     if (this.closed || this.call !== undefined) return;
     this.backoff.cancel();
     const Ctor = this.options.protos.serviceClient(ADS_SERVICE);
+    const override = this.options.channel?.(this.server);
     const creds =
-      this.server.channelCredentials === 'tls'
-        ? credentials.createSsl()
-        : credentials.createInsecure();
+      override !== undefined
+        ? override.credentials
+        : this.server.channelCredentials === 'tls'
+          ? credentials.createSsl()
+          : credentials.createInsecure();
+    const target = override?.serverUri ?? this.server.serverUri;
+    this.channelLabel = override?.label ?? 'bootstrap';
     // A fresh channel per stream: our backoff, not the channel's, decides when to retry.
-    const client = new Ctor(this.server.serverUri, creds, {
+    const client = new Ctor(target, creds, {
+      ...override?.options,
       'grpc.max_receive_message_length': -1,
     });
     const method = client[this.session.methodName] as (() => AdsCall) | undefined;
@@ -121,8 +147,9 @@ export class AdsConnection {
       );
     }, this.options.connectTimeoutMs);
     this.options.logger.debug('xds stream starting', {
-      server: this.server.serverUri,
+      server: target,
       transport: this.session.transport,
+      channel: this.channelLabel,
     });
     this.session.streamStarted();
     this.watchReady(client, call);
@@ -147,7 +174,10 @@ export class AdsConnection {
     if (this.up) return;
     this.up = true;
     this.clearConnectTimer();
-    this.options.logger.info('xds stream up', { server: this.server.serverUri });
+    this.options.logger.info('xds stream up', {
+      server: this.server.serverUri,
+      channel: this.channelLabel,
+    });
     this.options.hooks.onUp(this);
   }
 
