@@ -21,6 +21,7 @@ import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
 import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
+import { ChannelCredentials, credentials } from '@grpc/grpc-js';
 import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -197,6 +198,7 @@ class WeftMesh implements Mesh {
       logger,
       localRateLimiter,
       tracing,
+      security,
       ...breakers,
       ...telemetry,
     });
@@ -226,6 +228,16 @@ class WeftMesh implements Mesh {
       this.breakers,
     );
   };
+
+  grpcCredentials(fallback: ChannelCredentials = credentials.createInsecure()): ChannelCredentials {
+    if (!(fallback instanceof ChannelCredentials)) {
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcCredentials: fallback must be grpc-js ChannelCredentials (e.g. credentials.createInsecure())',
+      );
+    }
+    return this.grpc.channelCredentials(fallback);
+  }
 
   grpcFallback(fallback: GrpcFallback): Interceptor {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);

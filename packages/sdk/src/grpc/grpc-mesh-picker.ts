@@ -45,6 +45,8 @@ export class GrpcMeshPicker implements experimental.Picker {
     private readonly subchannels: ReadonlyMap<string, PickerSubchannel>,
     /** Asks the LB policy to connect an IDLE subchannel (run after the pick returns). */
     private readonly requestConnection: (key: string) => void,
+    /** The last connect error of a subchannel (e.g. a TLS handshake's), quoted when a pick fails. */
+    private readonly lastError: string | null = null,
   ) {
     const notReady = new Set<string>();
     const failing = new Set<string>();
@@ -158,7 +160,8 @@ export class GrpcMeshPicker implements experimental.Picker {
     return fail(
       experimental.PickResultType.TRANSIENT_FAILURE,
       `weft: no healthy upstream for ${this.channel.authority} in cluster ${decision.clusterName} ` +
-        `(route ${decision.routeName}; ${tried.size} endpoint(s) unreachable or excluded)`,
+        `(route ${decision.routeName}; ${tried.size} endpoint(s) unreachable or excluded)` +
+        (this.lastError === null ? '' : `; last connect error: ${this.lastError}`),
     );
   }
 

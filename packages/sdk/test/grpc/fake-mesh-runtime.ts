@@ -116,6 +116,10 @@ export class FakeMeshRuntime implements MeshRuntime {
     return [...this.clusters.values()].flat();
   }
 
+  clusterOf(_authority: string, _clusterName: string): undefined {
+    return undefined;
+  }
+
   onUpdate(authority: string, listener: () => void): () => void {
     const set = this.listeners.get(authority) ?? new Set();
     set.add(listener);
