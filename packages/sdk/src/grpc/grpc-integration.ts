@@ -236,7 +236,9 @@ export function installGrpcIntegration(
     tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
     security: options.security,
     credentialsProbe: new GrpcCredentialsProbe(),
-    upstreamTls: new GrpcUpstreamTlsCache(),
+    upstreamTls: new GrpcUpstreamTlsCache(
+      () => options.security?.certificates?.current()?.serialNumber ?? '',
+    ),
   };
   const credentialsContext = {
     meshId: ctx.meshId,
@@ -256,6 +258,12 @@ export function installGrpcIntegration(
       return resolver;
     },
   };
+
+  // A rotation (or the first certificate) re-reports every channel: the LB policy replaces the
+  // subchannels of mTLS clusters, so new connections present the new certificate.
+  const offRotation = ctx.security?.certificates?.onChange(() => {
+    for (const resolver of resolvers) resolver.refreshSubchannels();
+  });
 
   registerMeshLoadBalancer(ctx);
   addResolverProvider(ctx.scheme, provider);
@@ -278,6 +286,7 @@ export function installGrpcIntegration(
     uninstall: () => {
       if (!installed) return;
       installed = false;
+      offRotation?.();
       removeResolverProvider(ctx.scheme, provider);
       ctx.mirror.close();
       const reason = closedReason(ctx);

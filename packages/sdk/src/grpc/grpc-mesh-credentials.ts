@@ -24,6 +24,12 @@ export const UPSTREAM_TLS_ARG = 'weft.upstream_tls' as const;
 /** A cluster's TLS requirement as a subchannel arg (one object per settings: pool-shareable). */
 export interface GrpcUpstreamTls {
   readonly cluster: string;
+  /**
+   * The serial of the workload certificate current when it was made ('' before the first): a
+   * rotation makes new args, so the LB policy replaces the cluster's subchannels and no
+   * connection outlives the certificate it presented by more than the calls in flight on it.
+   */
+  readonly generation: string;
   /** The compiled policy, or why the SDK cannot serve the cluster's TLS settings. */
   readonly policy: UpstreamTlsPolicy | WeftError;
   readonly connectTimeoutMs: number;
@@ -69,18 +75,22 @@ export class GrpcUpstreamTlsCache {
   private readonly byCluster = new WeakMap<ClusterUpdate, GrpcUpstreamTls | null>();
   private readonly byKey = new Map<string, GrpcUpstreamTls>();
 
+  /** `generation()`: the current certificate's serial ('' when none). */
+  constructor(private readonly generation: () => string) {}
+
   /** The TLS requirement of `cluster`; undefined when it has no UpstreamTlsContext. */
   of(cluster: ClusterUpdate | undefined): GrpcUpstreamTls | undefined {
     if (cluster === undefined) return undefined;
-    let cached = this.byCluster.get(cluster);
-    if (cached === undefined) {
-      cached = cluster.tls === undefined ? null : this.intern(cluster);
-      this.byCluster.set(cluster, cached);
-    }
-    return cached ?? undefined;
+    const cached = this.byCluster.get(cluster);
+    const generation = this.generation();
+    if (cached === null) return undefined;
+    if (cached?.generation === generation) return cached;
+    const value = cluster.tls === undefined ? null : this.intern(cluster, generation);
+    this.byCluster.set(cluster, value);
+    return value ?? undefined;
   }
 
-  private intern(cluster: ClusterUpdate): GrpcUpstreamTls {
+  private intern(cluster: ClusterUpdate, generation: string): GrpcUpstreamTls {
     const tls = cluster.tls;
     const policy =
       tls === undefined
@@ -91,15 +101,16 @@ export class GrpcUpstreamTlsCache {
       policy instanceof WeftError ? policy.message : policy.key,
       cluster.connectTimeoutMs,
     ]);
-    let value = this.byKey.get(key);
-    if (value === undefined) {
-      value = Object.freeze({
-        cluster: cluster.name,
-        policy,
-        connectTimeoutMs: cluster.connectTimeoutMs,
-      });
-      this.byKey.set(key, value);
-    }
+    const known = this.byKey.get(key);
+    if (known?.generation === generation) return known;
+    // One entry per settings: the previous generation's object is dropped.
+    const value = Object.freeze({
+      cluster: cluster.name,
+      generation,
+      policy,
+      connectTimeoutMs: cluster.connectTimeoutMs,
+    });
+    this.byKey.set(key, value);
     return value;
   }
 }
