@@ -192,6 +192,8 @@ export function installGrpcIntegration(
   options: GrpcIntegrationOptions,
 ): GrpcIntegration {
   const resolved = resolveGrpcIntegrationOptions(options);
+  /** Bumped by every new workload material (issue, rotation, trust-bundle change). */
+  let certificateGeneration = 0;
   const counters: GrpcCounters = {
     callsStarted: 0,
     callsSucceeded: 0,
@@ -236,9 +238,7 @@ export function installGrpcIntegration(
     tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
     security: options.security,
     credentialsProbe: new GrpcCredentialsProbe(),
-    upstreamTls: new GrpcUpstreamTlsCache(
-      () => options.security?.certificates?.current()?.serialNumber ?? '',
-    ),
+    upstreamTls: new GrpcUpstreamTlsCache(() => String(certificateGeneration)),
   };
   const credentialsContext = {
     meshId: ctx.meshId,
@@ -259,9 +259,10 @@ export function installGrpcIntegration(
     },
   };
 
-  // A rotation (or the first certificate) re-reports every channel: the LB policy replaces the
+  // A rotation (or the first certificate, or a trust-bundle change) re-reports every channel: the LB policy replaces the
   // subchannels of mTLS clusters, so new connections present the new certificate.
   const offRotation = ctx.security?.certificates?.onChange(() => {
+    certificateGeneration += 1;
     for (const resolver of resolvers) resolver.refreshSubchannels();
   });
 

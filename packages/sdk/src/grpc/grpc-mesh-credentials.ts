@@ -25,9 +25,9 @@ export const UPSTREAM_TLS_ARG = 'weft.upstream_tls' as const;
 export interface GrpcUpstreamTls {
   readonly cluster: string;
   /**
-   * The serial of the workload certificate current when it was made ('' before the first): a
-   * rotation makes new args, so the LB policy replaces the cluster's subchannels and no
-   * connection outlives the certificate it presented by more than the calls in flight on it.
+   * The generation of the workload material when it was made (bumped by each issue, rotation or
+   * trust-bundle change): new material makes new args, so the LB policy replaces the cluster's
+   * subchannels and new calls handshake with the current certificate and bundle.
    */
   readonly generation: string;
   /** The compiled policy, or why the SDK cannot serve the cluster's TLS settings. */
@@ -75,7 +75,7 @@ export class GrpcUpstreamTlsCache {
   private readonly byCluster = new WeakMap<ClusterUpdate, GrpcUpstreamTls | null>();
   private readonly byKey = new Map<string, GrpcUpstreamTls>();
 
-  /** `generation()`: the current certificate's serial ('' when none). */
+  /** `generation()`: the current generation of the workload material. */
   constructor(private readonly generation: () => string) {}
 
   /** The TLS requirement of `cluster`; undefined when it has no UpstreamTlsContext. */
