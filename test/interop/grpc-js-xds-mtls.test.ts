@@ -9,7 +9,9 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { experimental, type ServerCredentials } from '@grpc/grpc-js';
+import { credentials, experimental, type ServerCredentials } from '@grpc/grpc-js';
+import { CSDS_SERVICE_NAME } from '@weft/control-plane';
+import { loadXdsProtos } from '@weft/xds-client';
 import { startEchoBackend, type EchoBackend } from '@weft/example-demo/echo-service';
 import { createMesh, type Mesh, type WorkloadCertificates } from '@weft/sdk';
 import {
@@ -213,5 +215,44 @@ describe('interop: @grpc/grpc-js-xds over mTLS (xDS credentials) to a Weft gRPC 
     assert.ok(client, JSON.stringify(body));
     assert.equal(client.kind, 'grpc');
     assert.doesNotMatch(JSON.stringify(client), /"lastNack":\{/);
+  });
+
+  it('shows the client on CSDS with every resource ACKED, its Cluster carrying the A29 TLS', async () => {
+    const Csds = loadXdsProtos().serviceClient(CSDS_SERVICE_NAME);
+    const csds = new Csds(`127.0.0.1:${cp.xdsPort}`, credentials.createInsecure());
+    try {
+      const res = await new Promise<{
+        config?: { node: { id: string }; generic_xds_configs: Record<string, unknown>[] }[];
+      }>((resolve, reject) => {
+        (csds as unknown as Record<string, (...a: unknown[]) => void>)['FetchClientStatus']!.call(
+          csds,
+          { node_matchers: [{ node_id: { exact: 'grpc-mtls-client' } }] },
+          (err: Error | null, body: never) => {
+            if (err) reject(err);
+            else resolve(body);
+          },
+        );
+      });
+      const [config] = res.config ?? [];
+      assert.equal(config?.node.id, 'grpc-mtls-client');
+      const held = config.generic_xds_configs.map(
+        (g) => `${String(g['type_url']).split('.').pop()} ${String(g['client_status'])}`,
+      );
+      assert.ok(held.includes('Cluster ACKED'), held.join(', '));
+      assert.ok(
+        config.generic_xds_configs.every((g) => g['client_status'] === 'ACKED'),
+        held.join(', '),
+      );
+      // The Cluster the client ACKed holds the UpstreamTlsContext with the server's SPIFFE ID.
+      const cluster = config.generic_xds_configs.find((g) =>
+        String(g['type_url']).endsWith('.Cluster'),
+      );
+      const bytes = (cluster?.['xds_config'] as { value?: Uint8Array } | undefined)?.value;
+      const text = Buffer.from(bytes ?? []).toString('latin1');
+      assert.match(text, /UpstreamTlsContext/);
+      assert.match(text, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/echo/);
+    } finally {
+      csds.close();
+    }
   });
 });

@@ -158,6 +158,22 @@ describe('outbound gRPC mTLS (ISTIO_MUTUAL) through createMesh and mesh.grpcCred
       const stats = mesh.stats();
       assert.ok(stats.security.handshakes.ok >= 1);
       assert.equal(stats.grpc.callsRefusedNoMeshCredentials, 0);
+      // Beside it, while its connection is up: a second channel with the mesh's credentials gets
+      // the pooled (TLS) subchannel, one with other credentials is refused, never plaintext.
+      const again = new EchoClient('xds:///inventory:50051', mesh.grpcCredentials());
+      const other = new EchoClient('xds:///inventory:50051', credentials.createInsecure());
+      try {
+        const handshakes = mesh.stats().security.handshakes.ok;
+        assert.equal((await callUntil(again, (o) => o.backend !== undefined)).backend, 'inventory');
+        assert.equal(mesh.stats().security.handshakes.ok, handshakes, 'the pooled connection');
+        const refused = await callUntil(other, (o) => o.code !== undefined);
+        assert.match(refused.details ?? '', /WEFT_UNSUPPORTED: .*mesh\.grpcCredentials\(\)/);
+        assert.equal(mesh.stats().grpc.callsRefusedNoMeshCredentials, 1);
+      } finally {
+        again.close();
+        other.close();
+      }
+      assert.equal(peers.get('plaintext'), undefined);
       // A cluster without an UpstreamTlsContext: the fallback (insecure) credentials.
       const p = await callUntil(plain, (o) => o.backend !== undefined);
       assert.equal(p.backend, 'plain', JSON.stringify(p));
