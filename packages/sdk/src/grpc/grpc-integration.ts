@@ -122,6 +122,11 @@ export interface GrpcIntegrationStats {
    * `grpcCredentials()` (never sent in plaintext); also in callsRejected.
    */
   readonly callsRefusedNoMeshCredentials: number;
+  /**
+   * Picks refused because the endpoint's only subchannel was made for another cluster with other
+   * TLS settings (one address in an mTLS and a plaintext cluster: gRPC keeps one per address).
+   */
+  readonly picksRefusedTlsMismatch: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -215,6 +220,7 @@ export function installGrpcIntegration(
     mirrorsSkippedStreaming: 0,
     mirrorsOverflowed: 0,
     callsRefusedNoMeshCredentials: 0,
+    picksRefusedTlsMismatch: 0,
   };
   const admission = new ClusterAdmission(resolved.logger, 'grpc');
   const ctx: GrpcMeshContext = {

@@ -42,6 +42,7 @@ export interface GrpcCounters {
   mirrorsSkippedStreaming: number;
   mirrorsOverflowed: number;
   callsRefusedNoMeshCredentials: number;
+  picksRefusedTlsMismatch: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */

@@ -35,6 +35,27 @@ export interface GrpcUpstreamTls {
   readonly connectTimeoutMs: number;
 }
 
+/** Whether two TLS requirements ask for the same transport (generations aside). */
+export function sameUpstreamTls(
+  a: GrpcUpstreamTls | undefined,
+  b: GrpcUpstreamTls | undefined,
+): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return tlsSettingsKey(a) === tlsSettingsKey(b);
+}
+
+function tlsSettingsKey(tls: GrpcUpstreamTls): string {
+  return tls.policy instanceof WeftError ? `error ${tls.policy.message}` : tls.policy.key;
+}
+
+/** `mTLS (…)` or `plaintext`, for messages. */
+export function describeUpstreamTls(tls: GrpcUpstreamTls | undefined): string {
+  if (tls === undefined) return 'plaintext';
+  return tls.policy instanceof WeftError
+    ? 'mTLS (unsupported settings)'
+    : `mTLS (${tls.policy.expected || 'any SPIFFE ID'})`;
+}
+
 /** What the mesh's gRPC path needs for outbound mTLS. */
 export interface GrpcMeshSecurity {
   /** Undefined: no identity configured (mTLS clusters fail WEFT_TLS_NO_CERTIFICATE). */

@@ -11,7 +11,12 @@ import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
 import { GrpcMeshChannel } from './grpc-mesh-channel.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createFailingPicker, GrpcMeshPicker, type PickerSubchannel } from './grpc-mesh-picker.js';
-import { UPSTREAM_TLS_ARG, type GrpcUpstreamTls } from './grpc-mesh-credentials.js';
+import {
+  describeUpstreamTls,
+  sameUpstreamTls,
+  UPSTREAM_TLS_ARG,
+  type GrpcUpstreamTls,
+} from './grpc-mesh-credentials.js';
 
 /**
  * The resolver attribute carrying the GrpcMeshChannel to the LB policy. The prefix keeps it
@@ -61,6 +66,8 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
     private channel: GrpcMeshChannel | undefined;
     private lastError: string | null = null;
     private destroyed = false;
+    /** Addresses already logged as shared by clusters with different TLS settings. */
+    private readonly warnedSharedAddresses = new Set<string>();
     constructor(private readonly helper: experimental.ChannelControlHelper) {}
 
     updateAddressList(
@@ -120,7 +127,26 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
       const tlsOf = (endpoint: UpstreamEndpoint): GrpcUpstreamTls | undefined =>
         ctx.upstreamTls.of(ctx.runtime.clusterOf(channel.authority, endpoint.clusterName));
       const wanted = new Map<string, UpstreamEndpoint>();
-      for (const endpoint of endpoints) wanted.set(endpoint.key, endpoint);
+      for (const endpoint of endpoints) {
+        const other = wanted.get(endpoint.key);
+        if (other !== undefined && !this.warnedSharedAddresses.has(endpoint.key)) {
+          const a = tlsOf(other);
+          const b = tlsOf(endpoint);
+          if (!sameUpstreamTls(a, b)) {
+            this.warnedSharedAddresses.add(endpoint.key);
+            ctx.logger.warn(
+              'mesh grpc: one address in clusters with different TLS settings; calls of one of them are refused',
+              {
+                authority: channel.authority,
+                endpoint: endpoint.key,
+                kept: `${endpoint.clusterName} (${describeUpstreamTls(b)})`,
+                refused: `${other.clusterName} (${describeUpstreamTls(a)})`,
+              },
+            );
+          }
+        }
+        wanted.set(endpoint.key, endpoint);
+      }
       for (const [key, entry] of this.entries) {
         const endpoint = wanted.get(key);
         // A cluster whose TLS settings changed gets new connections (as the HTTP pools do).
@@ -209,7 +235,12 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
           entry.failing && entry.state !== ConnectivityState.READY
             ? ConnectivityState.TRANSIENT_FAILURE
             : entry.state;
-        snapshot.set(key, { subchannel: entry.subchannel, state });
+        snapshot.set(key, {
+          subchannel: entry.subchannel,
+          state,
+          tls: entry.tls,
+          cluster: entry.endpoint.clusterName,
+        });
         if (state === ConnectivityState.READY) ready = true;
         else if (state !== ConnectivityState.TRANSIENT_FAILURE) connecting = true;
       }
