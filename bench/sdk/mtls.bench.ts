@@ -2,8 +2,9 @@
 // plaintext cluster and to an ISTIO_MUTUAL one (workload certificate from the in-process
 // control plane's CA, SPIFFE SAN check), beside plain undici http and https (client
 // certificate, same key type) as the no-mesh reference; and the handshake's cost, with a new
-// connection per request (DestinationRule maxRequestsPerConnection: 1; undici `reset`).
-// Ratios: mTLS / plaintext. Issue 5, bench/.
+// connection per request (DestinationRule maxRequestsPerConnection: 1; undici `reset`); and
+// gRPC unary calls through the mesh (mesh.grpcCredentials()) to a plaintext and an ISTIO_MUTUAL
+// echo backend. Ratios: mTLS / plaintext. Issue 5, bench/.
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
@@ -13,6 +14,9 @@ import { join } from 'node:path';
 import { startControlPlane } from '@weft/control-plane';
 import { createMesh } from '@weft/sdk';
 import { createWorkloadCsr } from '@weft/xds-client';
+import { credentials, ServerCredentials } from '@grpc/grpc-js';
+import { EchoClient, startEchoBackend } from '@weft/example-demo/echo-service';
+import { echoCall } from './grpc-call.js';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, writeResults } from '../helpers/report.js';
 import { startOkServer } from '../helpers/ok-server.js';
@@ -23,7 +27,13 @@ const OPTIONS = quick
   ? { warmup: 300, rounds: 3, perRound: 300, concurrency: 16, throughputMs: 1000 }
   : { warmup: 1000, rounds: 5, perRound: 1000, concurrency: 32, throughputMs: 3000 };
 
-function serviceYaml(host: string, port: number, tls: boolean, newConnection: boolean): string {
+function serviceYaml(
+  host: string,
+  port: number,
+  tls: boolean,
+  newConnection: boolean,
+  grpc = false,
+): string {
   const policy: string[] = [];
   if (tls) policy.push('    tls: { mode: ISTIO_MUTUAL }');
   if (newConnection) policy.push('    connectionPool: { http: { maxRequestsPerConnection: 1 } }');
@@ -32,11 +42,11 @@ kind: ServiceEntry
 metadata: { name: ${host}, namespace: default }
 spec:
   hosts: [${host}]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  ports: [${grpc ? '{ number: 50051, name: grpc, protocol: GRPC }' : '{ number: 8080, name: http, protocol: HTTP }'}]
   location: MESH_INTERNAL
   resolution: STATIC
   endpoints:
-    - { address: 127.0.0.1, ports: { http: ${port} }, serviceAccount: backend }
+    - { address: 127.0.0.1, ports: { ${grpc ? 'grpc' : 'http'}: ${port} }, serviceAccount: backend }
 ${
   policy.length === 0
     ? ''
@@ -85,6 +95,17 @@ async function main(): Promise<void> {
   https.listen(0, '127.0.0.1');
   await once(https, 'listening');
   const httpsPort = (https.address() as AddressInfo).port;
+  const backendPki = issue('backend');
+  const grpcPlain = await startEchoBackend('grpc-plain');
+  const grpcSecure = await startEchoBackend(
+    'grpc-secure',
+    0,
+    ServerCredentials.createSsl(
+      Buffer.from(backendPki.ca.join('\n')),
+      [{ cert_chain: Buffer.from(backendPki.cert), private_key: Buffer.from(backendPki.key) }],
+      true,
+    ),
+  );
 
   await writeFile(
     join(configDir, 'mesh.yaml'),
@@ -93,6 +114,8 @@ async function main(): Promise<void> {
       serviceYaml('secure', httpsPort, true, false),
       serviceYaml('plain-new', httpPort, false, true),
       serviceYaml('secure-new', httpsPort, true, true),
+      serviceYaml('grpc-plain', grpcPlain.port, false, false, true),
+      serviceYaml('grpc-secure', grpcSecure.port, true, false, true),
     ].join('---\n'),
   );
   const reload = await cp.reload();
@@ -122,6 +145,19 @@ async function main(): Promise<void> {
     if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
     return text;
   };
+  // grpc-js without the mesh, as the reference: plaintext, and TLS with the same client certificate.
+  const directPlain = new EchoClient(`127.0.0.1:${grpcPlain.port}`, credentials.createInsecure());
+  const directTls = new EchoClient(
+    `127.0.0.1:${grpcSecure.port}`,
+    credentials.createSsl(
+      Buffer.from(client.ca.join('\n')),
+      Buffer.from(client.key),
+      Buffer.from(client.cert),
+      { checkServerIdentity: () => undefined },
+    ),
+  );
+  const grpcPlainClient = new EchoClient('xds:///grpc-plain:50051', mesh.grpcCredentials());
+  const grpcSecureClient = new EchoClient('xds:///grpc-secure:50051', mesh.grpcCredentials());
   const viaMesh = (host: string) => () =>
     ok(request(`http://${host}:8080/`, { dispatcher: mesh.dispatcher }));
   const variants: Variant[] = [
@@ -135,6 +171,10 @@ async function main(): Promise<void> {
     },
     { name: 'mesh plaintext', call: viaMesh('plain') },
     { name: 'mesh mTLS', call: viaMesh('secure') },
+    { name: 'grpc-js plaintext', call: () => echoCall(directPlain) },
+    { name: 'grpc-js mTLS', call: () => echoCall(directTls) },
+    { name: 'mesh gRPC plaintext', call: () => echoCall(grpcPlainClient) },
+    { name: 'mesh gRPC mTLS', call: () => echoCall(grpcSecureClient) },
   ];
   const handshakeVariants: Variant[] = [
     {
@@ -172,12 +212,20 @@ async function main(): Promise<void> {
     ratio('mesh mTLS', 'mesh plaintext'),
     ratio('undici https (mTLS)', 'undici http'),
     ratio('mesh mTLS', 'undici https (mTLS)'),
+    ratio('mesh gRPC mTLS', 'mesh gRPC plaintext'),
+    ratio('grpc-js mTLS', 'grpc-js plaintext'),
+    ratio('mesh gRPC mTLS', 'grpc-js mTLS'),
     ratio('mesh mTLS, new connection', 'mesh plaintext, new connection'),
     ratio('undici https (mTLS), new connection', 'undici http, new connection'),
     ratio('mesh mTLS, new connection', 'undici https (mTLS), new connection'),
   ];
   const security = mesh.stats().security;
+  directPlain.close();
+  directTls.close();
+  grpcPlainClient.close();
+  grpcSecureClient.close();
   await mesh.close();
+  await Promise.all([grpcPlain.close(), grpcSecure.close()]);
   await plainAgent.close();
   await tlsAgent.close();
   await cp.close();
@@ -194,7 +242,7 @@ async function main(): Promise<void> {
     Math.round(r.rps),
   ];
   console.log(
-    `\nHTTP, pooled connections (sequential latency; throughput with ${OPTIONS.concurrency} concurrent callers)`,
+    `\nHTTP and gRPC, pooled connections (sequential latency; throughput with ${OPTIONS.concurrency} concurrent callers)`,
   );
   console.log(formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], results.map(row)));
   console.log('\nHTTP, a new connection per request (the handshake cost)');

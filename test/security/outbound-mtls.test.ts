@@ -209,7 +209,7 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
     });
   }
 
-  it('refuses a gRPC call to an mTLS cluster (gRPC outbound mTLS is not supported yet), never plaintext', async () => {
+  it('refuses a gRPC call to an mTLS cluster on a channel without mesh.grpcCredentials(), never plaintext', async () => {
     const mesh = await meshWith(true);
     const client = new EchoClient('xds:///inventory:8080', credentials.createInsecure());
     try {
@@ -222,7 +222,7 @@ describe('outbound mTLS (ISTIO_MUTUAL) through createMesh', function () {
       assert.equal(outcome.code, grpcStatus.UNAVAILABLE);
       assert.match(
         outcome.details ?? '',
-        /WEFT_UNSUPPORTED: cluster outbound\|8080\|\|inventory requires mTLS/,
+        /WEFT_UNSUPPORTED: cluster outbound\|8080\|\|inventory requires mTLS .*mesh\.grpcCredentials\(\)/,
       );
     } finally {
       client.close();

@@ -33,6 +33,7 @@ import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
 import { Registry } from 'prom-client';
 import type { RequestInfo, Response } from 'undici';
+import { ChannelCredentials, credentials } from '@grpc/grpc-js';
 import type { Interceptor, ServerCredentials, ServerInterceptor } from '@grpc/grpc-js';
 import { fetchWithFallback } from './breaker/fetch-fallback.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -103,7 +104,7 @@ class WeftMesh implements Mesh {
   /** RBAC guards of grpcServerInterceptor({ port }); closed with the mesh. */
   private readonly grpcGuards = new Set<InboundGuard>();
   /** Credentials of grpcServerCredentials(); they stop following rotations on close. */
-  private readonly grpcCredentials = new Set<MeshServerCredentials>();
+  private readonly grpcServerCreds = new Set<MeshServerCredentials>();
   /** The workload certificate agent; undefined without `identity`. */
   private readonly agent: WorkloadCertificateAgent | undefined;
   private readonly handshakes = new TlsHandshakes();
@@ -261,6 +262,7 @@ class WeftMesh implements Mesh {
       logger,
       localRateLimiter,
       tracing,
+      security,
       ...breakers,
       ...telemetry,
     });
@@ -290,6 +292,16 @@ class WeftMesh implements Mesh {
       this.breakers,
     );
   };
+
+  grpcCredentials(fallback: ChannelCredentials = credentials.createInsecure()): ChannelCredentials {
+    if (!(fallback instanceof ChannelCredentials)) {
+      throw new WeftError(
+        'WEFT_INVALID_CONFIG',
+        'grpcCredentials: fallback must be grpc-js ChannelCredentials (e.g. credentials.createInsecure())',
+      );
+    }
+    return this.grpc.channelCredentials(fallback);
+  }
 
   grpcFallback(fallback: GrpcFallback): Interceptor {
     return createGrpcFallbackInterceptor(fallback, this.breakers, this.options.logger);
@@ -358,7 +370,7 @@ class WeftMesh implements Mesh {
       );
     const material = await certificates.ready();
     const creds = new MeshServerCredentials(certificates, material);
-    this.grpcCredentials.add(creds);
+    this.grpcServerCreds.add(creds);
     return creds;
   }
 
@@ -584,8 +596,8 @@ class WeftMesh implements Mesh {
     this.servers.clear();
     for (const g of this.grpcGuards) g.close();
     this.grpcGuards.clear();
-    for (const c of this.grpcCredentials) c.detach();
-    this.grpcCredentials.clear();
+    for (const c of this.grpcServerCreds) c.detach();
+    this.grpcServerCreds.clear();
     this.grpc.uninstall();
     const drained = cause === undefined ? this.dispatcher.close() : this.dispatcher.destroy(cause);
     await Promise.all([

@@ -1,6 +1,11 @@
 // The public face of a mesh client: what `createMesh()` returns (issue 3, "Public surface").
 import type { RequestListener, Server } from 'node:http';
-import type { Interceptor, ServerCredentials, ServerInterceptor } from '@grpc/grpc-js';
+import type {
+  ChannelCredentials,
+  Interceptor,
+  ServerCredentials,
+  ServerInterceptor,
+} from '@grpc/grpc-js';
 import type { Dispatcher, RequestInfo, Response } from 'undici';
 import type { ServiceBreakerStats } from './breaker/cluster-breaker.js';
 import type { MeshFetchInit } from './breaker/fetch-fallback.js';
@@ -127,6 +132,16 @@ export interface Mesh {
    * (see MeshFetchInit).
    */
   fetch(input: RequestInfo, init?: MeshFetchInit): Promise<Response>;
+  /**
+   * grpc-js channel credentials for clients of this mesh's `xds:///` targets:
+   * `new EchoClient('xds:///echo:50051', mesh.grpcCredentials())`. Per subchannel, clusters that
+   * require mTLS (DestinationRule ISTIO_MUTUAL) get TLS with the workload's current certificate
+   * (rotations reach new connections), the mesh's trust bundle and a check of the server's SPIFFE
+   * ID against the cluster's service accounts; other clusters use `fallback` (default: plaintext).
+   * A channel with other credentials has its calls to mTLS clusters refused (never plaintext).
+   * Throws WEFT_INVALID_CONFIG if `fallback` is not ChannelCredentials.
+   */
+  grpcCredentials(fallback?: ChannelCredentials): ChannelCredentials;
   /**
    * A grpc-js client interceptor, per call (`client.method(req, { interceptors: [i] }, cb)`) or
    * per client: when the cluster's service-level breaker rejected the call or counted its status

@@ -3,7 +3,7 @@
 // grpc-js clients work unchanged. Installed by createMesh(), never at import (STYLE rule 12).
 // https://github.com/grpc/proposal/blob/master/A28-xds-traffic-splitting-and-routing.md
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ChannelOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import { ConfigError, type Clock, type ConfigIssue, type Logger } from '@weft/xds-client';
 import { ClusterAdmission } from '../cluster/cluster-admission.js';
 import type { ClusterAdmissionStats } from '../cluster/cluster-admission.js';
@@ -28,6 +28,12 @@ import {
   type GrpcResolverProvider,
 } from './grpc-registry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import {
+  GrpcCredentialsProbe,
+  GrpcUpstreamTlsCache,
+  MeshChannelCredentials,
+  type GrpcMeshSecurity,
+} from './grpc-mesh-credentials.js';
 
 /** Options of installGrpcIntegration. */
 export interface GrpcIntegrationOptions {
@@ -47,6 +53,8 @@ export interface GrpcIntegrationOptions {
   readonly random?: () => number;
   /** Spans and x-request-id (createMesh passes the mesh's). Default: tracing off. */
   readonly tracing?: MeshTracing;
+  /** Outbound mTLS: the workload certificates and handshake counters (createMesh passes the mesh's). Default: none (mTLS clusters fail). */
+  readonly security?: GrpcMeshSecurity;
 }
 
 /** Validated GrpcIntegrationOptions. */
@@ -109,6 +117,16 @@ export interface GrpcIntegrationStats {
   readonly mirrorsSkippedStreaming: number;
   /** Copies dropped because the mirror cluster was at its circuit breaker's max_requests. */
   readonly mirrorsOverflowed: number;
+  /**
+   * Calls to an mTLS cluster refused because their channel does not use this mesh's
+   * `grpcCredentials()` (never sent in plaintext); also in callsRejected.
+   */
+  readonly callsRefusedNoMeshCredentials: number;
+  /**
+   * Picks refused because the endpoint's only subchannel was made for another cluster with other
+   * TLS settings (one address in an mTLS and a plaintext cluster: gRPC keeps one per address).
+   */
+  readonly picksRefusedTlsMismatch: number;
 }
 
 /** A mesh's hold on grpc-js. */
@@ -121,6 +139,11 @@ export interface GrpcIntegration {
   /** The URI scheme served. */
   readonly scheme: string;
   stats(): GrpcIntegrationStats;
+  /**
+   * Channel credentials for channels of this mesh: mTLS with the workload certificate (checking
+   * the server's SPIFFE ID) to clusters that require it, `fallback` to the others.
+   */
+  channelCredentials(fallback: ChannelCredentials): ChannelCredentials;
   /**
    * Stops serving: channels bound to this mesh fail every later call with UNAVAILABLE "mesh
    * closed" and drop their connections; new channels bind to the next most recent open mesh,
@@ -174,6 +197,8 @@ export function installGrpcIntegration(
   options: GrpcIntegrationOptions,
 ): GrpcIntegration {
   const resolved = resolveGrpcIntegrationOptions(options);
+  /** Bumped by every new workload material (issue, rotation, trust-bundle change). */
+  let certificateGeneration = 0;
   const counters: GrpcCounters = {
     callsStarted: 0,
     callsSucceeded: 0,
@@ -194,6 +219,8 @@ export function installGrpcIntegration(
     mirrorFailures: 0,
     mirrorsSkippedStreaming: 0,
     mirrorsOverflowed: 0,
+    callsRefusedNoMeshCredentials: 0,
+    picksRefusedTlsMismatch: 0,
   };
   const admission = new ClusterAdmission(resolved.logger, 'grpc');
   const ctx: GrpcMeshContext = {
@@ -215,6 +242,15 @@ export function installGrpcIntegration(
     diagnostics: diagnosticsChannel.channel(GRPC_CALL_DIAGNOSTICS_CHANNEL),
     telemetry: options.telemetry,
     tracing: options.tracing ?? new MeshTracing(undefined, 'off'),
+    security: options.security,
+    credentialsProbe: new GrpcCredentialsProbe(),
+    upstreamTls: new GrpcUpstreamTlsCache(() => String(certificateGeneration)),
+  };
+  const credentialsContext = {
+    meshId: ctx.meshId,
+    security: ctx.security,
+    clock: ctx.clock,
+    probe: ctx.credentialsProbe,
   };
   const resolvers = new Set<GrpcMeshResolver>();
   let installed = true;
@@ -228,6 +264,13 @@ export function installGrpcIntegration(
       return resolver;
     },
   };
+
+  // A rotation (or the first certificate, or a trust-bundle change) re-reports every channel: the LB policy replaces the
+  // subchannels of mTLS clusters, so new connections present the new certificate.
+  const offRotation = ctx.security?.certificates?.onChange(() => {
+    certificateGeneration += 1;
+    for (const resolver of resolvers) resolver.refreshSubchannels();
+  });
 
   registerMeshLoadBalancer(ctx);
   addResolverProvider(ctx.scheme, provider);
@@ -246,9 +289,11 @@ export function installGrpcIntegration(
         clusters: ctx.admission.snapshot(),
       });
     },
+    channelCredentials: (fallback) => new MeshChannelCredentials(credentialsContext, fallback),
     uninstall: () => {
       if (!installed) return;
       installed = false;
+      offRotation?.();
       removeResolverProvider(ctx.scheme, provider);
       ctx.mirror.close();
       const reason = closedReason(ctx);

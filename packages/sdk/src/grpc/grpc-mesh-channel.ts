@@ -101,7 +101,12 @@ export class GrpcMeshChannel {
   private nextCallId = 0;
   /** Routes whose retry settings grpc-js cannot honour in full, already logged once. */
   private readonly warnedRoutes = new Set<string>();
-  /** mTLS clusters already logged as refused (gRPC outbound mTLS is not supported yet). */
+  /**
+   * Whether this channel's subchannels connect through this mesh's `grpcCredentials()` (the LB
+   * policy learns it at its first subchannel); undefined until then.
+   */
+  meshCredentials: boolean | undefined;
+  /** mTLS clusters already logged as refused on this channel (no mesh credentials). */
   private readonly warnedTlsClusters = new Set<string>();
   /**
    * grpcRetryPolicyOf by route policy (decoded config is immutable and kept by the route table),
@@ -309,20 +314,36 @@ export class GrpcMeshChannel {
         result.code,
       );
     }
-    if (result.cluster?.tls !== undefined) {
-      // Outbound mTLS is HTTP-only so far (issue 5): refuse the call rather than send plaintext.
-      const message = `cluster ${result.clusterName} requires mTLS (UpstreamTlsContext, e.g. ISTIO_MUTUAL), which the SDK's gRPC path does not support yet; the call is refused, never sent in plaintext`;
-      if (!this.warnedTlsClusters.has(result.clusterName)) {
-        this.warnedTlsClusters.add(result.clusterName);
-        this.ctx.logger.warn('mesh grpc: mTLS cluster refused', { cluster: result.clusterName });
-      }
+    if (result.cluster?.tls !== undefined && this.meshCredentials === false) {
+      // mTLS needs the mesh's channel credentials: refuse the call rather than send plaintext.
+      this.refusePlaintext(result.clusterName);
+      this.ctx.counters.callsRefusedNoMeshCredentials += 1;
       return reject(
         GrpcStatus.UNAVAILABLE,
-        `weft: WEFT_UNSUPPORTED: ${message}`,
+        `weft: WEFT_UNSUPPORTED: ${this.noMeshCredentialsMessage(result.clusterName)}`,
         'WEFT_UNSUPPORTED',
       );
     }
     return result;
+  }
+
+  /** Why an mTLS cluster is refused on a channel without the mesh's credentials. */
+  noMeshCredentialsMessage(clusterName: string): string {
+    return `cluster ${clusterName} requires mTLS (UpstreamTlsContext, e.g. ISTIO_MUTUAL) but this channel's credentials are not the mesh's: create the client with mesh.grpcCredentials() (of the mesh serving ${this.ctx.scheme}:///${this.authority}); the call is refused, never sent in plaintext`;
+  }
+
+  /** Logs once per cluster that this channel cannot reach it (no mesh credentials). */
+  refusePlaintext(clusterName: string): void {
+    if (this.warnedTlsClusters.has(clusterName)) return;
+    this.warnedTlsClusters.add(clusterName);
+    this.ctx.logger.warn(
+      'mesh grpc: mTLS cluster refused (channel without mesh.grpcCredentials())',
+      {
+        meshId: this.ctx.meshId,
+        authority: this.authority,
+        cluster: clusterName,
+      },
+    );
   }
 
   /**

@@ -11,6 +11,11 @@ import type { GrpcMirror } from '../filters/grpc-mirror.js';
 import type { MeshRuntime } from '../runtime/mesh-runtime.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { MeshTracing } from '../tracing/mesh-tracing.js';
+import type {
+  GrpcCredentialsProbe,
+  GrpcMeshSecurity,
+  GrpcUpstreamTlsCache,
+} from './grpc-mesh-credentials.js';
 
 /** Name of the diagnostics channel that receives one `GrpcCallEvent` per finished call. */
 export const GRPC_CALL_DIAGNOSTICS_CHANNEL = 'weft:sdk:grpc-call' as const;
@@ -36,6 +41,8 @@ export interface GrpcCounters {
   mirrorFailures: number;
   mirrorsSkippedStreaming: number;
   mirrorsOverflowed: number;
+  callsRefusedNoMeshCredentials: number;
+  picksRefusedTlsMismatch: number;
 }
 
 /** The shared state of one mesh's gRPC integration. */
@@ -64,4 +71,10 @@ export interface GrpcMeshContext {
   readonly telemetry: MeshTelemetry | undefined;
   /** Spans and x-request-id (`tracing.tracer` undefined: tracing off). */
   readonly tracing: MeshTracing;
+  /** Outbound mTLS (certificates, handshake counters); undefined: mTLS clusters are refused. */
+  readonly security: GrpcMeshSecurity | undefined;
+  /** Tells the LB policy whether a subchannel uses this mesh's channel credentials. */
+  readonly credentialsProbe: GrpcCredentialsProbe;
+  /** The clusters' TLS requirements as subchannel args. */
+  readonly upstreamTls: GrpcUpstreamTlsCache;
 }

@@ -11,6 +11,12 @@ import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
 import { GrpcMeshChannel } from './grpc-mesh-channel.js';
 import type { GrpcMeshContext } from './grpc-mesh-context.js';
 import { createFailingPicker, GrpcMeshPicker, type PickerSubchannel } from './grpc-mesh-picker.js';
+import {
+  describeUpstreamTls,
+  sameUpstreamTls,
+  UPSTREAM_TLS_ARG,
+  type GrpcUpstreamTls,
+} from './grpc-mesh-credentials.js';
 
 /**
  * The resolver attribute carrying the GrpcMeshChannel to the LB policy. The prefix keeps it
@@ -29,6 +35,13 @@ interface SubchannelEntry {
   state: ConnectivityState;
   /** Failed to connect and not READY since: counts as unreachable while it retries (gRFC A62's sticky TRANSIENT_FAILURE). */
   failing: boolean;
+  /** The cluster's TLS requirement the subchannel was made with; undefined: plaintext. */
+  readonly tls: GrpcUpstreamTls | undefined;
+  /**
+   * An mTLS endpoint on a channel without the mesh's credentials: never connected (it would be
+   * plaintext), always TRANSIENT_FAILURE.
+   */
+  readonly refused: boolean;
 }
 
 /** Registers the LB policy `ctx.meshId` with grpc-js. grpc-js cannot unregister it. */
@@ -53,6 +66,8 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
     private channel: GrpcMeshChannel | undefined;
     private lastError: string | null = null;
     private destroyed = false;
+    /** Addresses already logged as shared by clusters with different TLS settings. */
+    private readonly warnedSharedAddresses = new Set<string>();
     constructor(private readonly helper: experimental.ChannelControlHelper) {}
 
     updateAddressList(
@@ -79,14 +94,15 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
         this.publish();
         return true;
       }
-      this.sync(channel.endpoints, subchannelArgs(options));
+      this.sync(channel, channel.endpoints, subchannelArgs(options));
       this.publish();
       return true;
     }
 
     exitIdle(): void {
       for (const entry of this.entries.values()) {
-        if (entry.state === ConnectivityState.IDLE) entry.subchannel.startConnecting();
+        if (entry.state === ConnectivityState.IDLE && !entry.refused)
+          entry.subchannel.startConnecting();
       }
     }
 
@@ -103,18 +119,50 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
       return policyName;
     }
 
-    private sync(endpoints: readonly UpstreamEndpoint[], args: ChannelOptions): void {
+    private sync(
+      channel: GrpcMeshChannel,
+      endpoints: readonly UpstreamEndpoint[],
+      args: ChannelOptions,
+    ): void {
+      const tlsOf = (endpoint: UpstreamEndpoint): GrpcUpstreamTls | undefined =>
+        ctx.upstreamTls.of(ctx.runtime.clusterOf(channel.authority, endpoint.clusterName));
       const wanted = new Map<string, UpstreamEndpoint>();
-      for (const endpoint of endpoints) wanted.set(endpoint.key, endpoint);
+      for (const endpoint of endpoints) {
+        const other = wanted.get(endpoint.key);
+        if (other !== undefined && !this.warnedSharedAddresses.has(endpoint.key)) {
+          const a = tlsOf(other);
+          const b = tlsOf(endpoint);
+          if (!sameUpstreamTls(a, b)) {
+            this.warnedSharedAddresses.add(endpoint.key);
+            ctx.logger.warn(
+              'mesh grpc: one address in clusters with different TLS settings; calls of one of them are refused',
+              {
+                authority: channel.authority,
+                endpoint: endpoint.key,
+                kept: `${endpoint.clusterName} (${describeUpstreamTls(b)})`,
+                refused: `${other.clusterName} (${describeUpstreamTls(a)})`,
+              },
+            );
+          }
+        }
+        wanted.set(endpoint.key, endpoint);
+      }
       for (const [key, entry] of this.entries) {
-        if (!wanted.has(key)) this.remove(key, entry);
+        const endpoint = wanted.get(key);
+        // A cluster whose TLS settings changed gets new connections (as the HTTP pools do).
+        if (endpoint === undefined || tlsOf(endpoint) !== entry.tls) this.remove(key, entry);
       }
       for (const [key, endpoint] of wanted) {
         if (this.entries.has(key)) continue;
+        const tls = tlsOf(endpoint);
+        ctx.credentialsProbe.begin();
         const subchannel = this.helper.createSubchannel(
           { host: endpoint.address, port: endpoint.port },
-          args,
+          tls === undefined ? args : { ...args, [UPSTREAM_TLS_ARG]: tls },
         );
+        const meshCredentials = ctx.credentialsProbe.end(subchannel.getRealSubchannel());
+        channel.meshCredentials = meshCredentials;
+        const refused = tls !== undefined && !meshCredentials;
         subchannel.ref();
         this.helper.addChannelzChild(subchannel.getChannelzRef());
         const entry: SubchannelEntry = {
@@ -123,10 +171,17 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
           listener: (_subchannel, _previous, next, _keepaliveTime, errorMessage) => {
             this.onStateChange(entry, next, errorMessage);
           },
-          state: subchannel.getConnectivityState(),
-          failing: false,
+          state: refused ? ConnectivityState.TRANSIENT_FAILURE : subchannel.getConnectivityState(),
+          failing: refused,
+          tls,
+          refused,
         };
         this.entries.set(key, entry);
+        if (refused) {
+          channel.refusePlaintext(endpoint.clusterName);
+          this.lastError = `${key}: ${channel.noMeshCredentialsMessage(endpoint.clusterName)}`;
+          continue;
+        }
         subchannel.addConnectivityStateListener(entry.listener);
         if (entry.state === ConnectivityState.IDLE) subchannel.startConnecting();
       }
@@ -180,7 +235,12 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
           entry.failing && entry.state !== ConnectivityState.READY
             ? ConnectivityState.TRANSIENT_FAILURE
             : entry.state;
-        snapshot.set(key, { subchannel: entry.subchannel, state });
+        snapshot.set(key, {
+          subchannel: entry.subchannel,
+          state,
+          tls: entry.tls,
+          cluster: entry.endpoint.clusterName,
+        });
         if (state === ConnectivityState.READY) ready = true;
         else if (state !== ConnectivityState.TRANSIENT_FAILURE) connecting = true;
       }
@@ -189,10 +249,16 @@ export function registerMeshLoadBalancer(ctx: GrpcMeshContext): void {
         : connecting
           ? ConnectivityState.CONNECTING
           : ConnectivityState.TRANSIENT_FAILURE;
-      const picker = new GrpcMeshPicker(channel, snapshot, (key) => {
-        const entry = this.entries.get(key);
-        if (entry?.state === ConnectivityState.IDLE) entry.subchannel.startConnecting();
-      });
+      const picker = new GrpcMeshPicker(
+        channel,
+        snapshot,
+        (key) => {
+          const entry = this.entries.get(key);
+          if (entry?.state === ConnectivityState.IDLE && !entry.refused)
+            entry.subchannel.startConnecting();
+        },
+        this.lastError,
+      );
       const message =
         state === ConnectivityState.TRANSIENT_FAILURE
           ? (this.lastError ?? `weft: no endpoints for ${channel.authority}`)

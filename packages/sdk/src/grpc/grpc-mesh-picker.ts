@@ -16,11 +16,19 @@ import { UNUSED_LEASE } from '../runtime/mesh-runtime.js';
 import type { GrpcCallState } from './grpc-call-state.js';
 import { CALL_ID_PICK_KEY, type GrpcMeshChannel } from './grpc-mesh-channel.js';
 import { outcomeOfGrpcStatus } from './grpc-status.js';
+import {
+  describeUpstreamTls,
+  sameUpstreamTls,
+  type GrpcUpstreamTls,
+} from './grpc-mesh-credentials.js';
 
 /** One subchannel as the picker saw it when it was made. */
 export interface PickerSubchannel {
   readonly subchannel: experimental.SubchannelInterface;
   readonly state: ConnectivityState;
+  /** The TLS requirement (of `cluster`) the subchannel was made with; undefined: plaintext. */
+  readonly tls: GrpcUpstreamTls | undefined;
+  readonly cluster: string;
 }
 
 const QUEUE: experimental.PickResult = {
@@ -45,6 +53,8 @@ export class GrpcMeshPicker implements experimental.Picker {
     private readonly subchannels: ReadonlyMap<string, PickerSubchannel>,
     /** Asks the LB policy to connect an IDLE subchannel (run after the pick returns). */
     private readonly requestConnection: (key: string) => void,
+    /** The last connect error of a subchannel (e.g. a TLS handshake's), quoted when a pick fails. */
+    private readonly lastError: string | null = null,
   ) {
     const notReady = new Set<string>();
     const failing = new Set<string>();
@@ -99,6 +109,10 @@ export class GrpcMeshPicker implements experimental.Picker {
     }
     if (lease !== undefined) {
       const entry = this.subchannels.get(lease.endpoint.key);
+      if (entry !== undefined && this.tlsMismatch(call, entry) !== undefined) {
+        lease.done('success', UNUSED_LEASE);
+        return this.probe(call);
+      }
       if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
       if (sticky && entry !== undefined && entry.state !== ConnectivityState.TRANSIENT_FAILURE) {
         lease.done('success', UNUSED_LEASE);
@@ -129,12 +143,19 @@ export class GrpcMeshPicker implements experimental.Picker {
     const { counters } = this.channel.ctx;
     const tried = new Set(call.failedKeys);
     let waiting = false;
+    let refusal: string | undefined;
     for (let i = 0; i <= this.subchannels.size; i++) {
       const lease = decision.pick(tried);
       if (lease === undefined) break;
       const key = lease.endpoint.key;
       tried.add(key);
       const entry = this.subchannels.get(key);
+      const mismatch = entry === undefined ? undefined : this.tlsMismatch(call, entry);
+      if (mismatch !== undefined) {
+        lease.done('success', UNUSED_LEASE);
+        refusal = mismatch;
+        continue;
+      }
       if (entry?.state === ConnectivityState.READY) return this.complete(call, lease, entry);
       if (entry?.state === ConnectivityState.TRANSIENT_FAILURE) {
         counters.connectFailuresReported += 1;
@@ -154,12 +175,30 @@ export class GrpcMeshPicker implements experimental.Picker {
       counters.picksQueued += 1;
       return QUEUE;
     }
+    if (refusal !== undefined) {
+      counters.picksRefusedTlsMismatch += 1;
+      return fail(experimental.PickResultType.DROP, refusal);
+    }
     counters.picksFailed += 1;
     return fail(
       experimental.PickResultType.TRANSIENT_FAILURE,
       `weft: no healthy upstream for ${this.channel.authority} in cluster ${decision.clusterName} ` +
-        `(route ${decision.routeName}; ${tried.size} endpoint(s) unreachable or excluded)`,
+        `(route ${decision.routeName}; ${tried.size} endpoint(s) unreachable or excluded)` +
+        (this.lastError === null ? '' : `; last connect error: ${this.lastError}`),
     );
+  }
+
+  /**
+   * Why `entry` cannot carry `call`: its subchannel (one per address) was made for a cluster with
+   * other TLS settings. Never a call of an mTLS cluster in plaintext, nor checked against another
+   * cluster's SPIFFE IDs.
+   */
+  private tlsMismatch(call: GrpcCallState, entry: PickerSubchannel): string | undefined {
+    const decision = call.decision;
+    if (decision === undefined) return undefined;
+    const wanted = this.channel.ctx.upstreamTls.of(decision.cluster);
+    if (sameUpstreamTls(wanted, entry.tls)) return undefined;
+    return `weft: WEFT_UNSUPPORTED: an endpoint of cluster ${decision.clusterName} needs ${describeUpstreamTls(wanted)}, but this channel's connection to that address is for cluster ${entry.cluster} with ${describeUpstreamTls(entry.tls)} (gRPC keeps one connection per address); the call is not sent there`;
   }
 
   /**
@@ -214,8 +253,8 @@ export class GrpcMeshPicker implements experimental.Picker {
     picked: EndpointLease,
     entry: PickerSubchannel,
   ): experimental.PickResult {
-    // The attempt holds one of its cluster's max_requests slots until its lease is done.
     const decision = call.decision;
+    // The attempt holds one of its cluster's max_requests slots until its lease is done.
     const lease =
       decision === undefined
         ? picked

@@ -114,6 +114,11 @@ export class GrpcMeshResolver implements experimental.Resolver {
     this.queueReport();
   }
 
+  /** Re-reports the current endpoints (the workload certificate rotated); no-op until ready. */
+  refreshSubchannels(): void {
+    if (this.ready && this.channel?.closedReason === undefined) this.queueReport();
+  }
+
   /** Coalesces bursts of updates into one report, after the current tick (never synchronous). */
   private queueReport(): void {
     if (this.reportQueued) return;

@@ -8,7 +8,7 @@ import {
   silentLogger,
   systemClock,
 } from '@weft/xds-client';
-import type { Clock, ConfigIssue, Logger, TimerHandle } from '@weft/xds-client';
+import type { Clock, ClusterUpdate, ConfigIssue, Logger, TimerHandle } from '@weft/xds-client';
 import { EndpointHealthStore } from '../cluster/endpoint-health-store.js';
 import { OutlierDetectors } from '../cluster/outlier-detectors.js';
 import { randomHash } from '../routing/request-hash.js';
@@ -214,6 +214,11 @@ class MeshRuntimeImpl implements MeshRuntime {
 
   endpointsOf(authority: string): readonly UpstreamEndpoint[] {
     return this.listeners.get(listenerNameOf(authority))?.table?.endpoints ?? [];
+  }
+
+  clusterOf(authority: string, clusterName: string): ClusterUpdate | undefined {
+    return this.listeners.get(listenerNameOf(authority))?.table?.balancers.get(clusterName)
+      ?.cluster;
   }
 
   onUpdate(authority: string, listener: () => void): () => void {

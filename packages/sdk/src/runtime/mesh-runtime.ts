@@ -139,6 +139,11 @@ export interface MeshRuntime {
   whenReady(authority: string, timeoutMs: number): Promise<void>;
   /** Every endpoint of every cluster currently referenced by the listener of `authority` (for gRPC subchannels). */
   endpointsOf(authority: string): readonly UpstreamEndpoint[];
+  /**
+   * The CDS config of a cluster the listener of `authority` references; undefined when it has
+   * none (yet). gRPC subchannels read its TLS settings.
+   */
+  clusterOf(authority: string, clusterName: string): ClusterUpdate | undefined;
   /** Registers a listener for config changes of `authority` (new tables in force); returns an unsubscribe function. */
   onUpdate(authority: string, listener: () => void): () => void;
   /** What is in force, for the admin API / config dump. */

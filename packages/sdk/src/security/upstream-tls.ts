@@ -2,6 +2,7 @@
 // (so a rotation reaches every new connection), trusts the mesh's bundle, and checks the server's
 // SPIFFE ID (URI SAN) against the cluster's SAN matchers instead of its hostname. Envoy's
 // UpstreamTlsContext with Istio's ISTIO_MUTUAL shape (SDS `default` + `ROOTCA`).
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { Clock, UpstreamTlsUpdate } from '@weft/xds-client';
 import { WeftError } from '@weft/xds-client';
@@ -94,6 +95,10 @@ export interface UpstreamTlsConnect {
   readonly certificates: WorkloadCertificateAgent | undefined;
   readonly handshakes: TlsHandshakes;
   readonly clock: Clock;
+  /** A TCP connection already made (grpc-js connects, then hands the socket over); default: dial host:port. */
+  readonly socket?: Socket;
+  /** ALPN to offer; default `['http/1.1']` (gRPC: `['h2']`). */
+  readonly alpnProtocols?: readonly string[];
 }
 
 function uriSans(subjectaltname: string | undefined): string[] {
@@ -143,12 +148,11 @@ export function connectUpstreamTls(
   let sanError: TlsHandshakeError | undefined = undefined;
   let settled = false;
   const socket = tlsConnect({
-    host: o.host,
-    port: o.port,
+    ...(o.socket === undefined ? { host: o.host, port: o.port } : { socket: o.socket }),
     secureContext,
     // SNI only for names (RFC 6066 forbids IP literals); the identity check below is SPIFFE's.
     ...(policy.sni === '' ? {} : { servername: policy.sni }),
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: [...(o.alpnProtocols ?? ['http/1.1'])],
     rejectUnauthorized: true,
     // No session resumption: every connection presents the current certificate.
     session: undefined,

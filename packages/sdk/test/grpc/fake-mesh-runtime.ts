@@ -2,7 +2,13 @@
 // endpoints, a routing function the test controls, priority-ordered round robin that honours
 // `exclude`, and a record of every lease outcome.
 import { WeftError } from '@weft/xds-client';
-import type { CircuitBreakersUpdate, RetryPolicyUpdate } from '@weft/xds-client';
+import type {
+  CircuitBreakersUpdate,
+  ClusterUpdate,
+  RetryPolicyUpdate,
+  UpstreamTlsUpdate,
+} from '@weft/xds-client';
+import { DEFAULT_CIRCUIT_BREAKERS } from '../../src/cluster/cluster-admission.js';
 import type {
   AttemptOutcome,
   EndpointLease,
@@ -35,6 +41,8 @@ export function fakeEndpoint(cluster: string, port: number, priority = 0): Upstr
 
 export class FakeMeshRuntime implements MeshRuntime {
   readonly clusters = new Map<string, UpstreamEndpoint[]>();
+  /** Clusters with an UpstreamTlsContext: they get a CDS object (from clusterOf and route). */
+  private readonly tlsClusters = new Map<string, ClusterUpdate>();
   readonly outcomes: { key: string; outcome: AttemptOutcome }[] = [];
   readonly inputs: RouteInput[] = [];
   readyError: WeftError | undefined;
@@ -49,6 +57,29 @@ export class FakeMeshRuntime implements MeshRuntime {
       cluster: 'default',
     }),
   ) {}
+
+  /** Gives cluster `name` an UpstreamTlsContext (ISTIO_MUTUAL's SDS shape by default). */
+  setClusterTls(name: string, tls: Partial<UpstreamTlsUpdate> = {}): void {
+    const update: UpstreamTlsUpdate = {
+      sni: '',
+      certificateSecretNames: ['default'],
+      certificateProviderInstance: undefined,
+      validationSecretName: 'ROOTCA',
+      validationProviderInstance: undefined,
+      matchSubjectAltNames: [],
+      alpnProtocols: [],
+      ...tls,
+    };
+    const cluster = {
+      name,
+      connectTimeoutMs: 5000,
+      circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
+      lbPolicy: { kind: 'round_robin' },
+      tls: update,
+    };
+    // Only the fields the transport reads.
+    this.tlsClusters.set(name, cluster as unknown as ClusterUpdate);
+  }
 
   setCluster(name: string, endpoints: UpstreamEndpoint[]): void {
     this.clusters.set(name, endpoints);
@@ -72,13 +103,14 @@ export class FakeMeshRuntime implements MeshRuntime {
       filters: [],
       pickMirror: () => undefined,
       cluster:
-        r.circuitBreakers === undefined
+        this.tlsClusters.get(r.cluster) ??
+        (r.circuitBreakers === undefined
           ? undefined
           : {
               name: r.cluster,
               circuitBreakers: r.circuitBreakers,
               lbPolicy: { kind: 'round_robin' },
-            },
+            }),
       unavailableError: () => new WeftError('WEFT_NO_HEALTHY_UPSTREAM', `cluster ${r.cluster}`),
     };
     // Only the fields the transport reads; the contract may grow fields this fake ignores.
@@ -114,6 +146,10 @@ export class FakeMeshRuntime implements MeshRuntime {
 
   endpointsOf(_authority: string): readonly UpstreamEndpoint[] {
     return [...this.clusters.values()].flat();
+  }
+
+  clusterOf(_authority: string, clusterName: string): ClusterUpdate | undefined {
+    return this.tlsClusters.get(clusterName);
   }
 
   onUpdate(authority: string, listener: () => void): () => void {

@@ -115,6 +115,10 @@ export class FakeMeshRuntime implements MeshRuntime {
     return new Promise((resolve) => this.pending.set(authority, resolve));
   }
 
+  clusterOf(_authority: string, _clusterName: string): ClusterUpdate | undefined {
+    return undefined;
+  }
+
   endpointsOf(authority: string): readonly UpstreamEndpoint[] {
     const route = this.routes.get(authority);
     if (route === undefined) return [];
