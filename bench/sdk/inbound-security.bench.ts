@@ -16,7 +16,7 @@ import { createWorkloadCsr } from '@weft/xds-client';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, writeResults } from '../helpers/report.js';
 import { startOkServer } from '../helpers/ok-server.js';
-import { measure, type Variant, type VariantResult } from './latency.js';
+import { measurePooledAndNew, ratioRow, resultRow, type Variant } from './latency.js';
 
 const quick = process.argv.includes('--quick');
 const OPTIONS = quick
@@ -144,24 +144,13 @@ async function main(): Promise<void> {
     { name: 'https requestCert, new connection', call: tls(httpsPort, true) },
     { name: 'mesh.serve STRICT, new connection', call: tls(strictPort, true) },
   ];
-  for (const v of [...variants, ...connectionVariants]) await v.call(); // every server answers
-  const results = await measure(variants, OPTIONS);
-  const connections = await measure(connectionVariants, {
-    ...OPTIONS,
-    warmup: Math.round(OPTIONS.warmup / 5),
-    perRound: Math.round(OPTIONS.perRound / 5),
-  });
-  const by = new Map([...results, ...connections].map((r) => [r.name, r]));
-  const ratio = (a: string, b: string): (string | number)[] => {
-    const x = by.get(a)!;
-    const y = by.get(b)!;
-    return [
-      `${a} / ${b}`,
-      +(x.p50Us / y.p50Us).toFixed(3),
-      +(x.p99Us / y.p99Us).toFixed(3),
-      +(y.rps / x.rps).toFixed(3),
-    ];
-  };
+  const { pooled: results, perConnection: connections } = await measurePooledAndNew(
+    variants,
+    connectionVariants,
+    OPTIONS,
+  );
+  const all = [...results, ...connections];
+  const ratio = (a: string, b: string): (string | number)[] => ratioRow(all, a, b);
   const ratios = [
     ratio('mesh.serve, no policy', 'http.createServer'),
     ratio('mesh.serve, 5 policies', 'mesh.serve, no policy'),
@@ -179,20 +168,15 @@ async function main(): Promise<void> {
   https.closeAllConnections();
   await rm(dir, { recursive: true, force: true });
 
-  const row = (r: VariantResult): (string | number)[] => [
-    r.name,
-    Math.round(r.p50Us),
-    Math.round(r.p99Us),
-    Math.round(r.meanUs),
-    Math.round(r.rps),
-  ];
   console.log(
     `\nInbound HTTP, pooled connections (sequential latency; throughput with ${OPTIONS.concurrency} concurrent callers)`,
   );
-  console.log(formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], results.map(row)));
+  console.log(
+    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], results.map(resultRow)),
+  );
   console.log('\nInbound HTTP, a new connection per request (sniffing and handshake)');
   console.log(
-    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], connections.map(row)),
+    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], connections.map(resultRow)),
   );
   console.log('\nRatios (throughput as b / a, so > 1 = slower)');
   console.log(formatTable(['a / b', 'p50', 'p99', 'throughput'], ratios));

@@ -83,3 +83,54 @@ export async function measure(
   }
   return results;
 }
+
+/** Options of {@link measure}. */
+export type MeasureOptions = Parameters<typeof measure>[1];
+
+/**
+ * Measures `pooled` variants with `options`, then `perConnection` ones (a new connection per
+ * call: each is far slower, so a fifth of the warm-up and of the calls per round).
+ */
+export async function measurePooledAndNew(
+  pooled: readonly Variant[],
+  perConnection: readonly Variant[],
+  options: MeasureOptions,
+): Promise<{ pooled: VariantResult[]; perConnection: VariantResult[] }> {
+  for (const v of [...pooled, ...perConnection]) await v.call(); // every variant answers
+  const pooledResults = await measure(pooled, options);
+  const perConnectionResults = await measure(perConnection, {
+    ...options,
+    warmup: Math.round(options.warmup / 5),
+    perRound: Math.round(options.perRound / 5),
+  });
+  return { pooled: pooledResults, perConnection: perConnectionResults };
+}
+
+/** A table row of `a` over `b`: p50 and p99 ratios, and throughput as b / a (> 1 = `a` slower). */
+export function ratioRow(
+  results: readonly VariantResult[],
+  a: string,
+  b: string,
+): (string | number)[] {
+  const by = new Map(results.map((r) => [r.name, r]));
+  const x = by.get(a);
+  const y = by.get(b);
+  if (x === undefined || y === undefined) throw new Error(`no result named ${x ? b : a}`);
+  return [
+    `${a} / ${b}`,
+    +(x.p50Us / y.p50Us).toFixed(3),
+    +(x.p99Us / y.p99Us).toFixed(3),
+    +(y.rps / x.rps).toFixed(3),
+  ];
+}
+
+/** A table row of one result: name, p50, p99 and mean µs, req/s. */
+export function resultRow(r: VariantResult): (string | number)[] {
+  return [
+    r.name,
+    Math.round(r.p50Us),
+    Math.round(r.p99Us),
+    Math.round(r.meanUs),
+    Math.round(r.rps),
+  ];
+}

@@ -20,7 +20,7 @@ import { echoCall } from './grpc-call.js';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, writeResults } from '../helpers/report.js';
 import { startOkServer } from '../helpers/ok-server.js';
-import { measure, type Variant, type VariantResult } from './latency.js';
+import { measurePooledAndNew, ratioRow, resultRow, type Variant } from './latency.js';
 
 const quick = process.argv.includes('--quick');
 const OPTIONS = quick
@@ -190,24 +190,13 @@ async function main(): Promise<void> {
     { name: 'mesh plaintext, new connection', call: viaMesh('plain-new') },
     { name: 'mesh mTLS, new connection', call: viaMesh('secure-new') },
   ];
-  for (const v of [...variants, ...handshakeVariants]) await v.call(); // every route works
-  const results = await measure(variants, OPTIONS);
-  const handshakes = await measure(handshakeVariants, {
-    ...OPTIONS,
-    warmup: Math.round(OPTIONS.warmup / 5),
-    perRound: Math.round(OPTIONS.perRound / 5),
-  });
-  const by = new Map([...results, ...handshakes].map((r) => [r.name, r]));
-  const ratio = (a: string, b: string): (string | number)[] => {
-    const x = by.get(a)!;
-    const y = by.get(b)!;
-    return [
-      `${a} / ${b}`,
-      +(x.p50Us / y.p50Us).toFixed(3),
-      +(x.p99Us / y.p99Us).toFixed(3),
-      +(y.rps / x.rps).toFixed(3),
-    ];
-  };
+  const { pooled: results, perConnection: handshakes } = await measurePooledAndNew(
+    variants,
+    handshakeVariants,
+    OPTIONS,
+  );
+  const all = [...results, ...handshakes];
+  const ratio = (a: string, b: string): (string | number)[] => ratioRow(all, a, b);
   const ratios = [
     ratio('mesh mTLS', 'mesh plaintext'),
     ratio('undici https (mTLS)', 'undici http'),
@@ -234,20 +223,15 @@ async function main(): Promise<void> {
   https.closeAllConnections();
   await rm(dir, { recursive: true, force: true });
 
-  const row = (r: VariantResult): (string | number)[] => [
-    r.name,
-    Math.round(r.p50Us),
-    Math.round(r.p99Us),
-    Math.round(r.meanUs),
-    Math.round(r.rps),
-  ];
   console.log(
     `\nHTTP and gRPC, pooled connections (sequential latency; throughput with ${OPTIONS.concurrency} concurrent callers)`,
   );
-  console.log(formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], results.map(row)));
+  console.log(
+    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], results.map(resultRow)),
+  );
   console.log('\nHTTP, a new connection per request (the handshake cost)');
   console.log(
-    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], handshakes.map(row)),
+    formatTable(['variant', 'p50 µs', 'p99 µs', 'mean µs', 'req/s'], handshakes.map(resultRow)),
   );
   console.log('\nRatios (throughput as b / a, so > 1 = slower)');
   console.log(formatTable(['a / b', 'p50', 'p99', 'throughput'], ratios));

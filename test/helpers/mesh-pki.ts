@@ -134,3 +134,41 @@ export async function startMtlsServer(
       }),
   };
 }
+
+/**
+ * A ServiceEntry for `host` with one 127.0.0.1 endpoint on `port` run by service account
+ * `serviceAccount` (namespace default), plus a DestinationRule `tls.mode: ISTIO_MUTUAL` unless
+ * `mtls` is false. `protocol` names the service port (8080 for HTTP, 50051 for gRPC).
+ */
+export function staticServiceYaml(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly serviceAccount: string;
+  readonly protocol?: 'http' | 'grpc';
+  readonly mtls?: boolean;
+}): string {
+  const { host, port, serviceAccount } = options;
+  const protocol = options.protocol ?? 'http';
+  const servicePort = protocol === 'grpc' ? 50051 : 8080;
+  const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${host}, namespace: default }
+spec:
+  hosts: [${host}]
+  ports: [{ number: ${servicePort}, name: ${protocol}, protocol: ${protocol.toUpperCase()} }]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints:
+    - { address: 127.0.0.1, ports: { ${protocol}: ${port} }, serviceAccount: ${serviceAccount} }
+`;
+  if (options.mtls === false) return entry;
+  return `${entry}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ${host}, namespace: default }
+spec:
+  host: ${host}
+  trafficPolicy:
+    tls: { mode: ISTIO_MUTUAL }
+`;
+}

@@ -22,7 +22,7 @@ import {
   type ControlPlaneProcess,
   type GrpcXdsDriver,
 } from '../helpers/processes.js';
-import { joinToken } from '../helpers/mesh-pki.js';
+import { joinToken, staticServiceYaml } from '../helpers/mesh-pki.js';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/shop/sa/grpc-client';
 
@@ -79,27 +79,8 @@ class MeshCertificateProvider implements experimental.CertificateProvider {
   }
 }
 
-function echoYaml(port: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: echo, namespace: default }
-spec:
-  hosts: [echo]
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - { address: 127.0.0.1, ports: { grpc: ${port} }, serviceAccount: echo }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: default }
-spec:
-  host: echo
-  trafficPolicy:
-    tls: { mode: ISTIO_MUTUAL }
-`;
-}
+const echoYaml = (port: number): string =>
+  staticServiceYaml({ host: 'echo', port, serviceAccount: 'echo', protocol: 'grpc' });
 
 describe('interop: @grpc/grpc-js-xds over mTLS (xDS credentials) to a Weft gRPC server', function () {
   this.timeout(60_000);

@@ -23,35 +23,13 @@ import {
 } from '@weft/example-demo/echo-service';
 import { createMesh, TLS_HANDSHAKE_CHANNEL, type Mesh, type TlsHandshakeEvent } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { joinToken, serverPki, type ServerPki } from '../helpers/mesh-pki.js';
+import { joinToken, serverPki, type ServerPki, staticServiceYaml } from '../helpers/mesh-pki.js';
 
 const TD = 'cluster.local';
 const spiffe = (sa: string): string => `spiffe://${TD}/ns/default/sa/${sa}`;
 
-/** A ServiceEntry for gRPC host `host` (one 127.0.0.1 endpoint run by `sa`), ISTIO_MUTUAL if `mtls`. */
-function grpcServiceYaml(host: string, port: number, sa: string, mtls: boolean): string {
-  const entry = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${host}, namespace: default }
-spec:
-  hosts: [${host}]
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - { address: 127.0.0.1, ports: { grpc: ${port} }, serviceAccount: ${sa} }
-`;
-  if (!mtls) return entry;
-  return `${entry}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: ${host}, namespace: default }
-spec:
-  host: ${host}
-  trafficPolicy:
-    tls: { mode: ISTIO_MUTUAL }
-`;
-}
+const grpcServiceYaml = (host: string, port: number, sa: string, mtls: boolean): string =>
+  staticServiceYaml({ host, port, serviceAccount: sa, protocol: 'grpc', mtls });
 
 interface Outcome {
   readonly backend?: string;

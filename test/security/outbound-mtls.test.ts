@@ -11,33 +11,19 @@ import { credentials, status as grpcStatus, type Client, type ServiceError } fro
 import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import { createMesh, WeftError, type Mesh } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { joinToken, serverPki, startMtlsServer, type ServerPki } from '../helpers/mesh-pki.js';
+import {
+  joinToken,
+  serverPki,
+  startMtlsServer,
+  type ServerPki,
+  staticServiceYaml,
+} from '../helpers/mesh-pki.js';
 
 const TD = 'cluster.local';
 const spiffe = (sa: string): string => `spiffe://${TD}/ns/default/sa/${sa}`;
 
-/** A ServiceEntry for `host` (one 127.0.0.1 endpoint run by service account `sa`) + ISTIO_MUTUAL. */
-function mtlsServiceYaml(host: string, port: number, sa: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${host}, namespace: default }
-spec:
-  hosts: [${host}]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - { address: 127.0.0.1, ports: { http: ${port} }, serviceAccount: ${sa} }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: ${host}, namespace: default }
-spec:
-  host: ${host}
-  trafficPolicy:
-    tls: { mode: ISTIO_MUTUAL }
-`;
-}
+const mtlsServiceYaml = (host: string, port: number, sa: string): string =>
+  staticServiceYaml({ host, port, serviceAccount: sa });
 
 /** One echo call: the backend, or the status code and details it failed with. */
 function echoCall(client: Client): Promise<{ backend?: string; code?: number; details?: string }> {

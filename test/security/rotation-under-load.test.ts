@@ -21,33 +21,14 @@ import {
   type WorkloadTlsMaterial,
 } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { joinToken } from '../helpers/mesh-pki.js';
+import { joinToken, staticServiceYaml } from '../helpers/mesh-pki.js';
 
 const RATE_PER_S = 200;
 const DURATION_MS = 180_000;
 const TTL_MS = 60_000;
 
-function serviceYaml(port: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inventory, namespace: default }
-spec:
-  hosts: [inventory]
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  endpoints:
-    - { address: 127.0.0.1, ports: { http: ${port} }, serviceAccount: inventory }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: inventory, namespace: default }
-spec:
-  host: inventory
-  trafficPolicy:
-    tls: { mode: ISTIO_MUTUAL }
-`;
-}
+const serviceYaml = (port: number): string =>
+  staticServiceYaml({ host: 'inventory', port, serviceAccount: 'inventory' });
 
 const tlsOptions = (m: WorkloadTlsMaterial): { key: string; cert: string; ca: string[] } => ({
   key: m.privateKeyPem,
