@@ -115,7 +115,9 @@ export async function runSecurityDemo(
   }
   say(`   a plaintext client straight to vault → ${plaintext}`);
   const inbound = vault.stats().inboundSecurity;
-  const decisions = inbound.rbac.map((d) => `${d.policy} ${d.result} ${d.count}`).join(', ');
+  const decisions = inbound.rbac
+    .map((d) => `${d.policy === '' ? '(no ALLOW rule matched)' : d.policy} ${d.result} ${d.count}`)
+    .join(', ');
   say(
     `   vault (mesh.stats().inboundSecurity): connections mtls ${inbound.connections.mtls}, plaintext ${inbound.connections.plaintext}; refused handshakes ${JSON.stringify(inbound.handshakeFailures)}; RBAC ${decisions}`,
   );
