@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,7 +16,9 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { ECHO_SERVICE, EchoClient } from '@weft/example-demo/echo-service';
+import FakeTimers from '@sinonjs/fake-timers';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
+import type { Clock, TimerHandle } from '@weft/xds-client';
 import { Agent, request } from 'undici';
 import {
   eventually,
@@ -421,6 +423,47 @@ describe('inbound security: PeerAuthentication + AuthorizationPolicy through mes
             `weft_sdk_tls_handshake_failures_total\\{reason="${reason}",direction="inbound"[^}]*\\} [1-9]`,
           ),
         );
+    });
+
+    it('closes a PERMISSIVE connection that sends nothing within 15 s of the mesh clock (sniff_timeout)', async () => {
+      const fake = FakeTimers.createClock(Date.now());
+      const clock: Clock = {
+        now: () => fake.now,
+        setTimeout: (cb, ms) => fake.setTimeout(cb, ms) as unknown as TimerHandle,
+        clearTimeout: (h) => {
+          fake.clearTimeout(h as never);
+        },
+      };
+      const mesh = await createMesh({
+        controlPlane: `127.0.0.1:${cp!.xdsPort}`,
+        node: { id: 'api-idle', locality: { region: 'r', zone: 'z' } },
+        workload: { name: 'api', namespace: 'idle', serviceAccount: 'api' },
+        env: {},
+        clock,
+      });
+      try {
+        const server = await mesh.serve((_req, res) => res.end('ok'), {
+          service: 'api-idle',
+          port: 0,
+          drainMs: 0,
+        });
+        const idle = connect(server.port, '127.0.0.1');
+        await once(idle, 'connect');
+        const closed = once(idle, 'close');
+        await new Promise((r) => setTimeout(r, 50)); // the server has accepted it
+        fake.tick(14_000);
+        assert.equal(idle.destroyed, false, 'still open before the timeout');
+        fake.tick(1_500);
+        await closed;
+        assert.equal(mesh.stats().inboundSecurity.handshakeFailures.sniff_timeout, 1);
+        // A connection that speaks in time is served.
+        const res = await request(`http://127.0.0.1:${server.port}/`);
+        assert.equal(res.statusCode, 200);
+        await res.body.dump();
+        await server.close();
+      } finally {
+        await mesh.close();
+      }
     });
 
     it('DISABLE serves plaintext and refuses TLS', async () => {

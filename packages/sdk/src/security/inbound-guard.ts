@@ -77,6 +77,12 @@ interface ActiveChain {
 }
 
 const TLS_HANDSHAKE_BYTE = 0x16;
+/**
+ * How long a PERMISSIVE / DISABLE port waits for a connection's first byte before closing it
+ * (`sniff_timeout`): Envoy's listener_filters_timeout default, so an idle connection cannot hold
+ * a socket forever before any HTTP timeout applies.
+ */
+export const SNIFF_TIMEOUT_MS = 15_000;
 
 function chainFor(
   listener: ServerListenerUpdate,
@@ -416,14 +422,22 @@ export class InboundGuard {
 
   /** Reads the first chunk, puts it back, and routes the socket by its first byte. */
   #sniff(socket: Socket): void {
+    const { clock } = this.#o;
+    const timer = clock.setTimeout(() => {
+      this.#sniffing.delete(socket);
+      this.#o.stats.handshakeFailed('sniff_timeout');
+      socket.destroy();
+    }, SNIFF_TIMEOUT_MS);
     const onError = (): void => undefined;
     const onClose = (): void => {
+      clock.clearTimeout(timer);
       this.#sniffing.delete(socket);
     };
     this.#sniffing.add(socket);
     socket.on('error', onError);
     socket.once('close', onClose);
     socket.once('data', (chunk: Buffer) => {
+      clock.clearTimeout(timer);
       socket.pause();
       socket.unshift(chunk);
       socket.off('error', onError);

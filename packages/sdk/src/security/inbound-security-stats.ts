@@ -14,6 +14,7 @@ export type InboundHandshakeFailureReason =
   | 'tls_rejected'
   | 'no_server_certificate'
   | 'no_listener'
+  | 'sniff_timeout'
   | 'handshake_error';
 
 /** One RBAC decision series. */
