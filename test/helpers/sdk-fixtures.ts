@@ -18,15 +18,23 @@ import { ECHO_SERVICE, type EchoResponse } from '@weft/example-demo/echo-service
 import { createMesh, type Mesh, type MeshOptions } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from './processes.js';
 
-/** A ServiceEntry for `host` whose endpoints are 127.0.0.1 on `endpointPorts`, all in us-east-1a. */
+/**
+ * A ServiceEntry for `host` whose endpoints are 127.0.0.1 on `endpointPorts`, all in us-east-1a,
+ * run by `serviceAccount` (default: none given), plus a DestinationRule `tls.mode: ISTIO_MUTUAL`
+ * when `mtls` is true.
+ */
 export function staticServiceYaml(options: {
   host: string;
   port: number;
   protocol: 'HTTP' | 'GRPC';
   endpointPorts: readonly number[];
+  serviceAccount?: string;
+  mtls?: boolean;
 }): string {
   const portName = options.protocol === 'GRPC' ? 'grpc' : 'http';
-  return `apiVersion: networking.istio.io/v1
+  const sa =
+    options.serviceAccount === undefined ? '' : `\n      serviceAccount: ${options.serviceAccount}`;
+  const entry = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: ${options.host}, namespace: default }
 spec:
@@ -40,9 +48,20 @@ ${options.endpointPorts
   .map(
     (p) => `    - address: 127.0.0.1
       ports: { ${portName}: ${p} }
-      locality: us-east-1/us-east-1a`,
+      locality: us-east-1/us-east-1a${sa}`,
   )
   .join('\n')}`;
+  if (options.mtls !== true) return entry;
+  return `${entry}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ${options.host}, namespace: default }
+spec:
+  host: ${options.host}
+  trafficPolicy:
+    tls: { mode: ISTIO_MUTUAL }
+`;
 }
 
 /** A control plane process serving `yaml` and a checkout mesh in us-east-1a connected to it. */

@@ -22,7 +22,8 @@ import {
   type ControlPlaneProcess,
   type GrpcXdsDriver,
 } from '../helpers/processes.js';
-import { joinToken, staticServiceYaml } from '../helpers/mesh-pki.js';
+import { joinToken } from '../helpers/mesh-pki.js';
+import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/shop/sa/grpc-client';
 
@@ -80,7 +81,14 @@ class MeshCertificateProvider implements experimental.CertificateProvider {
 }
 
 const echoYaml = (port: number): string =>
-  staticServiceYaml({ host: 'echo', port, serviceAccount: 'echo', protocol: 'grpc' });
+  staticServiceYaml({
+    host: 'echo',
+    port: 50051,
+    protocol: 'GRPC',
+    endpointPorts: [port],
+    serviceAccount: 'echo',
+    mtls: true,
+  });
 
 describe('interop: @grpc/grpc-js-xds over mTLS (xDS credentials) to a Weft gRPC server', function () {
   this.timeout(60_000);

@@ -356,6 +356,38 @@ describe('control plane mTLS xDS port (real process)', function () {
     assert.match(metrics, /weft_cp_xds_connections_total\{security="mtls"\} [1-9]/);
   });
 
+  it("registers a mesh's served endpoint over the mTLS port, the lease bound to its certificate", async () => {
+    const mesh = await createMesh({
+      controlPlane: plain,
+      workload: { name: 'checkout', namespace: 'default', serviceAccount: 'checkout' },
+      identity: { token: joinToken(cp.caDir, 'default', 'checkout') },
+      controlPlaneTls: { address: tls },
+    });
+    meshes.push(mesh);
+    await mesh.ready();
+    const served = await mesh.serve((_req, res) => res.end('ok'), {
+      service: 'checkout-api',
+      port: 0,
+      drainMs: 0,
+    });
+    try {
+      const { registrations } = (await (
+        await fetch(`http://127.0.0.1:${cp.adminPort}/registry`)
+      ).json()) as {
+        registrations: {
+          endpoint: { service: string; port: number };
+          lease: { spiffeId: string | null };
+        }[];
+      };
+      const mine = registrations.find((r) => r.endpoint.service === 'checkout-api');
+      assert.ok(mine, JSON.stringify(registrations));
+      assert.equal(mine.endpoint.port, served.port);
+      assert.equal(mine.lease.spiffeId, SPIFFE);
+    } finally {
+      await served.close();
+    }
+  });
+
   it('falls back to the join token (warn) once its certificate expired without an mTLS renewal', async () => {
     const { fake, clock } = fakeClock();
     const warnings: string[] = [];

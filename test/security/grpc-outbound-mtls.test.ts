@@ -23,13 +23,21 @@ import {
 } from '@weft/example-demo/echo-service';
 import { createMesh, TLS_HANDSHAKE_CHANNEL, type Mesh, type TlsHandshakeEvent } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { joinToken, serverPki, type ServerPki, staticServiceYaml } from '../helpers/mesh-pki.js';
+import { joinToken, serverPki, type ServerPki } from '../helpers/mesh-pki.js';
+import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
 
 const TD = 'cluster.local';
 const spiffe = (sa: string): string => `spiffe://${TD}/ns/default/sa/${sa}`;
 
 const grpcServiceYaml = (host: string, port: number, sa: string, mtls: boolean): string =>
-  staticServiceYaml({ host, port, serviceAccount: sa, protocol: 'grpc', mtls });
+  staticServiceYaml({
+    host,
+    port: 50051,
+    protocol: 'GRPC',
+    endpointPorts: [port],
+    serviceAccount: sa,
+    mtls,
+  });
 
 interface Outcome {
   readonly backend?: string;

@@ -11,19 +11,21 @@ import { credentials, status as grpcStatus, type Client, type ServiceError } fro
 import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import { createMesh, WeftError, type Mesh } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import {
-  joinToken,
-  serverPki,
-  startMtlsServer,
-  type ServerPki,
-  staticServiceYaml,
-} from '../helpers/mesh-pki.js';
+import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
+import { joinToken, serverPki, startMtlsServer, type ServerPki } from '../helpers/mesh-pki.js';
 
 const TD = 'cluster.local';
 const spiffe = (sa: string): string => `spiffe://${TD}/ns/default/sa/${sa}`;
 
 const mtlsServiceYaml = (host: string, port: number, sa: string): string =>
-  staticServiceYaml({ host, port, serviceAccount: sa });
+  staticServiceYaml({
+    host,
+    port: 8080,
+    protocol: 'HTTP',
+    endpointPorts: [port],
+    serviceAccount: sa,
+    mtls: true,
+  });
 
 /** One echo call: the backend, or the status code and details it failed with. */
 function echoCall(client: Client): Promise<{ backend?: string; code?: number; details?: string }> {

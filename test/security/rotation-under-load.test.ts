@@ -21,14 +21,22 @@ import {
   type WorkloadTlsMaterial,
 } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { joinToken, staticServiceYaml } from '../helpers/mesh-pki.js';
+import { joinToken } from '../helpers/mesh-pki.js';
+import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
 
 const RATE_PER_S = 200;
 const DURATION_MS = 180_000;
 const TTL_MS = 60_000;
 
 const serviceYaml = (port: number): string =>
-  staticServiceYaml({ host: 'inventory', port, serviceAccount: 'inventory' });
+  staticServiceYaml({
+    host: 'inventory',
+    port: 8080,
+    protocol: 'HTTP',
+    endpointPorts: [port],
+    serviceAccount: 'inventory',
+    mtls: true,
+  });
 
 const tlsOptions = (m: WorkloadTlsMaterial): { key: string; cert: string; ca: string[] } => ({
   key: m.privateKeyPem,

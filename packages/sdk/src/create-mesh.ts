@@ -479,10 +479,25 @@ class WeftMesh implements Mesh {
   async register(endpoint: RegistrationEndpoint): Promise<Registration> {
     this.assertOpen();
     const { bootstrap, workload, clock, logger } = this.options;
+    const agent = this.agent;
+    const tls = this.options.controlPlaneTls;
+    // With controlPlaneTls the registration goes over the mTLS port too (the control plane checks
+    // the endpoint's identity against the certificate), so it waits for the first certificate.
+    if (agent !== undefined && tls !== undefined) await agent.ready();
     this.registrar ??= createRegistrar({
       controlPlaneAddress: bootstrap.xdsServers[0]?.serverUri ?? '',
       clock,
       logger,
+      ...(agent === undefined || tls === undefined
+        ? {}
+        : {
+            channel: () => {
+              const channel = agent.xdsChannel();
+              return channel === undefined
+                ? undefined
+                : { ...channel, options: CONTROL_PLANE_TLS_CHANNEL_OPTIONS };
+            },
+          }),
       node: {
         id: this.nodeId,
         locality: bootstrap.node.locality,

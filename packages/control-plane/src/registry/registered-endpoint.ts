@@ -89,6 +89,8 @@ export interface RegistrationStatus {
   readonly lease: {
     readonly id: number;
     readonly peer: string;
+    /** The verified client certificate of the lease's stream (mTLS port); `null` on plaintext. */
+    readonly spiffeId: string | null;
     readonly ttlMs: number;
     readonly openedAtMs: number;
     /** Last message received on the lease's stream. */

@@ -106,7 +106,10 @@ export class RegistryService {
       call.emit('error', { code: grpcStatus.UNAVAILABLE, details: 'control plane is closing' });
       return;
     }
-    const leaseId = this.#registry.openLease(call.getPeer());
+    const leaseId = this.#registry.openLease(
+      call.getPeer(),
+      options.peer?.(call)?.spiffeId ?? null,
+    );
     this.#calls.set(leaseId, call);
     let done = false;
     const finish = (): void => {

@@ -51,6 +51,7 @@ export interface WorkloadRegistryEvents {
 interface Lease {
   readonly id: number;
   readonly peer: string;
+  readonly spiffeId: string | null;
   readonly openedAtMs: number;
   lastSeenMs: number;
   timer: TimerHandle | undefined;
@@ -97,13 +98,17 @@ export class WorkloadRegistry extends EventEmitter<WorkloadRegistryEvents> {
     return this.#leases.size;
   }
 
-  /** Opens a lease for a new stream from `peer`; its TTL starts now. */
-  openLease(peer: string): number {
+  /**
+   * Opens a lease for a new stream from `peer` (with the SPIFFE id its client certificate proved,
+   * on the mTLS port); its TTL starts now.
+   */
+  openLease(peer: string, spiffeId: string | null = null): number {
     const id = this.#nextLeaseId++;
     const now = this.#clock.now();
     const lease: Lease = {
       id,
       peer,
+      spiffeId,
       openedAtMs: now,
       lastSeenMs: now,
       timer: undefined,
@@ -212,6 +217,7 @@ export class WorkloadRegistry extends EventEmitter<WorkloadRegistryEvents> {
         lease: {
           id: lease.id,
           peer: lease.peer,
+          spiffeId: lease.spiffeId,
           ttlMs: this.leaseTtlMs,
           openedAtMs: lease.openedAtMs,
           lastSeenMs: lease.lastSeenMs,

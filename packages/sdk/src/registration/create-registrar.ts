@@ -19,6 +19,7 @@ import {
 } from '@weft/xds-client';
 import type {
   Registrar,
+  RegistrarChannel,
   RegistrarOptions,
   Registration,
   RegistrationEndpoint,
@@ -65,6 +66,7 @@ interface ResolvedRegistrarOptions {
   readonly locality: { region: string; zone: string; sub_zone: string };
   readonly backoff: ResolvedBackoffOptions;
   readonly closeTimeoutMs: number;
+  readonly channel: (() => RegistrarChannel | undefined) | undefined;
 }
 
 function resolveOptions(options: RegistrarOptions): ResolvedRegistrarOptions {
@@ -89,6 +91,7 @@ function resolveOptions(options: RegistrarOptions): ResolvedRegistrarOptions {
   const node = options.node ?? {};
   return Object.freeze({
     controlPlaneAddress: address as string,
+    channel: options.channel,
     protos: options.protos ?? loadXdsProtos(),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
@@ -143,6 +146,8 @@ class RegistryRegistrar implements Registrar {
   #leaseTtlMs = ASSUMED_LEASE_TTL_MS;
   #nextId = 1;
   #closed = false;
+  /** Transport of the last stream opened ('mtls' / 'plaintext'); undefined while only plaintext. */
+  #transport: 'mtls' | 'plaintext' | undefined;
   /** Resolves when the current stream has ended (for `close()`). */
   #ended: Promise<void> = Promise.resolve();
 
@@ -255,8 +260,22 @@ class RegistryRegistrar implements Registrar {
   #open(): void {
     if (this.#closed || this.#entries.size === 0) return;
     const Ctor = this.#o.protos.serviceClient(REGISTRY_SERVICE);
-    // A fresh channel per stream: our backoff, not the channel's, decides when to retry.
-    const client = new Ctor(this.#o.controlPlaneAddress, credentials.createInsecure());
+    // A fresh channel per stream: our backoff, not the channel's, decides when to retry. The
+    // mTLS port when the mesh holds a certificate for it, else the plaintext xDS address.
+    const tls = this.#o.channel?.();
+    const client =
+      tls === undefined
+        ? new Ctor(this.#o.controlPlaneAddress, credentials.createInsecure())
+        : new Ctor(tls.address, tls.credentials, tls.options ?? {});
+    if (tls !== undefined || this.#transport !== undefined) {
+      const transport = tls === undefined ? 'plaintext' : 'mtls';
+      if (transport !== this.#transport)
+        this.#o.logger.info('registry stream opened', {
+          transport,
+          address: tls?.address ?? this.#o.controlPlaneAddress,
+        });
+      this.#transport = transport;
+    }
     const method = client['Register'] as (() => RegisterCall) | undefined;
     if (method === undefined) throw new WeftError('WEFT_INTERNAL', 'Registry.Register missing');
     const call = method.call(client);

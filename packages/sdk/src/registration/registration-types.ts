@@ -1,5 +1,6 @@
 // The public types of workload self-registration: what `createRegistrar` takes and returns.
 // Protocol: @weft/xds-client protos/weft/registry/v1/registry.proto; DESIGN.md "Workload registry".
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { BackoffOptions, Clock, Logger, XdsProtos } from '@weft/xds-client';
 
 /** A locality `region/zone/subZone`; missing parts are `''`. */
@@ -40,6 +41,18 @@ export interface RegistrarOptions {
    * ms; default 5000. They resolve anyway afterwards (the lease lapses on its own).
    */
   readonly closeTimeoutMs?: number;
+  /**
+   * Asked before each Register stream: the control plane's mTLS port and the credentials to
+   * reach it (the workload certificate), or undefined for `controlPlaneAddress` in plaintext.
+   */
+  readonly channel?: () => RegistrarChannel | undefined;
+}
+
+/** Where a Register stream goes instead of `controlPlaneAddress`. */
+export interface RegistrarChannel {
+  readonly address: string;
+  readonly credentials: ChannelCredentials;
+  readonly options?: ChannelOptions;
 }
 
 /** One endpoint to announce. */
