@@ -1,7 +1,8 @@
 // @weft/control-plane: config (YAML → model), translation (model → xDS), snapshots, ADS server, admin API.
 
 export { startControlPlane, ControlPlane } from './control-plane.js';
-export type { ControlPlaneOptions, ControlPlaneEvents } from './control-plane.js';
+export type { ControlPlaneEvents } from './control-plane-events.js';
+export type { ControlPlaneOptions } from './control-plane-options.js';
 export { CONTROL_PLANE_CHANNELS } from './control-plane-channels.js';
 export { DEFAULT_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from './registry/workload-registry.js';
 export type {

@@ -64,10 +64,8 @@ import type { MeshRuntime } from './runtime/mesh-runtime.js';
 import { createMeshTracing } from './tracing/create-mesh-tracing.js';
 import { createGrpcServerInterceptor } from './tracing/grpc-tracing.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
-import {
-  CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
-  WorkloadCertificateAgent,
-} from './security/certificate-agent.js';
+import { WorkloadCertificateAgent } from './security/certificate-agent.js';
+import { CONTROL_PLANE_TLS_CHANNEL_OPTIONS } from './security/certificate-request.js';
 import { TlsHandshakes } from './security/tls-handshakes.js';
 import { SDS_ROOT_CA_SECRET } from './security/upstream-tls.js';
 import type { WorkloadCertificates } from './security/workload-certificates.js';

@@ -63,9 +63,9 @@ export type { MeshSecurityStats } from './mesh.js';
 export type { IdentityOptions } from './security/identity-options.js';
 export type {
   WorkloadCertificateStats,
-  CertificateFailureReason,
   WorkloadSecretsDump,
-} from './security/certificate-agent.js';
+} from './security/certificate-agent-stats.js';
+export type { CertificateFailureReason } from './security/certificate-request.js';
 export { TLS_HANDSHAKE_CHANNEL, TLS_HANDSHAKE_FAILURE_REASONS } from './security/tls-handshakes.js';
 export type {
   TlsHandshakeEvent,
@@ -82,10 +82,8 @@ export type { ServiceBreakersOptions } from './breaker/service-breakers.js';
 export { MeshDispatcher, DEFAULT_ROUTE_TIMEOUT_MS } from './http/mesh-dispatcher.js';
 export { createWorkloadTlsMaterial, noCertificateError } from './security/workload-certificates.js';
 export { WorkloadCertificateAgent } from './security/certificate-agent.js';
-export type {
-  CertificateAgentOptions,
-  ResolvedControlPlaneTls,
-} from './security/certificate-agent.js';
+export type { CertificateAgentOptions } from './security/certificate-agent.js';
+export type { ResolvedControlPlaneTls } from './security/certificate-request.js';
 export {
   resolveIdentityOptions,
   WEFT_JOIN_TOKEN_ENV,

@@ -22,7 +22,7 @@ import { DEFAULT_MAX_SERIES } from './telemetry/istio-metrics.js';
 import { resolveTracingOptions } from './tracing/tracing-options.js';
 import { resolveIdentityOptions } from './security/identity-options.js';
 import type { IdentityOptions, ResolvedIdentityOptions } from './security/identity-options.js';
-import type { ResolvedControlPlaneTls } from './security/certificate-agent.js';
+import type { ResolvedControlPlaneTls } from './security/certificate-request.js';
 import type { ResolvedTracingOptions, TracingOptions } from './tracing/tracing-options.js';
 import type {
   ResolvedServiceBreakerOptions,

@@ -18,7 +18,7 @@ import type { LocalRateLimitStats } from './filters/local-rate-limit.js';
 import type { MeshTelemetryStats } from './telemetry/mesh-telemetry.js';
 import type { TracingStats } from './tracing/mesh-tracing.js';
 import type { InboundSecurityStatsSnapshot } from './security/inbound-security-stats.js';
-import type { WorkloadCertificateStats } from './security/certificate-agent.js';
+import type { WorkloadCertificateStats } from './security/certificate-agent-stats.js';
 import type { TlsHandshakeStats } from './security/tls-handshakes.js';
 import type { WorkloadCertificates } from './security/workload-certificates.js';
 

@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ADS_TYPE_URLS, ConfigError, type AdsTypeUrl, type Clock } from '@weft/xds-client';
 import type { ClientKind } from '../contracts.js';
-import type { ControlPlaneEvents } from '../control-plane.js';
+import type { ControlPlaneEvents } from '../control-plane-events.js';
 import type {
   ConfigAppliedEvent,
   ConfigRejection,

@@ -6,19 +6,12 @@
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import {
-  credentials,
-  status as grpcStatus,
-  type ChannelCredentials,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { WeftError } from '@weft/xds-client';
 import {
   Backoff,
   DEFAULT_BACKOFF_OPTIONS,
   createCsr,
-  formatName,
   loadXdsProtos,
   splitCertificates,
   type Clock,
@@ -27,6 +20,23 @@ import {
   type TimerHandle,
   type XdsProtos,
 } from '@weft/xds-client';
+import {
+  dumpWorkloadSecrets,
+  uriSans,
+  type WorkloadCertificateStats,
+  type WorkloadSecretsDump,
+} from './certificate-agent-stats.js';
+import {
+  CA_SERVICE,
+  CONTROL_PLANE_TLS_CHANNEL_OPTIONS,
+  CertificateRequestError,
+  callCreateCertificate,
+  controlPlaneTlsCredentials,
+  readControlPlaneRoots,
+  type CertificateFailureReason,
+  type ResolvedControlPlaneTls,
+  type Unary,
+} from './certificate-request.js';
 import type { ResolvedIdentityOptions } from './identity-options.js';
 import {
   createWorkloadTlsMaterial,
@@ -34,51 +44,6 @@ import {
   type WorkloadCertificates,
   type WorkloadTlsMaterial,
 } from './workload-certificates.js';
-
-/** The CA's gRPC service (control plane `CA_SERVICE_NAME`). */
-const CA_SERVICE = 'weft.ca.v1.CertificateService';
-/** How long one CreateCertificate call may take, in ms. */
-const REQUEST_TIMEOUT_MS = 10_000;
-
-/** Why a certificate request failed (the `reason` key of the failure counters). */
-export type CertificateFailureReason =
-  /** The CA refused the token (malformed, forged, expired). */
-  | 'token-refused'
-  /** The CA refused the identity asked for (token is for another service account). */
-  | 'identity-mismatch'
-  /** The CA refused the request otherwise (bad CSR, bad TTL, its signer expiring). */
-  | 'refused'
-  /** The issued certificate is not for this workload's namespace / service account. */
-  | 'workload-mismatch'
-  /** The token file could not be read. */
-  | 'token-file'
-  /** `controlPlaneTls.caFile` could not be read or holds no certificate. */
-  | 'ca-file'
-  /** The control plane could not be reached or did not answer in time. */
-  | 'unavailable'
-  /** The answer was malformed (no chain, unparsable PEM, key does not match). */
-  | 'bad-response';
-
-/** The control plane's SPIFFE id is `spiffe://TD/ns/weft-system/sa/weft-control-plane`. */
-const CONTROL_PLANE_IDENTITY_SUFFIX = '/ns/weft-system/sa/weft-control-plane';
-/**
- * The TLS server name sent to the mTLS port. Its certificate has no DNS name (the SPIFFE id is
- * checked instead); a name keeps Node from sending an IP address as SNI (RFC 6066, DEP0123).
- */
-const CONTROL_PLANE_SERVER_NAME = 'weft-control-plane.weft-system';
-/** Channel options of connections to the mTLS port. */
-export const CONTROL_PLANE_TLS_CHANNEL_OPTIONS = Object.freeze({
-  'grpc.ssl_target_name_override': CONTROL_PLANE_SERVER_NAME,
-  'grpc.default_authority': CONTROL_PLANE_SERVER_NAME,
-});
-
-/** The control plane's mTLS port (Istio's 15012), validated. */
-export interface ResolvedControlPlaneTls {
-  /** `host:port`. */
-  readonly address: string;
-  /** Trust anchor file (PEM roots); undefined: the bundle of the first certificate (TOFU). */
-  readonly caFile: string | undefined;
-}
 
 /** Options of {@link WorkloadCertificateAgent}. */
 export interface CertificateAgentOptions {
@@ -101,75 +66,6 @@ export interface CertificateAgentOptions {
   readonly backoff?: ResolvedBackoffOptions;
 }
 
-/** The certificate part of `mesh.stats().security` (plain data, no key material). */
-export interface WorkloadCertificateStats {
-  readonly spiffeId: string | undefined;
-  readonly serialNumber: string | undefined;
-  readonly notBeforeMs: number | undefined;
-  readonly notAfterMs: number | undefined;
-  /** Seconds until the current certificate expires (negative once expired); undefined without one. */
-  readonly secondsToExpiry: number | undefined;
-  /** When the agent will ask for the next certificate, ms since the epoch. */
-  readonly nextRequestAtMs: number | undefined;
-  /** Certificates received. */
-  readonly issued: number;
-  /** Certificates received that replaced a previous one. */
-  readonly rotations: number;
-  /** Failed requests, in all and by reason. */
-  readonly failures: number;
-  readonly failuresByReason: Readonly<Partial<Record<CertificateFailureReason, number>>>;
-  readonly lastFailure: string | undefined;
-  /** Roots in the current trust bundle. */
-  readonly trustBundleRoots: number;
-  /** SDS ROOTCA updates applied. */
-  readonly rootCaUpdates: number;
-  /** Certificates received by transport: with the join token (plaintext port) or by mTLS renewal. */
-  readonly issuedBy: { readonly token: number; readonly mtls: number };
-  /** Renewals that fell back to the join token because the certificate had expired or was lost. */
-  readonly tokenFallbacks: number;
-}
-
-/** What /config_dump shows of the workload's secrets: chain, SANs, expiry; never the key. */
-export interface WorkloadSecretsDump {
-  readonly spiffeId: string;
-  readonly serialNumber: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly chain: readonly {
-    readonly subject: string;
-    readonly issuer: string;
-    readonly serialNumber: string;
-    readonly notAfter: string;
-    readonly uriSans: readonly string[];
-    readonly fingerprint256: string;
-  }[];
-  readonly trustBundle: readonly {
-    readonly subject: string;
-    readonly notAfter: string;
-    readonly fingerprint256: string;
-  }[];
-}
-
-class CertificateRequestError extends Error {
-  constructor(
-    readonly reason: CertificateFailureReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-interface CreateCertificateResponse {
-  readonly cert_chain_pem?: readonly string[];
-  readonly trust_bundle_pem?: readonly string[];
-}
-
-type Unary = (
-  request: object,
-  callback: (err: ServiceError | null, response?: CreateCertificateResponse) => void,
-) => { cancel(): void };
-
 const normalizePem = (pem: string): string => pem.replace(/\s+/g, '');
 
 /** The union of `a` and `b` (PEM certificates), `a`'s order first, each root once. */
@@ -184,20 +80,6 @@ function mergeBundles(a: readonly string[], b: readonly string[]): string[] {
   }
   return out;
 }
-
-function uriSans(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('URI:'))
-    .map((s) => s.slice(4));
-}
-
-const CA_REASONS: Readonly<Record<string, CertificateFailureReason>> = {
-  'malformed-token': 'token-refused',
-  'forged-token': 'token-refused',
-  'expired-token': 'token-refused',
-  'identity-mismatch': 'identity-mismatch',
-};
 
 /**
  * The mesh's {@link WorkloadCertificates}: call `start()` once; `close()` stops renewals. Never
@@ -348,26 +230,9 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     if (tls === undefined || m === undefined) return undefined;
     const roots = this.#tlsRoots ?? m.trustBundlePem;
     if (roots.length === 0) return undefined;
-    const trustDomain = /^spiffe:\/\/([^/]+)\//.exec(m.spiffeId)?.[1] ?? '';
-    const expected = `spiffe://${trustDomain}${CONTROL_PLANE_IDENTITY_SUFFIX}`;
     return {
       address: tls.address,
-      credentials: credentials.createSsl(
-        Buffer.from(roots.join('')),
-        Buffer.from(m.privateKeyPem),
-        Buffer.from(m.certChainPem.join('')),
-        {
-          // The control plane's certificate carries its SPIFFE id, no DNS name: check that.
-          checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-            const sans = (cert.subjectaltname ?? '').split(/,\s*/);
-            return sans.includes(`URI:${expected}`)
-              ? undefined
-              : new Error(
-                  `control plane certificate is not ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`,
-                );
-          },
-        },
-      ),
+      credentials: controlPlaneTlsCredentials(roots, m),
     };
   }
 
@@ -375,32 +240,7 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
   dump(): WorkloadSecretsDump | undefined {
     const m = this.#material;
     if (m === undefined) return undefined;
-    const iso = (ms: number): string => new Date(ms).toISOString();
-    return {
-      spiffeId: m.spiffeId,
-      serialNumber: m.serialNumber,
-      notBefore: iso(m.notBeforeMs),
-      notAfter: iso(m.notAfterMs),
-      chain: m.certChainPem.map((pem) => {
-        const c = new X509Certificate(pem);
-        return {
-          subject: formatName(c.subject),
-          issuer: c.issuer,
-          serialNumber: c.serialNumber,
-          notAfter: c.validToDate.toISOString(),
-          uriSans: uriSans(c),
-          fingerprint256: c.fingerprint256,
-        };
-      }),
-      trustBundle: m.trustBundlePem.map((pem) => {
-        const c = new X509Certificate(pem);
-        return {
-          subject: formatName(c.subject),
-          notAfter: c.validToDate.toISOString(),
-          fingerprint256: c.fingerprint256,
-        };
-      }),
-    };
+    return dumpWorkloadSecrets(m);
   }
 
   /** Stops renewals; waiters of `ready()` reject. */
@@ -509,31 +349,13 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     if (client === undefined) throw new CertificateRequestError('unavailable', 'no CA client');
     const where = mtls === undefined ? this.#o.controlPlaneAddress : mtls.address;
     const call = client['CreateCertificate'] as Unary;
-    const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
-      let timer: TimerHandle | undefined = undefined;
-      let timedOut = false;
-      const pending = call.call(
-        client,
-        { csr_pem: csrPem, token, ttl_seconds: Math.ceil(identity.ttlMs / 1000) },
-        (err, res) => {
-          if (timer !== undefined) clock.clearTimeout(timer);
-          if (timedOut)
-            reject(
-              new CertificateRequestError(
-                'unavailable',
-                `CA at ${where}: no answer within ${REQUEST_TIMEOUT_MS}ms`,
-              ),
-            );
-          else if (err !== null || res === undefined) reject(this.#callError(err, where));
-          else resolve(res);
-        },
-      );
-      timer = clock.setTimeout(() => {
-        timer = undefined;
-        timedOut = true;
-        pending.cancel();
-      }, REQUEST_TIMEOUT_MS);
-    }).finally(() => {
+    const response = await callCreateCertificate(
+      client,
+      call,
+      { csr_pem: csrPem, token, ttl_seconds: Math.ceil(identity.ttlMs / 1000) },
+      where,
+      clock,
+    ).finally(() => {
       tlsClient?.close();
     });
     const chain = (response.cert_chain_pem ?? []).flatMap((p) => splitCertificates(p));
@@ -548,52 +370,12 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
   async #loadTlsRoots(): Promise<void> {
     const file = this.#o.controlPlaneTls?.caFile;
     if (file === undefined || this.#tlsRoots !== undefined) return;
-    let roots: string[];
-    try {
-      roots = splitCertificates(await readFile(file, 'utf8'));
-    } catch (err) {
-      throw new CertificateRequestError(
-        'ca-file',
-        `controlPlaneTls.caFile ${file}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    if (roots.length === 0)
-      throw new CertificateRequestError(
-        'ca-file',
-        `controlPlaneTls.caFile ${file}: no PEM certificate in it`,
-      );
+    const roots = await readControlPlaneRoots(file);
     this.#tlsRoots = Object.freeze(roots);
   }
 
   #protos(): XdsProtos {
     return this.#o.protos ?? loadXdsProtos();
-  }
-
-  #callError(err: ServiceError | null, address: string): CertificateRequestError {
-    if (err === null) return new CertificateRequestError('bad-response', 'empty answer');
-    const details = err.details || err.message;
-    const caReason = /^([a-z-]+):/.exec(details)?.[1];
-    const where = `CA at ${address}`;
-    const refused: readonly grpcStatus[] = [
-      grpcStatus.UNAUTHENTICATED,
-      grpcStatus.PERMISSION_DENIED,
-      grpcStatus.INVALID_ARGUMENT,
-      grpcStatus.FAILED_PRECONDITION,
-    ];
-    if (refused.includes(err.code))
-      return new CertificateRequestError(
-        CA_REASONS[caReason ?? ''] ?? 'refused',
-        `${where} refused: ${details}`,
-        { cause: err },
-      );
-    if (err.code === grpcStatus.UNIMPLEMENTED)
-      return new CertificateRequestError(
-        'unavailable',
-        `${where}: the control plane runs no CA (start it with a CA directory)`,
-        { cause: err },
-      );
-    return new CertificateRequestError('unavailable', `${where}: ${details}`, { cause: err });
   }
 
   /** Takes a new chain (first issue, rotation) or a new SDS bundle for the current one. */
