@@ -132,6 +132,23 @@ export function echoCallOutcome(client: Client): Promise<{ backend?: string; cod
   });
 }
 
+/** One echo call (5 s deadline): the backend, or the status code and details it failed with. */
+export function echoCallWithDetails(
+  client: Client,
+): Promise<{ backend?: string; code?: number; details?: string }> {
+  return new Promise((resolve) => {
+    (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
+      client,
+      { message: 'hi' },
+      { deadline: Date.now() + 5000 },
+      (err: ServiceError | null, res?: EchoResponse) => {
+        if (err) resolve({ code: err.code, details: err.details });
+        else resolve({ backend: res?.backend });
+      },
+    );
+  });
+}
+
 /** Binds `server` to an ephemeral port on 127.0.0.1 and returns the port. */
 export async function listenOnLoopback(server: HttpServer): Promise<number> {
   server.listen(0, '127.0.0.1');

@@ -8,23 +8,12 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  credentials,
-  ServerCredentials,
-  status as grpcStatus,
-  type Client,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import {
-  EchoClient,
-  startEchoBackend,
-  type EchoBackend,
-  type EchoResponse,
-} from '@weft/example-demo/echo-service';
+import { credentials, ServerCredentials, status as grpcStatus, type Client } from '@grpc/grpc-js';
+import { EchoClient, startEchoBackend, type EchoBackend } from '@weft/example-demo/echo-service';
 import { createMesh, TLS_HANDSHAKE_CHANNEL, type Mesh, type TlsHandshakeEvent } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 import { joinToken, serverPki, type ServerPki } from '../helpers/mesh-pki.js';
-import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
+import { echoCallWithDetails, staticServiceYaml } from '../helpers/sdk-fixtures.js';
 
 const TD = 'cluster.local';
 const spiffe = (sa: string): string => `spiffe://${TD}/ns/default/sa/${sa}`;
@@ -45,19 +34,7 @@ interface Outcome {
   readonly details?: string;
 }
 
-function echoCall(client: Client): Promise<Outcome> {
-  return new Promise((resolve) => {
-    (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
-      client,
-      { message: 'hi' },
-      { deadline: Date.now() + 5000 },
-      (err: ServiceError | null, res?: EchoResponse) => {
-        if (err) resolve({ code: err.code, details: err.details });
-        else resolve({ backend: res?.backend });
-      },
-    );
-  });
-}
+const echoCall = echoCallWithDetails;
 
 /** Calls until `done(outcome)` (the config may still be the empty first one), at most ~10 s. */
 async function callUntil(client: Client, done: (o: Outcome) => boolean): Promise<Outcome> {

@@ -7,11 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { credentials, status as grpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
-import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
+import { credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { EchoClient } from '@weft/example-demo/echo-service';
 import { createMesh, WeftError, type Mesh } from '@weft/sdk';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
-import { staticServiceYaml } from '../helpers/sdk-fixtures.js';
+import { echoCallWithDetails, staticServiceYaml } from '../helpers/sdk-fixtures.js';
 import { joinToken, serverPki, startMtlsServer, type ServerPki } from '../helpers/mesh-pki.js';
 
 const TD = 'cluster.local';
@@ -27,20 +27,7 @@ const mtlsServiceYaml = (host: string, port: number, sa: string): string =>
     mtls: true,
   });
 
-/** One echo call: the backend, or the status code and details it failed with. */
-function echoCall(client: Client): Promise<{ backend?: string; code?: number; details?: string }> {
-  return new Promise((resolve) => {
-    (client as unknown as Record<string, (...a: unknown[]) => void>)['Call']!.call(
-      client,
-      { message: 'hi' },
-      { deadline: Date.now() + 5000 },
-      (err: ServiceError | null, res?: EchoResponse) => {
-        if (err) resolve({ code: err.code, details: err.details });
-        else resolve({ backend: res?.backend });
-      },
-    );
-  });
-}
+const echoCall = echoCallWithDetails;
 
 async function status(mesh: Mesh, host: string): Promise<number | WeftError> {
   try {
