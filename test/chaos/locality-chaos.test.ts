@@ -26,6 +26,7 @@ import {
   startControlPlaneProcess,
   type ControlPlaneProcess,
 } from '../helpers/processes.js';
+import { LOCALITY_FAILOVER_YAML } from '../helpers/sdk-fixtures.js';
 import { startInstance, type InstanceSpec, type InventoryInstance } from './inventory-fleet.js';
 import { OpenLoopLoad, quantile, type RequestRecord, type Served } from './open-loop-load.js';
 
@@ -35,32 +36,7 @@ const REPORT_PATH = fileURLToPath(new URL('../chaos-report.json', import.meta.ur
 const EAST = 'us-east-1';
 const WEST = 'us-west-2';
 
-const MESH_YAML = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inventory, namespace: default }
-spec:
-  hosts: [inventory]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-    - { number: 9090, name: grpc, protocol: GRPC }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: inventory }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: inventory, namespace: default }
-spec:
-  host: inventory
-  trafficPolicy:
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failover:
-          - { from: us-east-1, to: us-west-2 }
-    connectionPool:
+const MESH_YAML = `${LOCALITY_FAILOVER_YAML}    connectionPool:
       # No http limits: Istio's defaults (2^32-1 concurrent retries, requests...) apply. With
       # Envoy's 3 concurrent retries a 503-ing instance at 300 requests/s would exceed it.
       tcp: { connectTimeout: 1s }

@@ -14,35 +14,11 @@ import { credentials, type Client } from '@grpc/grpc-js';
 import { createMesh, type Mesh } from '@weft/sdk';
 import { EchoClient, type EchoResponse } from '@weft/example-demo/echo-service';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
+import { LOCALITY_FAILOVER_YAML } from '../helpers/sdk-fixtures.js';
 
 const APP = fileURLToPath(new URL('./inventory-app.js', import.meta.url));
 
-const MESH_YAML = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: inventory, namespace: default }
-spec:
-  hosts: [inventory]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-    - { number: 9090, name: grpc, protocol: GRPC }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: inventory }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: inventory, namespace: default }
-spec:
-  host: inventory
-  trafficPolicy:
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failover:
-          - { from: us-east-1, to: us-west-2 }
-`;
+const MESH_YAML = LOCALITY_FAILOVER_YAML;
 
 interface App {
   readonly name: string;

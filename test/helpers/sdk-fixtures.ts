@@ -155,3 +155,35 @@ export async function listenOnLoopback(server: HttpServer): Promise<number> {
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
 }
+
+/**
+ * The `inventory` service (HTTP 8080, gRPC 9090) whose endpoints register themselves with the
+ * label `app: inventory`, round robin with locality failover us-east-1 → us-west-2. Its
+ * DestinationRule's trafficPolicy is the last block, so a suite can append more of it.
+ */
+export const LOCALITY_FAILOVER_YAML = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: inventory, namespace: default }
+spec:
+  hosts: [inventory]
+  ports:
+    - { number: 8080, name: http, protocol: HTTP }
+    - { number: 9090, name: grpc, protocol: GRPC }
+  location: MESH_INTERNAL
+  resolution: STATIC
+  workloadSelector:
+    labels: { app: inventory }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: inventory, namespace: default }
+spec:
+  host: inventory
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        enabled: true
+        failover:
+          - { from: us-east-1, to: us-west-2 }
+`;

@@ -33,6 +33,12 @@ async function weft(args: readonly string[], stdin?: string): Promise<Run> {
   return { code, stdout, stderr };
 }
 
+/** `weft cert issue` for spiffe://…/ns/x/sa/y into `out` from the CA in `caDir`; its exit code. */
+async function issueXy(out: string, caDir: string): Promise<number | null> {
+  return (await weft(['cert', 'issue', '--ns', 'x', '--sa', 'y', '--out', out, '--ca-dir', caDir]))
+    .code;
+}
+
 describe('weft cert (CLI)', function () {
   this.timeout(30_000);
   let dir: string;
@@ -158,40 +164,8 @@ describe('weft cert (CLI)', function () {
   it('inspect exits 1 when the chain does not verify against the bundle', async () => {
     const a = join(dir, 'a');
     const b = join(dir, 'b');
-    assert.equal(
-      (
-        await weft([
-          'cert',
-          'issue',
-          '--ns',
-          'x',
-          '--sa',
-          'y',
-          '--out',
-          a,
-          '--ca-dir',
-          join(dir, 'ca-a'),
-        ])
-      ).code,
-      0,
-    );
-    assert.equal(
-      (
-        await weft([
-          'cert',
-          'issue',
-          '--ns',
-          'x',
-          '--sa',
-          'y',
-          '--out',
-          b,
-          '--ca-dir',
-          join(dir, 'ca-b'),
-        ])
-      ).code,
-      0,
-    );
+    assert.equal(await issueXy(a, join(dir, 'ca-a')), 0);
+    assert.equal(await issueXy(b, join(dir, 'ca-b')), 0);
     const run = await weft([
       'cert',
       'inspect',
@@ -205,20 +179,12 @@ describe('weft cert (CLI)', function () {
 
   it('rotate-root: certificates from the old and the new root both verify against the new bundle', async () => {
     const before = join(dir, 'before');
-    assert.equal(
-      (await weft(['cert', 'issue', '--ns', 'x', '--sa', 'y', '--out', before, '--ca-dir', caDir]))
-        .code,
-      0,
-    );
+    assert.equal(await issueXy(before, caDir), 0);
     const rotate = await weft(['cert', 'rotate-root', '--ca-dir', caDir]);
     assert.equal(rotate.code, 0, rotate.stderr);
     assert.match(rotate.stdout, /kept trusted as .*trusted-roots/);
     const after = join(dir, 'after');
-    assert.equal(
-      (await weft(['cert', 'issue', '--ns', 'x', '--sa', 'y', '--out', after, '--ca-dir', caDir]))
-        .code,
-      0,
-    );
+    assert.equal(await issueXy(after, caDir), 0);
     const bundle = join(after, 'root-cert.pem');
     assert.equal((await readFile(bundle, 'utf8')).match(/BEGIN CERTIFICATE/g)?.length, 2);
     for (const chain of [join(before, 'cert-chain.pem'), join(after, 'cert-chain.pem')]) {

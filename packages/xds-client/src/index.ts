@@ -171,6 +171,7 @@ export {
   pemBlocks,
   splitCertificates,
   certificateUris,
+  subjectAltNameUris,
   formatName,
   keyIdentifier,
   randomSerial,

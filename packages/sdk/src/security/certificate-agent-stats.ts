@@ -1,7 +1,7 @@
 // Plain-data views of the workload certificate agent: `mesh.stats().security` and the secrets
 // /config_dump shows (never key material).
 import { X509Certificate } from 'node:crypto';
-import { formatName } from '@weft/xds-client';
+import { certificateUris, formatName } from '@weft/xds-client';
 import type { CertificateFailureReason } from './certificate-request.js';
 import type { WorkloadTlsMaterial } from './workload-certificates.js';
 
@@ -54,14 +54,6 @@ export interface WorkloadSecretsDump {
   }[];
 }
 
-/** The URI SANs of `cert`. */
-export function uriSans(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('URI:'))
-    .map((s) => s.slice(4));
-}
-
 /** The secrets of `m` for /config_dump: chain, SANs, expiry and roots; never the key. */
 export function dumpWorkloadSecrets(m: WorkloadTlsMaterial): WorkloadSecretsDump {
   const iso = (ms: number): string => new Date(ms).toISOString();
@@ -77,7 +69,7 @@ export function dumpWorkloadSecrets(m: WorkloadTlsMaterial): WorkloadSecretsDump
         issuer: c.issuer,
         serialNumber: c.serialNumber,
         notAfter: c.validToDate.toISOString(),
-        uriSans: uriSans(c),
+        uriSans: certificateUris(c),
         fingerprint256: c.fingerprint256,
       };
     }),

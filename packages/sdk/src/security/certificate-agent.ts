@@ -11,6 +11,7 @@ import type { WeftError } from '@weft/xds-client';
 import {
   Backoff,
   DEFAULT_BACKOFF_OPTIONS,
+  certificateUris,
   createCsr,
   loadXdsProtos,
   splitCertificates,
@@ -22,7 +23,6 @@ import {
 } from '@weft/xds-client';
 import {
   dumpWorkloadSecrets,
-  uriSans,
   type WorkloadCertificateStats,
   type WorkloadSecretsDump,
 } from './certificate-agent-stats.js';
@@ -391,7 +391,7 @@ export class WorkloadCertificateAgent implements WorkloadCertificates {
     const bundle = mergeBundles(caBundle, this.#sdsRoots ?? []);
     try {
       leaf = new X509Certificate(chain[0] ?? '');
-      const spiffeId = uriSans(leaf).find((u) => u.startsWith('spiffe://'));
+      const spiffeId = certificateUris(leaf).find((u) => u.startsWith('spiffe://'));
       if (spiffeId === undefined)
         throw new CertificateRequestError('bad-response', 'the leaf has no SPIFFE URI SAN');
       if (!spiffeId.endsWith(`/ns/${namespace}/sa/${serviceAccount}`))

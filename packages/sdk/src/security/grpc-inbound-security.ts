@@ -11,6 +11,7 @@ import {
   type ServerInterceptor,
 } from '@grpc/grpc-js';
 import type { SecureContextOptions } from 'node:tls';
+import { subjectAltNameUris } from '@weft/xds-client';
 import type { InboundGuard } from './inbound-guard.js';
 import type { RbacRequest } from './rbac-engine.js';
 import type { WorkloadCertificates, WorkloadTlsMaterial } from './workload-certificates.js';
@@ -48,15 +49,6 @@ export class MeshServerCredentials extends ServerCredentials {
   }
 }
 
-/** The first `URI:` SAN of a peer certificate's subjectaltname. */
-function uriSan(subjectAltName: string | undefined): string | undefined {
-  for (const part of (subjectAltName ?? '').split(',')) {
-    const t = part.trim();
-    if (t.startsWith('URI:')) return t.slice(4);
-  }
-  return undefined;
-}
-
 /**
  * A server interceptor enforcing `guard`'s RBAC on each call of a server listening on `port`.
  * Calls wait for the first inbound Listener (fail-closed); after the guard's ready timeout they
@@ -69,7 +61,9 @@ export function createGrpcRbacInterceptor(guard: InboundGuard, port: number): Se
         const decide = (): void => {
           const auth = call.getAuthContext();
           const mtls = auth.transportSecurityType === 'ssl';
-          const principal = mtls ? uriSan(auth.sslPeerCertificate?.subjectaltname) : undefined;
+          const principal = mtls
+            ? subjectAltNameUris(auth.sslPeerCertificate?.subjectaltname)[0]
+            : undefined;
           const request: RbacRequest = {
             method: 'POST',
             path: method.path,

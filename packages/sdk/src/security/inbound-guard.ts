@@ -13,6 +13,7 @@ import {
   type TLSSocket,
 } from 'node:tls';
 import {
+  subjectAltNameUris,
   WeftError,
   type Clock,
   type ListenerUpdate,
@@ -123,15 +124,6 @@ export function handshakeFailureReason(code: string | undefined): InboundHandsha
     default:
       return 'handshake_error';
   }
-}
-
-/** The first `URI:` entry of a certificate's subjectaltname. */
-function uriSan(subjectAltName: string | undefined): string | undefined {
-  for (const part of (subjectAltName ?? '').split(',')) {
-    const t = part.trim();
-    if (t.startsWith('URI:')) return t.slice(4);
-  }
-  return undefined;
 }
 
 /** Guards one `http.Server`: transport per PeerAuthentication, RBAC per AuthorizationPolicy. */
@@ -534,7 +526,10 @@ export class InboundGuard {
       s.destroy();
       return;
     }
-    this.#info.set(s, { mtls: true, principal: hasCert ? uriSan(peer.subjectaltname) : undefined });
+    this.#info.set(s, {
+      mtls: true,
+      principal: hasCert ? subjectAltNameUris(peer.subjectaltname)[0] : undefined,
+    });
     this.#o.stats.connections.mtls += 1;
     this.#handOver(s);
   }

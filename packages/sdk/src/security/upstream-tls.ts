@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { Clock, UpstreamTlsUpdate } from '@weft/xds-client';
-import { WeftError } from '@weft/xds-client';
+import { subjectAltNameUris, WeftError } from '@weft/xds-client';
 import { compileStringMatch } from '../routing/string-matcher.js';
 import type { WorkloadCertificateAgent } from './certificate-agent.js';
 import {
@@ -101,13 +101,6 @@ export interface UpstreamTlsConnect {
   readonly alpnProtocols?: readonly string[];
 }
 
-function uriSans(subjectaltname: string | undefined): string[] {
-  return (subjectaltname ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('URI:'))
-    .map((s) => s.slice(4));
-}
-
 /**
  * Opens one mTLS connection. The callback gets the socket after a verified handshake, or a
  * WeftError (no certificate) / TlsHandshakeError (with its reason; counted) / socket error.
@@ -157,7 +150,7 @@ export function connectUpstreamTls(
     // No session resumption: every connection presents the current certificate.
     session: undefined,
     checkServerIdentity: (_host, cert) => {
-      const sans = uriSans(cert.subjectaltname);
+      const sans = subjectAltNameUris(cert.subjectaltname);
       if (policy.sanMatchers.length === 0) return undefined;
       if (sans.some((san) => policy.sanMatchers.some((match) => match(san)))) return undefined;
       sanError = new TlsHandshakeError(
@@ -177,7 +170,7 @@ export function connectUpstreamTls(
       peer,
       ok,
       reason,
-      peerSpiffeId: has ? uriSans(cert.subjectaltname)[0] : undefined,
+      peerSpiffeId: has ? subjectAltNameUris(cert.subjectaltname)[0] : undefined,
       peerNotBeforeMs: has ? new Date(cert.valid_from).getTime() : undefined,
       peerNotAfterMs: has ? new Date(cert.valid_to).getTime() : undefined,
       ownSerialNumber: material.serialNumber,

@@ -387,8 +387,15 @@ export function parseCsr(pem: string): ParsedCsr {
 
 /** URI SANs of a certificate (Node reports them as `URI:…` in `subjectAltName`). */
 export function certificateUris(certificate: X509Certificate): string[] {
-  const san = certificate.subjectAltName ?? '';
-  return san
+  return subjectAltNameUris(certificate.subjectAltName);
+}
+
+/**
+ * The URI entries of a subject-alt-name string as Node writes it (`X509Certificate.subjectAltName`,
+ * a TLS peer certificate's `subjectaltname`: `URI:spiffe://…, DNS:…`).
+ */
+export function subjectAltNameUris(subjectAltName: string | undefined): string[] {
+  return (subjectAltName ?? '')
     .split(/,\s*/)
     .filter((part) => part.startsWith('URI:'))
     .map((part) => part.slice(4));

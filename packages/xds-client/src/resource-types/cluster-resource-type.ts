@@ -275,9 +275,7 @@ function decodeCluster(
   for (const [k, v] of Object.entries(
     message(message(msg, 'metadata') ?? {}, 'filter_metadata') ?? {},
   )) {
-    filterMetadata[k] = structToJson(
-      typeof v === 'object' && v !== null ? (v) : undefined,
-    );
+    filterMetadata[k] = structToJson(typeof v === 'object' && v !== null ? v : undefined);
   }
   return {
     name,

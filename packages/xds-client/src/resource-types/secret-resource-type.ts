@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { SECRET_TYPE_URL } from '../protos/type-urls.js';
 import type { AnyMessage } from '../protos/xds-protos.js';
+import { certificateUris } from '../pki/x509-der.js';
 import type { IssueCollector, ProtoObject } from './decode-helpers.js';
 import {
   decodeResource,
@@ -109,10 +110,7 @@ function parseCertificates(
     serialNumber: c.serialNumber,
     notAfterMs: new Date(c.validTo).getTime(),
     notBeforeMs: new Date(c.validFrom).getTime(),
-    uriSans: (c.subjectAltName ?? '')
-      .split(', ')
-      .filter((s) => s.startsWith('URI:'))
-      .map((s) => s.slice('URI:'.length)),
+    uriSans: certificateUris(c),
     fingerprint256: c.fingerprint256,
   }));
   return { infos, x509 };
