@@ -24,7 +24,7 @@ import {
   buildListener,
   buildResourceSet,
 } from '@weft/control-plane/testing';
-import { createMesh, type Mesh, type MeshOptions } from '@weft/sdk';
+import { createMesh, type Mesh, type MeshOptions, type TracingOptions } from '@weft/sdk';
 import { Agent, request } from 'undici';
 import { formatTable, machineInfo, quantile, writeResults } from '../helpers/report.js';
 import { startOkServer } from '../helpers/ok-server.js';
@@ -100,6 +100,22 @@ const SAMPLED_OUT_HEADERS = {
   'x-b3-sampled': '0',
 } as const;
 
+/** The mesh's own tracer exporting to a dropping exporter (`tracing.exporter`) at `sampling`. */
+function meshTracer(
+  sampling: number,
+  extra: Partial<Pick<TracingOptions, 'propagators'>> = {},
+  admin = false,
+): ReturnType<ObservabilityVariant['setUp']> {
+  const exporter = new DroppingExporter();
+  return {
+    options: {
+      tracing: { exporter, sampling, ...extra },
+      ...(admin ? { admin: { port: 0 } } : {}),
+    },
+    describe: () => `${exporter.exported} spans exported`,
+  };
+}
+
 const VARIANTS: readonly ObservabilityVariant[] = [
   { name: BASELINE, setUp: () => ({ options: { tracing: false } }) },
   // A second mesh like the first: the noise floor of comparing two meshes.
@@ -112,7 +128,14 @@ const VARIANTS: readonly ObservabilityVariant[] = [
     headers: SAMPLED_OUT_HEADERS,
   },
   {
-    name: 'tracing, sampling 1.0',
+    name: 'off + traceparent',
+    setUp: () => ({ options: { tracing: false } }),
+    headers: { traceparent: SAMPLED_OUT_HEADERS.traceparent },
+  },
+  // The application's own OpenTelemetry SDK provider (options.tracerProvider): its tracer makes
+  // the spans, its sampler decides.
+  {
+    name: 'your provider, sampling 1.0',
     setUp: () => {
       const { provider, exporter } = droppingProvider();
       return {
@@ -123,7 +146,7 @@ const VARIANTS: readonly ObservabilityVariant[] = [
     },
   },
   {
-    name: 'tracing, sampling 0',
+    name: 'your provider, sampling 0',
     setUp: () => {
       const provider = new TracerProvider({ sampler: new AlwaysOffSampler() });
       return {
@@ -131,6 +154,17 @@ const VARIANTS: readonly ObservabilityVariant[] = [
         close: () => provider.shutdown(),
       };
     },
+  },
+  // The mesh's own tracer (as with an OTLP endpoint; here tracing.exporter, so several meshes
+  // can run in one process): it samples first and makes its own spans.
+  { name: 'mesh tracer, sampling 1.0', setUp: () => meshTracer(1) },
+  { name: 'mesh tracer, sampling 0', setUp: () => meshTracer(0) },
+  // Istio's default sampling (1 %).
+  { name: 'mesh tracer, sampling 0.01', setUp: () => meshTracer(0.01) },
+  // All three encodings of the context on every request (W3C, B3 single, B3 multi).
+  {
+    name: 'mesh tracer 0.01, 3 formats',
+    setUp: () => meshTracer(0.01, { propagators: ['tracecontext', 'b3', 'b3multi'] }),
   },
   // Istio's standard metrics are on whenever the mesh has an admin listener.
   { name: 'Istio metrics', setUp: () => ({ options: { tracing: false, admin: { port: 0 } } }) },
@@ -146,17 +180,15 @@ const VARIANTS: readonly ObservabilityVariant[] = [
       };
     },
   },
+  // The issue's target pair, tracing and metrics on against "off": at Istio's default sampling,
+  // and with every request sampled.
   {
-    // The issue's target pair: tracing (sampling 1.0) and metrics on, against "off".
-    name: 'tracing 1.0 + Istio metrics',
-    setUp: () => {
-      const { provider, exporter } = droppingProvider();
-      return {
-        options: { tracing: { tracerProvider: provider }, admin: { port: 0 } },
-        close: () => provider.shutdown(),
-        describe: () => `${exporter.exported} spans exported`,
-      };
-    },
+    name: 'mesh tracer 0.01 + Istio metrics',
+    setUp: () => meshTracer(0.01, {}, true),
+  },
+  {
+    name: 'mesh tracer 1.0 + Istio metrics',
+    setUp: () => meshTracer(1, {}, true),
   },
 ];
 

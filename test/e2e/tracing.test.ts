@@ -296,23 +296,31 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.equal(body.inventory.requestId, 'req-b3-1');
     assert.equal(body.inventory.payment['requestId'], 'req-b3-1');
     assert.match(body.inventory.payment['traceparent'] ?? '', new RegExp(`^00-${TRACE_ID}-`));
+    // Answered in kind: W3C (the default) and B3 single (what came in), not B3 multi.
     assert.match(body.inventory.payment['b3'] ?? '', new RegExp(`^${TRACE_ID}-`));
-    assert.equal(body.inventory.payment['b3TraceId'], TRACE_ID);
+    assert.equal(body.inventory.payment['b3TraceId'], undefined);
     assertChain(await spansOf(TRACE_ID, 5), TRACE_ID, B3_PARENT);
   });
 
   it('continues a B3 multi-header trace the same way', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    await enterCheckout({
+    const body = await enterCheckout({
       'x-b3-traceid': traceId,
       'x-b3-spanid': 'b7ad6b7169203331',
       'x-b3-sampled': '1',
     });
+    // Answered in kind two hops down: B3 multi and W3C, no B3 single.
+    assert.equal(body.inventory.payment['b3TraceId'], traceId);
+    assert.match(body.inventory.payment['traceparent'] ?? '', new RegExp(`^00-${traceId}-`));
+    assert.equal(body.inventory.payment['b3'], undefined);
     assertChain(await spansOf(traceId, 5), traceId, 'b7ad6b7169203331');
   });
 
   it('continues a W3C traceparent trace and generates one x-request-id for the whole chain', async () => {
     const body = await enterCheckout({ traceparent: `00-${W3C_TRACE_ID}-${W3C_PARENT}-01` });
+    // W3C only (the default propagators): no B3 encoding of the same context.
+    assert.equal(body.inventory.payment['b3'], undefined);
+    assert.equal(body.inventory.payment['b3TraceId'], undefined);
     assert.match(body.requestId, /^[0-9a-f-]{36}$/);
     assert.equal(body.inventory.requestId, body.requestId);
     assert.equal(body.inventory.payment['requestId'], body.requestId);
@@ -525,9 +533,19 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
         provider: 'sdk-node (started by the mesh, registered globally)',
         exporter: `otlp/http ${url}`,
         sampler: 'parentbased_traceidratio 1 (tracing.sampling)',
+        propagators: 'tracecontext',
       });
+      assert.equal(mesh.stats().tracing.meshTracer, true);
       await mesh.close(); // flushes the batch to the collector
-      assert.ok(posts.some((p) => p.path === '/v1/traces' && p.body.includes('@weft/sdk')));
+      // The mesh tracer's span went through sdk-node's batch processor and OTLP exporter: the
+      // client span of the call, with the workload's name as service.name.
+      const exported = posts
+        .filter((p) => p.path === '/v1/traces')
+        .map((p) => p.body)
+        .join('');
+      assert.ok(exported.includes('@weft/sdk'), exported);
+      assert.ok(exported.includes('"service.name"') && exported.includes('"otlp"'), exported);
+      assert.ok(exported.includes('"/charge"'), exported);
       // The global provider sdk-node registered is gone again.
       const probe = trace.getTracer('probe').startSpan('probe');
       assert.equal(probe.isRecording(), false);
@@ -571,7 +589,13 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     assert.match(body['requestId'] ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(body['traceparent'], undefined);
     assert.equal(body['b3'], undefined);
-    assert.deepEqual(off.stats().tracing, { enabled: false, provider: 'off', spansStarted: 0 });
+    assert.deepEqual(off.stats().tracing, {
+      enabled: false,
+      provider: 'off',
+      spansStarted: 0,
+      meshTracer: false,
+      propagators: ['tracecontext'],
+    });
     // payment's own server span is a new root (no parent came in).
     const roots = exporter
       .getFinishedSpans()
@@ -590,7 +614,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       node: { id: 'edge-sampled-out-1', locality: { region: 'us-east-1', zone: 'us-east-1a' } },
       workload: { name: 'edge', namespace: 'default', serviceAccount: 'edge' },
       env: {},
-      tracing: { tracerProvider: sampledOut },
+      tracing: { tracerProvider: sampledOut, propagators: ['tracecontext', 'b3', 'b3multi'] },
     });
     meshes.push(edge);
     await edge.ready();
@@ -609,6 +633,8 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       enabled: true,
       provider: 'options.tracerProvider',
       spansStarted: 1,
+      meshTracer: false,
+      propagators: ['tracecontext', 'b3', 'b3multi'],
     });
     // payment follows the caller's decision (parent-based): nothing of this trace is recorded.
     await new Promise((r) => setTimeout(r, 100));

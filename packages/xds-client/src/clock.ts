@@ -25,3 +25,11 @@ export const systemClock: Clock = Object.freeze({
     clearTimeout(handle as ReturnType<typeof setTimeout>);
   },
 });
+
+/**
+ * Milliseconds since the epoch with sub-millisecond resolution, monotonic within the process (the
+ * performance timer from its time origin): span timestamps and durations.
+ */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}

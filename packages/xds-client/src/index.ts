@@ -32,7 +32,7 @@ export { WeftError, ConfigError } from './errors/weft-error.js';
 export type { ConfigIssue } from './errors/weft-error.js';
 export { WEFT_ERROR_CODES } from './errors/codes.js';
 export type { WeftErrorCode } from './errors/codes.js';
-export { systemClock } from './clock.js';
+export { preciseNow, systemClock } from './clock.js';
 export { Backoff, DEFAULT_BACKOFF_OPTIONS } from './backoff.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { silentLogger, createJsonLogger } from './logger.js';

@@ -1,10 +1,16 @@
 // Picks the tracer provider at createMesh and logs the choice: the one passed in, else the global
 // one when registered, else our own (@opentelemetry/sdk-node with an OTLP/HTTP exporter) when an
 // OTLP endpoint is configured, else none (tracing off, zero cost). sdk-node and the exporter are
-// imported only when our own provider is started.
+// imported only when our own provider is started; then the mesh's spans are made by its own tracer
+// (mesh-tracer.ts) into sdk-node's batch processor, sampled alike.
 import { ProxyTracerProvider, context, propagation, trace } from '@opentelemetry/api';
 import type { TracerProvider } from '@opentelemetry/api';
+import type * as Resources_ from '@opentelemetry/resources';
+import type { Resource, ResourceDetector } from '@opentelemetry/resources';
+import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Logger } from '@weft/xds-client';
+import { MeshTracer } from './mesh-tracer.js';
+import type { SamplingPolicy } from './mesh-tracer.js';
 import { MeshTracing, TRACER_NAME } from './mesh-tracing.js';
 import type { ResolvedTracingOptions } from './tracing-options.js';
 
@@ -42,11 +48,17 @@ export async function createMeshTracing(
       provider: 'options.tracerProvider',
       exporter: "the provider's",
       sampler: "the provider's",
+      propagators: propagatorList(options.propagators),
     });
     return new MeshTracing(
       options.tracerProvider.getTracer(TRACER_NAME, version),
       'options.tracerProvider',
+      undefined,
+      options.propagators,
     );
+  }
+  if (options.exporter !== undefined && options.policy !== undefined) {
+    return exporterTracing(options, options.exporter, options.policy, version, serviceName, logger);
   }
   if (globalProviderRegistered()) {
     if (options.sampling !== undefined) {
@@ -58,8 +70,14 @@ export async function createMeshTracing(
       provider: 'global',
       exporter: "the provider's",
       sampler: "the provider's",
+      propagators: propagatorList(options.propagators),
     });
-    return new MeshTracing(trace.getTracer(TRACER_NAME, version), 'global');
+    return new MeshTracing(
+      trace.getTracer(TRACER_NAME, version),
+      'global',
+      undefined,
+      options.propagators,
+    );
   }
   if (options.otlpEndpoint === undefined && options.otlpEnv === undefined) {
     logger.info('mesh tracing: off', {
@@ -68,24 +86,39 @@ export async function createMeshTracing(
     });
     return new MeshTracing(undefined, 'off');
   }
-  const [{ NodeSDK }, { OTLPTraceExporter }, { ParentBasedSampler, TraceIdRatioBasedSampler }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/sdk-trace'),
-    ]);
+  if (options.sdkDisabled) {
+    logger.info('mesh tracing: off', { reason: 'OTEL_SDK_DISABLED=true' });
+    return new MeshTracing(undefined, 'off');
+  }
+  const [{ NodeSDK }, { OTLPTraceExporter }, sdkTrace, resources] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/resources'),
+  ]);
   const exporter = new OTLPTraceExporter(
     options.otlpEndpoint === undefined ? {} : { url: options.otlpEndpoint },
   );
-  const sampler =
-    options.sampling === undefined
-      ? undefined
-      : new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampling) });
+  // One processor and one resource for the mesh's spans and the application's (sdk-node's provider).
+  const processor = new sdkTrace.BatchSpanProcessor({ exporter, ...options.batch });
+  const resource = meshResource(
+    resources,
+    options.resourceDetectors,
+    options.serviceNameFromEnv ? undefined : serviceName,
+    logger,
+  );
+  const policy = options.policy;
+  let sampler: Sampler | undefined;
+  if (policy !== undefined) {
+    const root = new sdkTrace.TraceIdRatioBasedSampler(policy.ratio);
+    sampler = policy.parentBased ? new sdkTrace.ParentBasedSampler({ root }) : root;
+  }
   const sdk = new NodeSDK({
-    traceExporter: exporter,
+    spanProcessors: [processor],
+    resource,
+    autoDetectResources: false,
     instrumentations: [],
     ...(sampler === undefined ? {} : { sampler }),
-    ...(options.serviceNameFromEnv ? {} : { serviceName }),
   });
   sdk.start();
   const where = options.otlpEndpoint ?? `from ${options.otlpEnv ?? ''}`;
@@ -94,11 +127,17 @@ export async function createMeshTracing(
     provider: 'sdk-node (started by the mesh, registered globally)',
     exporter: `otlp/http ${where}`,
     sampler:
-      options.sampling === undefined
-        ? options.samplingSource
-        : `parentbased_traceidratio ${options.sampling} (${options.samplingSource})`,
+      policy === undefined
+        ? `${options.samplingSource}, applied by the OpenTelemetry SDK's tracer`
+        : `${policy.description} (${options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource})`,
+    propagators: propagatorList(options.propagators),
   });
-  return new MeshTracing(trace.getTracer(TRACER_NAME, version), provider, async () => {
+  const scope = { name: TRACER_NAME, version };
+  const tracer =
+    policy === undefined
+      ? trace.getTracer(TRACER_NAME, version)
+      : new MeshTracer({ processor, resource, scope }, policy);
+  const shutdown = async (): Promise<void> => {
     try {
       await sdk.shutdown();
     } finally {
@@ -108,5 +147,105 @@ export async function createMeshTracing(
       propagation.disable();
       logger.info('mesh tracing: own provider shut down', { exporter: `otlp/http ${where}` });
     }
+  };
+  return new MeshTracing(tracer, provider, shutdown, options.propagators);
+}
+
+/** `tracecontext,b3,b3multi` (or `none`) for the set-up log line. */
+function propagatorList(propagators: readonly string[]): string {
+  return propagators.length === 0 ? 'none' : propagators.join(',');
+}
+
+/**
+ * `tracing.exporter`: the mesh's tracer into a batch processor of its own over the given exporter;
+ * nothing is registered globally (the application's own spans are its business).
+ */
+async function exporterTracing(
+  options: Extract<ResolvedTracingOptions, { mode: 'auto' }>,
+  exporter: SpanExporter,
+  policy: SamplingPolicy,
+  version: string,
+  serviceName: string,
+  logger: Logger,
+): Promise<MeshTracing> {
+  const [sdkTrace, resources] = await Promise.all([
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/resources'),
+  ]);
+  const processor = new sdkTrace.BatchSpanProcessor({ exporter, ...options.batch });
+  const resource = meshResource(
+    resources,
+    options.resourceDetectors,
+    options.serviceNameFromEnv ? undefined : serviceName,
+    logger,
+  );
+  const tracer = new MeshTracer(
+    { processor, resource, scope: { name: TRACER_NAME, version } },
+    policy,
+  );
+  logger.info('mesh tracing: set up', {
+    provider: "the mesh's own (tracing.exporter, not registered globally)",
+    exporter: exporter.constructor.name,
+    sampler: `${policy.description} (${options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource})`,
+    propagators: propagatorList(options.propagators),
   });
+  return new MeshTracing(
+    tracer,
+    `tracing.exporter (${exporter.constructor.name})`,
+    async () => {
+      await processor.shutdown();
+      logger.info('mesh tracing: exporter shut down', { exporter: exporter.constructor.name });
+    },
+    options.propagators,
+  );
+}
+
+type Resources = typeof Resources_;
+
+/**
+ * The resource of the mesh's spans and sdk-node's: sdk-node's default resource and detectors
+ * (OTEL_NODE_RESOURCE_DETECTORS: env, host, os, process, serviceinstance, all, none), and the
+ * workload's name as `service.name` unless OTEL_SERVICE_NAME gives one.
+ */
+function meshResource(
+  r: Resources,
+  names: readonly string[] | undefined,
+  serviceName: string | undefined,
+  logger: Logger,
+): Resource {
+  const byName: Readonly<Record<string, ResourceDetector[]>> = {
+    env: [r.resourceAttributesEnvDetector, r.serviceNameEnvDetector],
+    host: [r.hostDetector],
+    os: [r.osDetector],
+    process: [r.processDetector],
+    serviceinstance: [r.serviceInstanceIdDetector],
+  };
+  const all = [
+    r.serviceInstanceIdDetector,
+    r.processDetector,
+    r.hostDetector,
+    r.osDetector,
+    r.resourceAttributesEnvDetector,
+    r.serviceNameEnvDetector,
+  ];
+  let detectors: ResourceDetector[] = all;
+  if (names !== undefined && !names.includes('all')) {
+    detectors = [];
+    for (const name of names) {
+      if (name === 'none') continue;
+      const found = byName[name];
+      if (found === undefined) {
+        logger.warn('mesh tracing: unknown resource detector in OTEL_NODE_RESOURCE_DETECTORS', {
+          detector: name,
+          known: [...Object.keys(byName), 'all', 'none'].join(', '),
+        });
+      } else detectors.push(...found);
+    }
+    if (names.includes('none')) detectors = [];
+  }
+  let resource = r.defaultResource().merge(r.detectResources({ detectors }));
+  if (serviceName !== undefined) {
+    resource = resource.merge(r.resourceFromAttributes({ 'service.name': serviceName }));
+  }
+  return resource;
 }

@@ -12,7 +12,7 @@ import type {
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
-import { REQUEST_ID_HEADER } from './mesh-tracing.js';
+import { REQUEST_ID_HEADER, traceFormatsOf } from './mesh-tracing.js';
 import type { MeshTracing } from './mesh-tracing.js';
 
 /** Ends a gRPC span with its status code (any non-OK code marks it as an error). */
@@ -92,8 +92,9 @@ export function createGrpcServerInterceptor(tracing: MeshTracing): ServerInterce
     let requestId = '';
     let context: Context | undefined;
     let span: Span | undefined;
+    let formats = 0;
     const inScope = (fn: () => void): void => {
-      tracing.runInbound(requestId, context, fn);
+      tracing.runInbound(requestId, context, formats, fn);
     };
     return new ServerInterceptingCall(call, {
       start: (next) => {
@@ -104,7 +105,9 @@ export function createGrpcServerInterceptor(tracing: MeshTracing): ServerInterce
             if (given === undefined) metadata.set(REQUEST_ID_HEADER, requestId);
             const tracer = tracing.tracer;
             if (tracer !== undefined) {
-              const parent = tracing.extract(carrierOf(metadata));
+              const carrier = carrierOf(metadata);
+              formats = traceFormatsOf(carrier);
+              const parent = tracing.extract(carrier);
               const [, service = '', rpcMethod = ''] = methodDescriptor.path.split('/');
               span = tracing.startServerSpan(
                 tracer,

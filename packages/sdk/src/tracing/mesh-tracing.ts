@@ -19,6 +19,9 @@ import type { Attributes, Context, Span, TextMapPropagator, Tracer } from '@open
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import type { EndpointLocality, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import { MeshTracer } from './mesh-tracer.js';
+import { DEFAULT_PROPAGATORS } from './tracing-options.js';
+import type { TracePropagator } from './tracing-options.js';
 
 /** The request id header (Envoy's): generated when absent, propagated to outbound calls. */
 export const REQUEST_ID_HEADER = 'x-request-id' as const;
@@ -33,6 +36,10 @@ export interface TracingStats {
   readonly provider: string;
   /** Spans started: client, attempt and server spans (sampled or not). */
   readonly spansStarted: number;
+  /** The mesh's own tracer makes the spans (its own provider), not an OpenTelemetry SDK tracer. */
+  readonly meshTracer: boolean;
+  /** Trace header formats injected on the way out. */
+  readonly propagators: readonly TracePropagator[];
 }
 
 /** What a handler of `mesh.serve()` runs inside. */
@@ -40,10 +47,34 @@ interface InboundScope {
   readonly requestId: string;
   /** The server span's context; undefined with tracing off. */
   readonly context: Context | undefined;
+  /** The trace header formats the inbound request came with (FORMAT_* bits): answered in kind. */
+  readonly formats: number;
+}
+
+/** Trace header formats as bits: W3C trace context, B3 single header, B3 multi header. */
+const FORMAT_W3C = 1;
+const FORMAT_B3_SINGLE = 2;
+const FORMAT_B3_MULTI = 4;
+const FORMAT_BITS: Readonly<Record<TracePropagator, number>> = {
+  tracecontext: FORMAT_W3C,
+  b3: FORMAT_B3_SINGLE,
+  b3multi: FORMAT_B3_MULTI,
+};
+
+/** The FORMAT_* bits of the trace headers in `carrier` (lower-case names). */
+export function traceFormatsOf(carrier: Readonly<Record<string, unknown>>): number {
+  let formats = 0;
+  if (carrier['traceparent'] !== undefined) formats |= FORMAT_W3C;
+  if (carrier['b3'] !== undefined) formats |= FORMAT_B3_SINGLE;
+  if (carrier['x-b3-traceid'] !== undefined) formats |= FORMAT_B3_MULTI;
+  return formats;
 }
 
 /** Event on a request's span: how its first attempt ended, recorded once a second one starts. */
 export const FIRST_ATTEMPT_ENDED_EVENT = 'weft.attempt.ended' as const;
+
+/** Start options of every client span the mesh's own tracer makes (attributes set after). */
+const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT });
 
 /** Bound of the authority cache (cleared when full: authorities come from callers). */
 const MAX_CACHED_AUTHORITIES = 1024;
@@ -115,15 +146,25 @@ export class MeshTracing {
   /** Formatted localities (attempt span attribute), by the endpoints' locality objects. */
   private readonly localities = new WeakMap<EndpointLocality, string>();
   private spansStarted = 0;
+  /**
+   * The tracer is the mesh's own: it samples before attributes matter and its span contexts are
+   * valid by construction, so attributes are set only on recording spans and ids are not re-checked.
+   */
+  private readonly own: boolean;
+  /** FORMAT_* bits of the configured propagators: injected into every outbound request. */
+  private readonly formats: number;
 
   constructor(
     tracer: Tracer | undefined,
     private readonly providerName: string,
     private readonly shutdownProvider?: () => Promise<void>,
+    private readonly propagators: readonly TracePropagator[] = DEFAULT_PROPAGATORS,
   ) {
     this.tracer = tracer;
+    this.own = tracer instanceof MeshTracer;
     this.propagator = tracer === undefined ? undefined : createMeshExtractor();
     this.fields = tracer === undefined ? new Set() : injectedFields();
+    this.formats = propagators.reduce((bits, p) => bits | FORMAT_BITS[p], 0);
   }
 
   /** The inbound request's id while handling it, else a new one. */
@@ -140,24 +181,45 @@ export class MeshTracing {
     protocol: 'http' | 'grpc',
   ): Span {
     this.spansStarted++;
+    const parent = this.scope.getStore()?.context ?? otelContext.active();
+    if (this.own) {
+      // The mesh's tracer samples by trace id: a sampled-out request builds no attributes.
+      const span = tracer.startSpan(protocol === 'grpc' ? path : method, CLIENT_SPAN, parent);
+      if (span.isRecording()) {
+        const attributes: Attributes = {};
+        const name = this.describeClientSpan(attributes, method, authority, path, protocol);
+        span.setAttributes(attributes);
+        if (protocol === 'grpc') span.updateName(name);
+      }
+      return span;
+    }
+    const attributes: Attributes = {};
+    const name = this.describeClientSpan(attributes, method, authority, path, protocol);
+    return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  }
+
+  /** Puts a client span's attributes into `attributes`; returns the span's name. */
+  private describeClientSpan(
+    attributes: Attributes,
+    method: string,
+    authority: string,
+    path: string,
+    protocol: 'http' | 'grpc',
+  ): string {
     const { host, port } = this.split(authority);
-    const attributes: Attributes = { 'server.address': host };
+    attributes['server.address'] = host;
     if (port !== undefined) attributes['server.port'] = port;
-    let name: string;
     if (protocol === 'grpc') {
       // path is /package.Service/Method
       const [, service = '', rpcMethod = ''] = path.split('/');
       attributes['rpc.system'] = 'grpc';
       attributes['rpc.service'] = service;
       attributes['rpc.method'] = rpcMethod;
-      name = `${service}/${rpcMethod}`;
-    } else {
-      attributes['http.request.method'] = method;
-      attributes['url.path'] = path.split('?', 1)[0] ?? path;
-      name = method;
+      return `${service}/${rpcMethod}`;
     }
-    const parent = this.scope.getStore()?.context ?? otelContext.active();
-    return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    attributes['http.request.method'] = method;
+    attributes['url.path'] = path.split('?', 1)[0] ?? path;
+    return method;
   }
 
   /** `authority` split into host and port (cached). */
@@ -232,28 +294,29 @@ export class MeshTracing {
   }
 
   /**
-   * Name/value pairs of the trace headers that carry `span`: W3C `traceparent` (and `tracestate`),
-   * B3 single `b3` and multi `x-b3-*`, as the W3C and B3 propagators write them (formatted here:
-   * this runs once per attempt).
+   * Name/value pairs of the trace headers that carry `span`: the configured formats, and those the
+   * inbound request being handled came with (a B3 caller's trace goes on in B3) — W3C
+   * `traceparent` (and `tracestate`), B3 single `b3`, B3 multi `x-b3-*`, as the W3C and B3
+   * propagators write them (formatted here: this runs once per attempt).
    */
   headersOf(span: Span): string[] {
     const sc = span.spanContext();
-    if (!trace.isSpanContextValid(sc)) return [];
-    const sampled = (sc.traceFlags & (TraceFlags.SAMPLED as number)) === 0 ? '0' : '1';
-    const out = [
-      'traceparent',
-      `00-${sc.traceId}-${sc.spanId}-0${sampled}`,
-      'b3',
-      `${sc.traceId}-${sc.spanId}-${sampled}`,
-      'x-b3-traceid',
-      sc.traceId,
-      'x-b3-spanid',
-      sc.spanId,
-      'x-b3-sampled',
-      sampled,
-    ];
-    const state = sc.traceState?.serialize();
-    if (state !== undefined && state !== '') out.push('tracestate', state);
+    if (!this.own && !trace.isSpanContextValid(sc)) return [];
+    const formats = this.formats | (this.scope.getStore()?.formats ?? 0);
+    const sampled = (sc.traceFlags & (TraceFlags.SAMPLED as number)) !== 0;
+    const { traceId, spanId } = sc;
+    const out: string[] = [];
+    if ((formats & FORMAT_W3C) !== 0) {
+      out.push('traceparent', '00-' + traceId + '-' + spanId + (sampled ? '-01' : '-00'));
+      const state = sc.traceState?.serialize();
+      if (state !== undefined && state !== '') out.push('tracestate', state);
+    }
+    if ((formats & FORMAT_B3_SINGLE) !== 0) {
+      out.push('b3', traceId + '-' + spanId + (sampled ? '-1' : '-0'));
+    }
+    if ((formats & FORMAT_B3_MULTI) !== 0) {
+      out.push('x-b3-traceid', traceId, 'x-b3-spanid', spanId, 'x-b3-sampled', sampled ? '1' : '0');
+    }
     return out;
   }
 
@@ -272,7 +335,12 @@ export class MeshTracing {
     const propagator = this.propagator;
     if (tracer === undefined || propagator === undefined) {
       return function meshServeRequest(req: IncomingMessage, res: ServerResponse): void {
-        scope.run({ requestId: requestIdOf(req), context: undefined }, listener, req, res);
+        scope.run(
+          { requestId: requestIdOf(req), context: undefined, formats: 0 },
+          listener,
+          req,
+          res,
+        );
       };
     }
     return (req: IncomingMessage, res: ServerResponse): void => {
@@ -299,7 +367,12 @@ export class MeshTracing {
           500,
         );
       });
-      scope.run({ requestId, context: trace.setSpan(parent, span) }, listener, req, res);
+      scope.run(
+        { requestId, context: trace.setSpan(parent, span), formats: traceFormatsOf(req.headers) },
+        listener,
+        req,
+        res,
+      );
     };
   }
 
@@ -314,9 +387,12 @@ export class MeshTracing {
     return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   }
 
-  /** Runs `fn` as part of an inbound request: outbound calls it makes carry its id and span. */
-  runInbound<R>(requestId: string, context: Context | undefined, fn: () => R): R {
-    return this.scope.run({ requestId, context }, fn);
+  /**
+   * Runs `fn` as part of an inbound request: outbound calls it makes carry its id, its span and its
+   * trace header `formats` (`traceFormatsOf`).
+   */
+  runInbound<R>(requestId: string, context: Context | undefined, formats: number, fn: () => R): R {
+    return this.scope.run({ requestId, context, formats }, fn);
   }
 
   stats(): TracingStats {
@@ -324,6 +400,8 @@ export class MeshTracing {
       enabled: this.tracer !== undefined,
       provider: this.providerName,
       spansStarted: this.spansStarted,
+      meshTracer: this.own,
+      propagators: this.propagators,
     };
   }
 
