@@ -168,6 +168,9 @@ class WeftMesh implements Mesh {
       resourceTypes: { listener, routeConfiguration, cluster, clusterLoadAssignment },
       clock,
       logger,
+      onListener: (name, update) => {
+        tracing.controlPlaneSampling(update.tracingRandomSamplingPercent, name);
+      },
     });
     // One service-level breaker per upstream cluster, shared by HTTP and gRPC (package README,
     // "Service-level breaker with fallback"); one set of token buckets for HTTP and gRPC: a

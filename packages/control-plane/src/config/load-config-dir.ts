@@ -40,6 +40,7 @@ export const DEFAULT_MESH_SETTINGS: MeshSettings = Object.freeze({
   connectTimeoutMs: 10_000,
   certificateTtlMs: 24 * 3_600_000,
   rootNamespace: 'weft-system',
+  tracingSamplingPercent: 1,
 });
 
 type Of<K extends ParsedResource['kind']> = Extract<ParsedResource, { kind: K }>;
@@ -84,6 +85,8 @@ export function buildMeshModel(resources: readonly ParsedResource[]): {
     connectTimeoutMs: meshSpec?.defaults?.connectTimeout ?? DEFAULT_MESH_SETTINGS.connectTimeoutMs,
     certificateTtlMs: meshSpec?.defaults?.certificateTtl ?? DEFAULT_MESH_SETTINGS.certificateTtlMs,
     rootNamespace: meshSpec?.rootNamespace ?? DEFAULT_MESH_SETTINGS.rootNamespace,
+    tracingSamplingPercent:
+      meshSpec?.tracing?.sampling ?? DEFAULT_MESH_SETTINGS.tracingSamplingPercent,
   };
   const svc = resolveServices(
     ofKind(resources, 'ServiceEntry'),

@@ -258,6 +258,8 @@ export interface MeshSettings {
   readonly certificateTtlMs: number;
   /** Namespace whose selector-less security policies apply mesh-wide. Default `weft-system`. */
   readonly rootNamespace: string;
+  /** Percent of trace-starting requests sampled (`tracing.sampling`). Default 1 (Istio's). */
+  readonly tracingSamplingPercent: number;
 }
 
 /** A local token-bucket limit (`weft.dev/v1alpha1` LocalRateLimit), resolved. */

@@ -19,6 +19,11 @@ export interface ListenerInput {
   readonly withFaultFilter: boolean;
   /** Whether a virtual host or route carries a local rate limit (adds that filter). */
   readonly withLocalRateLimit?: boolean;
+  /**
+   * HCM `tracing.random_sampling` (percent of trace-starting requests sampled: MeshConfig
+   * `tracing.sampling`); omitted: no `tracing` block.
+   */
+  readonly tracingSamplingPercent?: number;
 }
 
 /** The Listener as a plain proto object. */
@@ -43,6 +48,9 @@ export function buildListener(input: ListenerInput): Record<string, unknown> {
           route_config_name: input.routeConfigName,
         },
         http_filters: httpFilters,
+        ...(input.tracingSamplingPercent === undefined
+          ? {}
+          : { tracing: { random_sampling: { value: input.tracingSamplingPercent } } }),
       },
     },
   };

@@ -62,7 +62,13 @@ export function translateMesh(model: MeshModel, view: ClientView): TranslationRe
       for (const name of listenerNames)
         listeners.set(
           name,
-          buildListener({ name, routeConfigName: rds, withFaultFilter, withLocalRateLimit }),
+          buildListener({
+            name,
+            routeConfigName: rds,
+            withFaultFilter,
+            withLocalRateLimit,
+            tracingSamplingPercent: model.settings.tracingSamplingPercent,
+          }),
         );
       const rc = buildRouteConfiguration({ model, host, port: port.number, kind: view.kind });
       routeConfigs.set(rds, rc.routeConfiguration);

@@ -250,6 +250,11 @@ const CASES: readonly Case[] = [
     yaml: `apiVersion: weft.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: a }\nspec:\n  trustDomain: example.org\n  meshId: m1\n`,
     expected: { line: 6, field: 'spec.meshId' },
   },
+  {
+    name: 'rejects a tracing sampling above 100 percent',
+    yaml: `apiVersion: weft.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: a }\nspec:\n  tracing:\n    sampling: 150\n`,
+    expected: { line: 6, field: 'spec.tracing.sampling' },
+  },
 ];
 
 function matches(issue: LocatedIssue, expected: Partial<LocatedIssue>): boolean {
@@ -344,6 +349,7 @@ describe('loadConfigDir', () => {
         connectTimeoutMs: 2000,
         certificateTtlMs: 43_200_000,
         rootNamespace: 'weft-system',
+        tracingSamplingPercent: 1,
       });
       assert.ok(Object.isFrozen(model));
 

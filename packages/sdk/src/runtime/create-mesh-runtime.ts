@@ -8,7 +8,14 @@ import {
   silentLogger,
   systemClock,
 } from '@weft/xds-client';
-import type { Clock, ClusterUpdate, ConfigIssue, Logger, TimerHandle } from '@weft/xds-client';
+import type {
+  Clock,
+  ClusterUpdate,
+  ConfigIssue,
+  ListenerUpdate,
+  Logger,
+  TimerHandle,
+} from '@weft/xds-client';
 import { EndpointHealthStore } from '../cluster/endpoint-health-store.js';
 import { OutlierDetectors } from '../cluster/outlier-detectors.js';
 import { randomHash } from '../routing/request-hash.js';
@@ -50,6 +57,11 @@ export interface MeshRuntimeOptions {
    * Milliseconds; default 15000 (the xDS protocol's recommended does-not-exist timer).
    */
   readonly resourceWaitMs?: number;
+  /**
+   * Told each listener configuration that comes into force (after its tables are built), e.g.
+   * for the control plane's tracing sampling on the HCM. Must not throw.
+   */
+  readonly onListener?: (listenerName: string, listener: ListenerUpdate) => void;
 }
 
 /** Validated MeshRuntimeOptions. Frozen. */
@@ -61,6 +73,7 @@ export interface ResolvedMeshRuntimeOptions {
   readonly logger: Logger;
   readonly random: () => number;
   readonly resourceWaitMs: number;
+  readonly onListener: ((listenerName: string, listener: ListenerUpdate) => void) | undefined;
 }
 
 /** Default of `MeshRuntimeOptions.resourceWaitMs`. */
@@ -114,6 +127,7 @@ export function resolveMeshRuntimeOptions(options: MeshRuntimeOptions): Resolved
     logger: o.logger ?? silentLogger,
     random: o.random ?? Math.random,
     resourceWaitMs: wait,
+    onListener: o.onListener,
   });
 }
 
@@ -330,6 +344,7 @@ class MeshRuntimeImpl implements MeshRuntime {
   private applyConfig(entry: ListenerEntry, config: XdsConfig): void {
     entry.table = new ListenerTable(config, entry.table, this.ctx);
     entry.error = undefined;
+    this.options.onListener?.(entry.name, config.listener);
     this.pruneHealth();
     this.options.logger.debug('mesh config in force', {
       listener: entry.name,

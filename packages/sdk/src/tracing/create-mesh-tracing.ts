@@ -53,8 +53,7 @@ export async function createMeshTracing(
     return new MeshTracing(
       options.tracerProvider.getTracer(TRACER_NAME, version),
       'options.tracerProvider',
-      undefined,
-      options.propagators,
+      { propagators: options.propagators, logger },
     );
   }
   if (options.exporter !== undefined && options.policy !== undefined) {
@@ -72,12 +71,10 @@ export async function createMeshTracing(
       sampler: "the provider's",
       propagators: propagatorList(options.propagators),
     });
-    return new MeshTracing(
-      trace.getTracer(TRACER_NAME, version),
-      'global',
-      undefined,
-      options.propagators,
-    );
+    return new MeshTracing(trace.getTracer(TRACER_NAME, version), 'global', {
+      propagators: options.propagators,
+      logger,
+    });
   }
   if (options.otlpEndpoint === undefined && options.otlpEnv === undefined) {
     logger.info('mesh tracing: off', {
@@ -148,7 +145,12 @@ export async function createMeshTracing(
       logger.info('mesh tracing: own provider shut down', { exporter: `otlp/http ${where}` });
     }
   };
-  return new MeshTracing(tracer, provider, shutdown, options.propagators);
+  return new MeshTracing(tracer, provider, {
+    shutdown,
+    propagators: options.propagators,
+    samplingFromControlPlane: options.samplingFromControlPlane,
+    logger,
+  });
 }
 
 /** `tracecontext,b3,b3multi` (or `none`) for the set-up log line. */
@@ -189,15 +191,15 @@ async function exporterTracing(
     sampler: `${policy.description} (${options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource})`,
     propagators: propagatorList(options.propagators),
   });
-  return new MeshTracing(
-    tracer,
-    `tracing.exporter (${exporter.constructor.name})`,
-    async () => {
+  return new MeshTracing(tracer, `tracing.exporter (${exporter.constructor.name})`, {
+    shutdown: async () => {
       await processor.shutdown();
       logger.info('mesh tracing: exporter shut down', { exporter: exporter.constructor.name });
     },
-    options.propagators,
-  );
+    propagators: options.propagators,
+    samplingFromControlPlane: options.samplingFromControlPlane,
+    logger,
+  });
 }
 
 type Resources = typeof Resources_;

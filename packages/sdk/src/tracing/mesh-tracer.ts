@@ -61,36 +61,39 @@ const EVENT_COUNT_LIMIT = 128;
 const ID_POOL_BYTES = 4080;
 
 /**
- * Trace and span ids as lower-case hex from one crypto-random buffer refilled when used up (one
- * `randomFillSync` per 170 requests instead of random draws per id). An all-zero id is invalid
- * and is drawn again.
+ * Trace and span ids as lower-case hex from one crypto-random buffer, hex-encoded once per refill
+ * (one `randomFillSync` and one encoding per 170 requests; each id is then a slice of that
+ * string). An all-zero id is invalid and is drawn again.
  */
 export class IdPool {
   private readonly buffer = Buffer.allocUnsafe(ID_POOL_BYTES);
-  private offset = ID_POOL_BYTES;
+  private hex = '';
+  /** Next unused hex character of `hex`. */
+  private offset = 0;
 
   traceId(): string {
     for (;;) {
-      const id = this.take(16);
+      const id = this.take(32);
       if (id !== '00000000000000000000000000000000') return id;
     }
   }
 
   spanId(): string {
     for (;;) {
-      const id = this.take(8);
+      const id = this.take(16);
       if (id !== '0000000000000000') return id;
     }
   }
 
-  private take(bytes: number): string {
-    if (this.offset + bytes > ID_POOL_BYTES) {
+  private take(chars: number): string {
+    if (this.offset + chars > this.hex.length) {
       randomFillSync(this.buffer);
+      this.hex = this.buffer.toString('hex');
       this.offset = 0;
     }
     const start = this.offset;
-    this.offset += bytes;
-    return this.buffer.toString('hex', start, start + bytes);
+    this.offset += chars;
+    return this.hex.slice(start, start + chars);
   }
 }
 
@@ -290,13 +293,26 @@ class MeshSpan implements Span, ReadableSpan {
  */
 export class MeshTracer implements Tracer {
   private readonly ids = new IdPool();
-  private readonly upperBound: number;
+  private upperBound: number;
+  private current: SamplingPolicy;
 
   constructor(
     private readonly sink: SpanSink,
-    readonly policy: SamplingPolicy,
+    policy: SamplingPolicy,
     private readonly now: SpanClock = preciseNow,
   ) {
+    this.current = policy;
+    this.upperBound = ratioUpperBound(policy.ratio);
+  }
+
+  /** How root spans are sampled now. */
+  get policy(): SamplingPolicy {
+    return this.current;
+  }
+
+  /** Samples from now on by `policy` (the control plane's sampling arrived or changed). */
+  setPolicy(policy: SamplingPolicy): void {
+    this.current = policy;
     this.upperBound = ratioUpperBound(policy.ratio);
   }
 
@@ -306,7 +322,7 @@ export class MeshTracer implements Tracer {
       parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
     const traceId = validParent?.traceId ?? this.ids.traceId();
     const sampled =
-      validParent !== undefined && this.policy.parentBased
+      validParent !== undefined && this.current.parentBased
         ? (validParent.traceFlags & TraceFlags.SAMPLED) !== 0
         : traceIdWord(traceId) < this.upperBound;
     const spanContext: SpanContext = {

@@ -19,6 +19,8 @@ import type { Attributes, Context, Span, TextMapPropagator, Tracer } from '@open
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import type { EndpointLocality, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
+import { silentLogger } from '@weft/xds-client';
+import type { Logger } from '@weft/xds-client';
 import { MeshTracer } from './mesh-tracer.js';
 import { DEFAULT_PROPAGATORS } from './tracing-options.js';
 import type { TracePropagator } from './tracing-options.js';
@@ -40,6 +42,24 @@ export interface TracingStats {
   readonly meshTracer: boolean;
   /** Trace header formats injected on the way out. */
   readonly propagators: readonly TracePropagator[];
+  /** How the mesh's tracer samples trace roots now (`parentbased_traceidratio 0.01 (control plane)`); undefined for another tracer. */
+  readonly sampler: string | undefined;
+}
+
+/** MeshTracing's settings besides the tracer. */
+export interface MeshTracingOptions {
+  /** Flushes and stops a provider the mesh started itself. */
+  readonly shutdown?: () => Promise<void>;
+  /** Trace header formats injected (default DEFAULT_PROPAGATORS). */
+  readonly propagators?: readonly TracePropagator[];
+  /**
+   * The mesh's tracer takes its root sampling from the control plane (the listeners' HCM
+   * `tracing.random_sampling`): nothing local (tracing.sampling, WEFT_TRACE_SAMPLING,
+   * OTEL_TRACES_SAMPLER) chose one. Otherwise the control plane's value is logged as not applied.
+   */
+  readonly samplingFromControlPlane?: boolean;
+  /** Where the `mesh tracing` log lines go. */
+  readonly logger?: Logger;
 }
 
 /** What a handler of `mesh.serve()` runs inside. */
@@ -154,13 +174,24 @@ export class MeshTracing {
   /** FORMAT_* bits of the configured propagators: injected into every outbound request. */
   private readonly formats: number;
 
+  private readonly shutdownProvider: (() => Promise<void>) | undefined;
+  private readonly propagators: readonly TracePropagator[];
+  private readonly samplingFromControlPlane: boolean;
+  private readonly logger: Logger;
+  /** The last control-plane sampling percent seen (applied or not), to log changes once. */
+  private controlPlanePercent: number | undefined;
+
   constructor(
     tracer: Tracer | undefined,
     private readonly providerName: string,
-    private readonly shutdownProvider?: () => Promise<void>,
-    private readonly propagators: readonly TracePropagator[] = DEFAULT_PROPAGATORS,
+    options: MeshTracingOptions = {},
   ) {
     this.tracer = tracer;
+    this.shutdownProvider = options.shutdown;
+    this.propagators = options.propagators ?? DEFAULT_PROPAGATORS;
+    this.samplingFromControlPlane = options.samplingFromControlPlane ?? false;
+    this.logger = options.logger ?? silentLogger;
+    const propagators = this.propagators;
     this.own = tracer instanceof MeshTracer;
     this.propagator = tracer === undefined ? undefined : createMeshExtractor();
     this.fields = tracer === undefined ? new Set() : injectedFields();
@@ -395,6 +426,43 @@ export class MeshTracing {
     return this.scope.run({ requestId, context, formats }, fn);
   }
 
+  /**
+   * A listener in force carries the control plane's sampling (`percent` of trace roots, HCM
+   * `tracing.random_sampling`; undefined: none). The mesh's tracer samples by it unless local
+   * configuration chose a sampler; a provider of the application's samples by its own sampler.
+   * Each change is logged once.
+   */
+  controlPlaneSampling(percent: number | undefined, listener: string): void {
+    if (percent === undefined || percent === this.controlPlanePercent) return;
+    this.controlPlanePercent = percent;
+    const tracer = this.tracer;
+    if (!(tracer instanceof MeshTracer)) {
+      if (tracer !== undefined) {
+        this.logger.info('mesh tracing: control plane sampling not applied', {
+          percent,
+          listener,
+          reason: `${this.providerName} samples by its own sampler`,
+        });
+      }
+      return;
+    }
+    if (!this.samplingFromControlPlane) {
+      this.logger.info('mesh tracing: control plane sampling not applied', {
+        percent,
+        listener,
+        reason: `local configuration chose ${tracer.policy.description}`,
+      });
+      return;
+    }
+    const ratio = percent / 100;
+    tracer.setPolicy({
+      parentBased: true,
+      ratio,
+      description: `parentbased_traceidratio ${ratio} (control plane)`,
+    });
+    this.logger.info('mesh tracing: sampling from the control plane', { percent, listener });
+  }
+
   stats(): TracingStats {
     return {
       enabled: this.tracer !== undefined,
@@ -402,6 +470,7 @@ export class MeshTracing {
       spansStarted: this.spansStarted,
       meshTracer: this.own,
       propagators: this.propagators,
+      sampler: this.tracer instanceof MeshTracer ? this.tracer.policy.description : undefined,
     };
   }
 

@@ -82,6 +82,11 @@ export type ResolvedTracingOptions =
       readonly sampling: number | undefined;
       /** Where `sampling` came from, for the set-up log line. */
       readonly samplingSource: string;
+      /**
+       * Nothing local chose a sampler (no `sampling`, WEFT_TRACE_SAMPLING or OTEL_TRACES_SAMPLER):
+       * the mesh's tracer samples by the control plane's `tracing.random_sampling` once it arrives.
+       */
+      readonly samplingFromControlPlane: boolean;
       /** OTEL_SERVICE_NAME is set (sdk-node reads it); else the workload name is the service name. */
       readonly serviceNameFromEnv: boolean;
       /**
@@ -377,6 +382,8 @@ export function resolveTracingOptions(
   }
   return Object.freeze({
     mode: 'auto',
+    samplingFromControlPlane:
+      sampling === undefined && envString(env, 'OTEL_TRACES_SAMPLER') === undefined,
     exporter,
     propagators: propagatorsOf(o['propagators'], env, issues),
     otlpEndpoint,

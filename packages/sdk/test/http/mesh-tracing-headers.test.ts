@@ -37,12 +37,9 @@ describe('MeshDispatcher trace headers (tracing on)', function () {
   beforeEach(function () {
     exporter = new InMemorySpanExporter();
     provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-    const tracing = new MeshTracing(
-      provider.getTracer('test'),
-      'options.tracerProvider',
-      undefined,
-      ['tracecontext', 'b3', 'b3multi'],
-    );
+    const tracing = new MeshTracing(provider.getTracer('test'), 'options.tracerProvider', {
+      propagators: ['tracecontext', 'b3', 'b3multi'],
+    });
     runtime = new FakeMeshRuntime();
     dispatcher = new MeshDispatcher({ runtime, random: () => 0.5, tracing });
     servers = [];

@@ -40,6 +40,11 @@ export interface ListenerUpdate {
   /** HCM `common_http_protocol_options.max_stream_duration` in ms; undefined when unset. */
   readonly maxStreamDurationMs: number | undefined;
   /**
+   * HCM `tracing.random_sampling` (percent 0-100): how many requests that start a trace are
+   * sampled; undefined when the HCM has no `tracing` or no `random_sampling` (Envoy: 100).
+   */
+  readonly tracingRandomSamplingPercent?: number;
+  /**
    * Present for a server-side (inbound) Listener (no api_listener; gRFC A36). Its routeSource
    * and httpFilters are then unused (empty): each filter chain carries its own.
    */
@@ -84,7 +89,58 @@ function decodeHcm(
     join(path, 'common_http_protocol_options'),
     issues,
   );
-  return { name, routeSource, httpFilters, maxStreamDurationMs };
+  const tracingRandomSamplingPercent = decodeTracing(
+    message(hcm, 'tracing'),
+    join(path, 'tracing'),
+    issues,
+  );
+  return {
+    name,
+    routeSource,
+    httpFilters,
+    maxStreamDurationMs,
+    ...(tracingRandomSamplingPercent === undefined ? {} : { tracingRandomSamplingPercent }),
+  };
+}
+
+/** A `envoy.type.v3.Percent` value (0-100) at `path`; undefined when absent. */
+function percent(
+  tracing: ProtoObject,
+  key: string,
+  path: string,
+  issues: IssueCollector,
+): number | undefined {
+  const p = message(tracing, key);
+  if (p === undefined) return undefined;
+  const value = p['value'] ?? 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
+    issues.add(join(join(path, key), 'value'), `expected a percentage 0-100, got ${String(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+/**
+ * HCM `tracing`: `random_sampling` is the mesh's sampling of requests that start a trace.
+ * `client_sampling` (requests with x-client-trace-id) and `overall_sampling` are not applied by
+ * the SDK: anything but their default 100 is an error rather than a setting silently ignored.
+ */
+function decodeTracing(
+  tracing: ProtoObject | undefined,
+  path: string,
+  issues: IssueCollector,
+): number | undefined {
+  if (tracing === undefined) return undefined;
+  for (const key of ['client_sampling', 'overall_sampling']) {
+    const v = percent(tracing, key, path, issues);
+    if (v !== undefined && v !== 100) {
+      issues.add(
+        join(path, key),
+        `only 100 is supported (the SDK samples by random_sampling), got ${v}`,
+      );
+    }
+  }
+  return percent(tracing, 'random_sampling', path, issues);
 }
 
 /** The LDS resource type. In SotW every response carries the full set (a missing one is deleted). */

@@ -49,6 +49,32 @@ describe('ListenerResourceType', () => {
       assert.ok(Object.isFrozen(value));
     });
 
+    it('decodes the HCM tracing random_sampling (the control plane sampling percent)', () => {
+      const raw = hcm({
+        ...RDS_HCM,
+        tracing: {
+          client_sampling: { value: 100 },
+          random_sampling: { value: 2.5 },
+          overall_sampling: { value: 100 },
+        },
+      });
+      const value = expectOk(lds.decode(encode(LISTENER_TYPE_URL, raw), ctx));
+      assert.equal(value.tracingRandomSamplingPercent, 2.5);
+      const none = expectOk(lds.decode(encode(LISTENER_TYPE_URL, VALID), ctx));
+      assert.equal(none.tracingRandomSamplingPercent, undefined);
+    });
+
+    for (const [field, value, path] of [
+      ['random_sampling', 101, `${HCM}.tracing.random_sampling.value`],
+      ['client_sampling', 50, `${HCM}.tracing.client_sampling`],
+      ['overall_sampling', 0, `${HCM}.tracing.overall_sampling`],
+    ] as const) {
+      it(`rejects HCM tracing ${field} ${value} (not applied by the SDK, or out of range)`, () => {
+        const raw = hcm({ ...RDS_HCM, tracing: { [field]: { value } } });
+        expectIssueAt(lds.decode(encode(LISTENER_TYPE_URL, raw), ctx), path);
+      });
+    }
+
     it('decodes an inline route_config, the fault filter and max_stream_duration', () => {
       const raw = hcm({
         route_config: {

@@ -14,6 +14,16 @@ export const meshConfigSpecSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'expected a namespace name' })
     .optional(),
+  /** Tracing the control plane pushes to every client (HCM `tracing` of each Listener). */
+  tracing: z
+    .strictObject({
+      /**
+       * Percent (0-100) of requests that start a trace which are sampled; Istio's
+       * `defaultConfig.tracing.sampling`. Default 1 (Istio's).
+       */
+      sampling: z.number().min(0).max(100).optional(),
+    })
+    .optional(),
   defaults: z
     .strictObject({
       connectTimeout: durationMs(1).optional(),
