@@ -114,7 +114,10 @@ function percent(
   if (p === undefined) return undefined;
   const value = p['value'] ?? 0;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
-    issues.add(join(join(path, key), 'value'), `expected a percentage 0-100, got ${String(value)}`);
+    issues.add(
+      join(join(path, key), 'value'),
+      `expected a percentage 0-100, got ${JSON.stringify(value)}`,
+    );
     return undefined;
   }
   return value;
