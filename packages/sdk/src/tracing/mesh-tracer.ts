@@ -140,8 +140,9 @@ function hrTimeOf(epochMs: number): HrTime {
 function epochMsOf(time: TimeInput): number {
   if (Array.isArray(time)) return time[0] * 1000 + time[1] / 1e6;
   if (time instanceof Date) return time.getTime();
-  // Below the time origin: a performance.now() reading, as OpenTelemetry reads it.
-  return time < TIME_ORIGIN ? TIME_ORIGIN + time : time;
+  // Below half the time origin: a performance.now() reading, as OpenTelemetry's
+  // timeInputToHrTime reads it (an epoch time from before the process started stays one).
+  return time < TIME_ORIGIN / 2 ? TIME_ORIGIN + time : time;
 }
 
 function isTimeInput(v: unknown): v is TimeInput {
@@ -192,7 +193,12 @@ class MeshSpan implements Span, ReadableSpan {
   }
 
   get duration(): HrTime {
-    return hrTimeOf(Math.max(0, this.endMs - this.startMs));
+    // The difference of the HrTimes, as the SDK's span (ms arithmetic can be 1 ns off it).
+    const [startS, startNs] = this.startTime;
+    const [endS, endNs] = this.endTime;
+    return endNs < startNs
+      ? [endS - startS - 1, endNs - startNs + 1e9]
+      : [endS - startS, endNs - startNs];
   }
 
   get resource(): Resource {
@@ -252,8 +258,12 @@ class MeshSpan implements Span, ReadableSpan {
 
   setStatus(status: SpanStatus): this {
     if (this.ended || status.code === SpanStatusCode.UNSET) return this;
-    // OK is final; ERROR may still become OK (the OpenTelemetry rule).
-    if (this.status.code !== SpanStatusCode.OK) this.status = { ...status };
+    // OK is final; ERROR may still become OK; only ERROR has a description (OpenTelemetry's rules).
+    if (this.status.code === SpanStatusCode.OK) return this;
+    this.status =
+      status.code === SpanStatusCode.ERROR && typeof status.message === 'string'
+        ? { code: status.code, message: status.message }
+        : { code: status.code };
     return this;
   }
 
@@ -270,9 +280,12 @@ class MeshSpan implements Span, ReadableSpan {
     const attributes: Attributes = {};
     if (typeof exception === 'string') attributes['exception.message'] = exception;
     else {
-      const name =
-        exception.name ?? (exception.code === undefined ? undefined : String(exception.code));
-      if (name !== undefined) attributes['exception.type'] = name;
+      // The code first (ECONNREFUSED, WEFT_TIMEOUT…), else the name: the SDK's order.
+      const type =
+        exception.code !== undefined && exception.code !== 0 && exception.code !== ''
+          ? String(exception.code)
+          : exception.name;
+      if (type !== undefined && type !== '') attributes['exception.type'] = type;
       if (exception.message !== undefined) attributes['exception.message'] = exception.message;
       if (exception.stack !== undefined) attributes['exception.stacktrace'] = exception.stack;
     }
@@ -281,7 +294,8 @@ class MeshSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
-    this.endMs = endTime === undefined ? this.now() : epochMsOf(endTime);
+    // An end before the start is the start (zero duration), as the SDK's span.
+    this.endMs = Math.max(this.startMs, endTime === undefined ? this.now() : epochMsOf(endTime));
     this.ended = true;
     this.sink.processor.onEnd(this);
   }

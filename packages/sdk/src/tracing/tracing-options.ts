@@ -234,7 +234,8 @@ function propagatorsOf(
   for (const [i, name] of names.entries()) {
     if (typeof name === 'string' && PROPAGATORS.has(name)) {
       if (!out.includes(name as TracePropagator)) out.push(name as TracePropagator);
-    } else if (name !== 'baggage' && name !== 'none') {
+    } else if (input !== undefined || (name !== 'baggage' && name !== 'none')) {
+      // `baggage` and `none` are OTEL_PROPAGATORS names only: the option lists header formats.
       issues.push({
         path: input === undefined ? path : `${path}[${i}]`,
         message: `unsupported propagator ${JSON.stringify(name)}: the mesh injects tracecontext, b3 and b3multi (and passes baggage through)`,
