@@ -201,6 +201,7 @@ describe('e2e: tracing.exporter (the mesh’s own tracer) across two mesh.serve 
       assert.deepEqual(checkoutMesh.stats().tracing, {
         enabled: true,
         provider: 'tracing.exporter (InMemorySpanExporter)',
+        sampler: 'parentbased_traceidratio 1',
         spansStarted: checkoutMesh.stats().tracing.spansStarted,
         meshTracer: true,
         propagators: ['tracecontext'],

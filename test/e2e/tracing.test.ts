@@ -595,6 +595,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       spansStarted: 0,
       meshTracer: false,
       propagators: ['tracecontext'],
+      sampler: undefined,
     });
     // payment's own server span is a new root (no parent came in).
     const roots = exporter
@@ -635,6 +636,7 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
       spansStarted: 1,
       meshTracer: false,
       propagators: ['tracecontext', 'b3', 'b3multi'],
+      sampler: undefined,
     });
     // payment follows the caller's decision (parent-based): nothing of this trace is recorded.
     await new Promise((r) => setTimeout(r, 100));

@@ -201,7 +201,7 @@ const PROPAGATORS = new Set<string>(['tracecontext', 'b3', 'b3multi'] satisfies 
 /**
  * The formats to inject: `tracing.propagators`, else OTEL_PROPAGATORS (OpenTelemetry's names;
  * `baggage` is allowed and needs nothing from the mesh: a caller's `baggage` header passes through
- * untouched; `none` injects no trace headers), else all three.
+ * untouched; `none` injects no trace headers), else DEFAULT_PROPAGATORS (W3C).
  */
 function propagatorsOf(
   input: unknown,
