@@ -72,7 +72,7 @@ export class RequestTrace {
     const pairs = tracing.headersOf(carrier);
     if (!this.callerTraceDropped) {
       this.callerTraceDropped = true;
-      const isTraceHeader = (name: string): boolean => tracing.isTraceHeader(name);
+      const isTraceHeader = tracing.isTraceHeader;
       if (hasHeaderWhere(callerHeaders, isTraceHeader)) {
         this.headersOwned = true;
         return withHeaders(upstream.headers, pairs, isTraceHeader);

@@ -9,6 +9,8 @@
 // tracing is off", the bench target ≤ 1.10.
 import { randomFillSync } from 'node:crypto';
 import {
+  INVALID_SPANID,
+  INVALID_TRACEID,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
@@ -123,6 +125,15 @@ export function traceIdWord(traceId: string): number {
     accumulation = (accumulation ^ word) >>> 0;
   }
   return accumulation;
+}
+
+/**
+ * Whether `parent` can be a parent: a remote one (from headers) fully checked; a local one (a
+ * span of this process, ours or the application's) only for the API's all-zero invalid ids.
+ */
+function usableParent(parent: SpanContext): boolean {
+  if (parent.isRemote === true) return trace.isSpanContextValid(parent);
+  return parent.traceId !== INVALID_TRACEID && parent.spanId !== INVALID_SPANID;
 }
 
 /** Milliseconds since the epoch of `performance.now()` readings. */
@@ -331,26 +342,31 @@ export class MeshTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = otelContext.active()): Span {
-    const parent = options.root === true ? undefined : trace.getSpanContext(ctx);
-    const validParent =
-      parent !== undefined && trace.isSpanContextValid(parent) ? parent : undefined;
-    const traceId = validParent?.traceId ?? this.ids.traceId();
-    const sampled =
-      validParent !== undefined && this.current.parentBased
-        ? (validParent.traceFlags & TraceFlags.SAMPLED) !== 0
+    let parent = options.root === true ? undefined : trace.getSpanContext(ctx);
+    let traceId: string;
+    let sampled: boolean;
+    if (parent !== undefined && usableParent(parent)) {
+      traceId = parent.traceId;
+      sampled = this.current.parentBased
+        ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0
         : traceIdWord(traceId) < this.upperBound;
+    } else {
+      parent = undefined;
+      traceId = this.ids.traceId();
+      sampled = traceIdWord(traceId) < this.upperBound;
+    }
     const spanContext: SpanContext = {
       traceId,
       spanId: this.ids.spanId(),
       traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      ...(validParent?.traceState === undefined ? {} : { traceState: validParent.traceState }),
+      traceState: parent?.traceState,
     };
     if (!sampled) return trace.wrapSpanContext(spanContext);
     const span = new MeshSpan(
       name,
       options.kind ?? SpanKind.INTERNAL,
       spanContext,
-      validParent,
+      parent,
       this.sink,
       this.now,
       options.startTime,

@@ -351,10 +351,11 @@ export class MeshTracing {
     return out;
   }
 
-  /** Whether `lowerCaseName` is a header the propagator writes (a caller's copy is replaced). */
-  isTraceHeader(lowerCaseName: string): boolean {
-    return this.fields.has(lowerCaseName);
-  }
+  /**
+   * Whether `lowerCaseName` is a header the propagator writes (a caller's copy is replaced). A
+   * bound function: handed to header scans once per traced request.
+   */
+  readonly isTraceHeader = (lowerCaseName: string): boolean => this.fields.has(lowerCaseName);
 
   /**
    * Wraps a `mesh.serve()` listener: x-request-id (kept, or generated and set on the request), and
