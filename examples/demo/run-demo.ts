@@ -11,6 +11,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import { runCli } from '@weft/cli';
 import { EchoClient, startEchoBackend, type EchoResponse } from './echo-service.js';
 import { echoMeshYaml } from './mesh-yaml.js';
+import { runObservabilityDemo } from './observability-demo.js';
 import { runSdkDemo } from './sdk-demo.js';
 import { runResilienceDemo } from './resilience-demo.js';
 import { runSecurityDemo } from './security-demo.js';
@@ -214,6 +215,8 @@ async function main(): Promise<void> {
     (workload) => captureCli(['cert', 'inspect', '--workload', workload, '--admin', admin]),
     say,
   );
+
+  await runObservabilityDemo(`127.0.0.1:${ports.xdsPort}`, CONFIG_DIR, say);
 
   cp.kill('SIGTERM');
   await new Promise((r) => cp.once('exit', r));
