@@ -203,6 +203,9 @@ describe('e2e: tracing.exporter (the mesh’s own tracer) across two mesh.serve 
         provider: 'tracing.exporter (InMemorySpanExporter)',
         sampler: 'parentbased_traceidratio 1',
         spansStarted: checkoutMesh.stats().tracing.spansStarted,
+        // Sampling 1: every span the mesh started is recorded.
+        spansRecorded: checkoutMesh.stats().tracing.spansStarted,
+        samplingRatio: 1,
         meshTracer: true,
         propagators: ['tracecontext'],
       });

@@ -100,8 +100,13 @@ describe('e2e: tracing sampling from the control plane (MeshConfig tracing.sampl
     const { mesh, lines } = await meshWith(
       'sampled-by-cp',
       { exporter },
-      { OTEL_BSP_SCHEDULE_DELAY: '50' },
+      { OTEL_BSP_SCHEDULE_DELAY: '50', WEFT_ADMIN_PORT: '0' },
     );
+    const metrics = async (): Promise<string> => {
+      const port = mesh.admin?.port;
+      assert.ok(port !== undefined, 'admin listener');
+      return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    };
     assert.equal(await sampledFlag(mesh), '01');
     assert.equal(mesh.stats().tracing.sampler, 'parentbased_traceidratio 1 (control plane)');
     assert.ok(
@@ -112,6 +117,16 @@ describe('e2e: tracing sampling from the control plane (MeshConfig tracing.sampl
       ),
     );
 
+    // The same on /metrics: the ratio, the set-up, spans started and recorded.
+    let text = await metrics();
+    assert.match(text, /^weft_sdk_tracing_sampling_ratio\{node_id="sampled-by-cp"\} 1$/m);
+    assert.match(
+      text,
+      /^weft_sdk_tracing_info\{provider="tracing\.exporter \(InMemorySpanExporter\)",sampler="parentbased_traceidratio 1 \(control plane\)",propagators="tracecontext",node_id="sampled-by-cp"\} 1$/m,
+    );
+    assert.match(text, /^weft_sdk_tracing_spans_started_total\{node_id="sampled-by-cp"\} 1$/m);
+    assert.match(text, /^weft_sdk_tracing_spans_recorded_total\{node_id="sampled-by-cp"\} 1$/m);
+
     await writeFileAtomic(join(dir, 'mesh.yaml'), meshYaml(backendPort, 0));
     await eventually(
       () =>
@@ -120,6 +135,10 @@ describe('e2e: tracing sampling from the control plane (MeshConfig tracing.sampl
       'the control plane sampling 0 to arrive',
     );
     for (let i = 0; i < 20; i++) assert.equal(await sampledFlag(mesh), '00');
+    text = await metrics();
+    assert.match(text, /^weft_sdk_tracing_sampling_ratio\{node_id="sampled-by-cp"\} 0$/m);
+    assert.match(text, /^weft_sdk_tracing_spans_started_total\{node_id="sampled-by-cp"\} 21$/m);
+    assert.match(text, /^weft_sdk_tracing_spans_recorded_total\{node_id="sampled-by-cp"\} 1$/m);
 
     // Back to Istio's default (1 %) when the MeshConfig goes away.
     await writeFileAtomic(join(dir, 'mesh.yaml'), meshYaml(backendPort, undefined));

@@ -28,6 +28,7 @@ import { MeshAdminServer } from './admin/mesh-admin-server.js';
 import type { MeshAdminAddress } from './admin/mesh-admin-server.js';
 import { createMeshMetrics } from './admin/mesh-metrics.js';
 import { registerSecurityMetrics } from './admin/security-metrics.js';
+import { registerTracingMetrics } from './admin/tracing-metrics.js';
 import { registerXdsStatusMetrics, xdsDumpOf } from './admin/xds-status-metrics.js';
 import type { XdsDump } from './admin/xds-status-metrics.js';
 import { MeshTelemetry, registerTelemetryMetrics } from './telemetry/mesh-telemetry.js';
@@ -564,6 +565,7 @@ class WeftMesh implements Mesh {
     );
     if (this.telemetry !== undefined) registerTelemetryMetrics(metrics, this.telemetry);
     registerInboundSecurityMetrics(metrics, () => this.inboundSecurity.snapshot());
+    registerTracingMetrics(metrics, () => this.tracing.stats());
     registerSecurityMetrics(
       metrics,
       () => ({

@@ -38,12 +38,16 @@ export interface TracingStats {
   readonly provider: string;
   /** Spans started: client, attempt and server spans (sampled or not). */
   readonly spansStarted: number;
+  /** Of those, the sampled (recording) ones. */
+  readonly spansRecorded: number;
   /** The mesh's own tracer makes the spans (its own provider), not an OpenTelemetry SDK tracer. */
   readonly meshTracer: boolean;
   /** Trace header formats injected on the way out. */
   readonly propagators: readonly TracePropagator[];
   /** How the mesh's tracer samples trace roots now (`parentbased_traceidratio 0.01 (control plane)`); undefined for another tracer. */
   readonly sampler: string | undefined;
+  /** The mesh tracer's root sampling ratio 0-1; undefined for another tracer. */
+  readonly samplingRatio: number | undefined;
 }
 
 /** MeshTracing's settings besides the tracer. */
@@ -166,6 +170,8 @@ export class MeshTracing {
   /** Formatted localities (attempt span attribute), by the endpoints' locality objects. */
   private readonly localities = new WeakMap<EndpointLocality, string>();
   private spansStarted = 0;
+  /** Of those, spans sampled (recording). */
+  private spansRecorded = 0;
   /**
    * The tracer is the mesh's own: it samples before attributes matter and its span contexts are
    * valid by construction, so attributes are set only on recording spans and ids are not re-checked.
@@ -217,6 +223,7 @@ export class MeshTracing {
       // The mesh's tracer samples by trace id: a sampled-out request builds no attributes.
       const span = tracer.startSpan(protocol === 'grpc' ? path : method, CLIENT_SPAN, parent);
       if (span.isRecording()) {
+        this.spansRecorded++;
         const attributes: Attributes = {};
         const name = this.describeClientSpan(attributes, method, authority, path, protocol);
         span.setAttributes(attributes);
@@ -226,7 +233,7 @@ export class MeshTracing {
     }
     const attributes: Attributes = {};
     const name = this.describeClientSpan(attributes, method, authority, path, protocol);
-    return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    return this.recorded(tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent));
   }
 
   /** Puts a client span's attributes into `attributes`; returns the span's name. */
@@ -251,6 +258,12 @@ export class MeshTracing {
     attributes['http.request.method'] = method;
     attributes['url.path'] = path.split('?', 1)[0] ?? path;
     return method;
+  }
+
+  /** Counts `span` as recorded when it is; returns it. */
+  private recorded(span: Span): Span {
+    if (span.isRecording()) this.spansRecorded++;
+    return span;
   }
 
   /** `authority` split into host and port (cached). */
@@ -304,6 +317,7 @@ export class MeshTracing {
       { kind: SpanKind.INTERNAL },
       trace.setSpan(ROOT_CONTEXT, request),
     );
+    this.recorded(span);
     span.setAttribute('weft.attempt', attempt);
     span.setAttribute('http.request.resend_count', attempt - 1);
     span.setAttribute('weft.cluster', endpoint.clusterName);
@@ -389,7 +403,9 @@ export class MeshTracing {
       };
       if (port !== undefined) attributes['server.port'] = port;
       this.spansStarted++;
-      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
+      const span = this.recorded(
+        tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent),
+      );
       res.once('close', () => {
         endHttpSpan(
           span,
@@ -416,7 +432,7 @@ export class MeshTracing {
   /** A server span of an inbound request (gRPC server interceptor). */
   startServerSpan(tracer: Tracer, name: string, attributes: Attributes, parent: Context): Span {
     this.spansStarted++;
-    return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    return this.recorded(tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent));
   }
 
   /**
@@ -469,9 +485,11 @@ export class MeshTracing {
       enabled: this.tracer !== undefined,
       provider: this.providerName,
       spansStarted: this.spansStarted,
+      spansRecorded: this.spansRecorded,
       meshTracer: this.own,
       propagators: this.propagators,
       sampler: this.tracer instanceof MeshTracer ? this.tracer.policy.description : undefined,
+      samplingRatio: this.tracer instanceof MeshTracer ? this.tracer.policy.ratio : undefined,
     };
   }
 
