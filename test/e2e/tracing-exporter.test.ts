@@ -13,6 +13,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createMesh, type Mesh, type MeshServer, type TracingOptions } from '@weft/sdk';
 import { request } from 'undici';
+import { waitRoutable } from '../helpers/sdk-fixtures.js';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 
 function serviceEntry(host: string): string {
@@ -112,22 +113,6 @@ describe('e2e: tracing.exporter (the mesh’s own tracer) across two mesh.serve 
       labels: { app: service },
       drainMs: 0,
     });
-  }
-
-  /** Calls `url` through `mesh` until it answers 200 (registrations reach EDS after a debounce). */
-  async function waitRoutable(mesh: Mesh, url: string): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const res = await mesh.fetch(url);
-        await res.text();
-        if (res.status === 200) return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-      }
-      if (Date.now() > deadline) throw new Error(`${url} never answered 200`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 
   /** inventory's recorded spans of `traceId` once there are `n` (its batch delay is short). */

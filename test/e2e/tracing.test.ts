@@ -36,6 +36,7 @@ import {
 } from '@weft/example-demo/echo-service';
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { request } from 'undici';
+import { waitRoutable } from '../helpers/sdk-fixtures.js';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 
 function serviceEntry(host: string): string {
@@ -133,22 +134,6 @@ describe('e2e: distributed tracing across mesh.serve services (B3, W3C, retries)
     );
     servers.push(s);
     return s;
-  }
-
-  /** Calls `url` through `mesh` until it answers 200 (registrations reach EDS after a debounce). */
-  async function waitRoutable(mesh: Mesh, url: string): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        const res = await mesh.fetch(url);
-        await res.text();
-        if (res.status === 200) return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-      }
-      if (Date.now() > deadline) throw new Error(`${url} never answered 200`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 
   /** Spans of `traceId` once there are `n` of them (server spans end when the response closes). */

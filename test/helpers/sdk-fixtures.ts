@@ -187,3 +187,19 @@ spec:
         failover:
           - { from: us-east-1, to: us-west-2 }
 `;
+
+/** Calls `url` through `mesh` until it answers 200 (registrations reach EDS after a debounce). */
+export async function waitRoutable(mesh: Mesh, url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await mesh.fetch(url);
+      await res.text();
+      if (res.status === 200) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`${url} never answered 200`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -7,7 +7,8 @@ import { ProxyTracerProvider, context, propagation, trace } from '@opentelemetry
 import type { TracerProvider } from '@opentelemetry/api';
 import type * as Resources_ from '@opentelemetry/resources';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
-import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
+import type * as SdkTrace_ from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Logger } from '@weft/xds-client';
 import { MeshTracer } from './mesh-tracer.js';
 import type { SamplingPolicy } from './mesh-tracer.js';
@@ -97,11 +98,12 @@ export async function createMeshTracing(
     options.otlpEndpoint === undefined ? {} : { url: options.otlpEndpoint },
   );
   // One processor and one resource for the mesh's spans and the application's (sdk-node's provider).
-  const processor = new sdkTrace.BatchSpanProcessor({ exporter, ...options.batch });
-  const resource = meshResource(
+  const { processor, resource } = meshPipeline(
+    sdkTrace,
     resources,
-    options.resourceDetectors,
-    options.serviceNameFromEnv ? undefined : serviceName,
+    exporter,
+    options,
+    serviceName,
     logger,
   );
   const policy = options.policy;
@@ -174,11 +176,12 @@ async function exporterTracing(
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/resources'),
   ]);
-  const processor = new sdkTrace.BatchSpanProcessor({ exporter, ...options.batch });
-  const resource = meshResource(
+  const { processor, resource } = meshPipeline(
+    sdkTrace,
     resources,
-    options.resourceDetectors,
-    options.serviceNameFromEnv ? undefined : serviceName,
+    exporter,
+    options,
+    serviceName,
     logger,
   );
   const tracer = new MeshTracer(
@@ -203,6 +206,30 @@ async function exporterTracing(
 }
 
 type Resources = typeof Resources_;
+type SdkTrace = typeof SdkTrace_;
+
+/**
+ * The batch processor over `exporter` (OTEL_BSP_* settings) and the resource (meshResource) the
+ * mesh's tracer hands its spans to.
+ */
+function meshPipeline(
+  sdkTrace: SdkTrace,
+  resources: Resources,
+  exporter: SpanExporter,
+  options: Extract<ResolvedTracingOptions, { mode: 'auto' }>,
+  serviceName: string,
+  logger: Logger,
+): { processor: SpanProcessor; resource: Resource } {
+  return {
+    processor: new sdkTrace.BatchSpanProcessor({ exporter, ...options.batch }),
+    resource: meshResource(
+      resources,
+      options.resourceDetectors,
+      options.serviceNameFromEnv ? undefined : serviceName,
+      logger,
+    ),
+  };
+}
 
 /**
  * The resource of the mesh's spans and sdk-node's: sdk-node's default resource and detectors
