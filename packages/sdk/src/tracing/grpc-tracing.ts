@@ -12,7 +12,8 @@ import type {
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { UpstreamEndpoint } from '../runtime/mesh-runtime.js';
-import { REQUEST_ID_HEADER, traceFormatsOf } from './mesh-tracing.js';
+import { REQUEST_ID_HEADER } from './mesh-tracing.js';
+import { traceFormatsOf } from './trace-propagation.js';
 import type { MeshTracing } from './mesh-tracing.js';
 
 /** Ends a gRPC span with its status code (any non-OK code marks it as an error). */

@@ -1,8 +1,9 @@
 // Spans and propagation of one mesh: a client span per outbound request (which also describes
 // its first attempt) with a child span per retry attempt, a server span per request a
-// `mesh.serve()` server handles, W3C and B3 headers in and out, and x-request-id. The inbound request's context (span and request id) follows its handler through
-// an AsyncLocalStorage, so outbound calls made while handling it are its children. With no tracer
-// (tracing off) no span or propagation work is done: only x-request-id.
+// `mesh.serve()` server handles, W3C and B3 headers in and out (trace-propagation.ts), and
+// x-request-id. The inbound request's context (span, request id, trace header formats) follows its
+// handler through an AsyncLocalStorage, so outbound calls made while handling it are its children.
+// With no tracer (tracing off) no span or propagation work is done: only x-request-id.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -10,18 +11,22 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  TraceFlags,
   context as otelContext,
   defaultTextMapGetter,
   trace,
 } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TextMapPropagator, Tracer } from '@opentelemetry/api';
-import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import type { EndpointLocality, UpstreamEndpoint } from '../runtime/mesh-runtime.js';
 import { silentLogger } from '@weft/xds-client';
 import type { Logger } from '@weft/xds-client';
 import { MeshTracer } from './mesh-tracer.js';
+import {
+  createMeshExtractor,
+  formatBitsOf,
+  injectedFields,
+  traceFormatsOf,
+  traceHeaderPairs,
+} from './trace-propagation.js';
 import { DEFAULT_PROPAGATORS } from './tracing-options.js';
 import type { TracePropagator } from './tracing-options.js';
 
@@ -75,25 +80,6 @@ interface InboundScope {
   readonly formats: number;
 }
 
-/** Trace header formats as bits: W3C trace context, B3 single header, B3 multi header. */
-const FORMAT_W3C = 1;
-const FORMAT_B3_SINGLE = 2;
-const FORMAT_B3_MULTI = 4;
-const FORMAT_BITS: Readonly<Record<TracePropagator, number>> = {
-  tracecontext: FORMAT_W3C,
-  b3: FORMAT_B3_SINGLE,
-  b3multi: FORMAT_B3_MULTI,
-};
-
-/** The FORMAT_* bits of the trace headers in `carrier` (lower-case names). */
-export function traceFormatsOf(carrier: Readonly<Record<string, unknown>>): number {
-  let formats = 0;
-  if (carrier['traceparent'] !== undefined) formats |= FORMAT_W3C;
-  if (carrier['b3'] !== undefined) formats |= FORMAT_B3_SINGLE;
-  if (carrier['x-b3-traceid'] !== undefined) formats |= FORMAT_B3_MULTI;
-  return formats;
-}
-
 /** Event on a request's span: how its first attempt ended, recorded once a second one starts. */
 export const FIRST_ATTEMPT_ENDED_EVENT = 'weft.attempt.ended' as const;
 
@@ -102,26 +88,6 @@ const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT });
 
 /** Bound of the authority cache (cleared when full: authorities come from callers). */
 const MAX_CACHED_AUTHORITIES = 1024;
-
-/**
- * W3C trace context and B3 (single or multi header) in; W3C wins. One B3Propagator reads both B3
- * forms (a second one, as for injecting both, would parse B3 twice per inbound request).
- */
-function createMeshExtractor(): TextMapPropagator {
-  return new CompositePropagator({
-    propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
-  });
-}
-
-/** Lower-case names of the headers the mesh injects: W3C, B3 multi and B3 single (`headersOf`). */
-function injectedFields(): Set<string> {
-  const fields = [
-    ...new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }).fields(),
-    ...new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }).fields(),
-    ...new W3CTraceContextPropagator().fields(),
-  ];
-  return new Set(fields.map((f) => f.toLowerCase()));
-}
 
 /** `host` and `port` of an authority `host[:port]` (IPv6 in brackets). */
 function splitAuthority(authority: string): { host: string; port: number | undefined } {
@@ -201,7 +167,7 @@ export class MeshTracing {
     this.own = tracer instanceof MeshTracer;
     this.propagator = tracer === undefined ? undefined : createMeshExtractor();
     this.fields = tracer === undefined ? new Set() : injectedFields();
-    this.formats = propagators.reduce((bits, p) => bits | FORMAT_BITS[p], 0);
+    this.formats = formatBitsOf(propagators);
   }
 
   /** The inbound request's id while handling it, else a new one. */
@@ -347,22 +313,7 @@ export class MeshTracing {
   headersOf(span: Span): string[] {
     const sc = span.spanContext();
     if (!this.own && !trace.isSpanContextValid(sc)) return [];
-    const formats = this.formats | (this.scope.getStore()?.formats ?? 0);
-    const sampled = (sc.traceFlags & (TraceFlags.SAMPLED as number)) !== 0;
-    const { traceId, spanId } = sc;
-    const out: string[] = [];
-    if ((formats & FORMAT_W3C) !== 0) {
-      out.push('traceparent', '00-' + traceId + '-' + spanId + (sampled ? '-01' : '-00'));
-      const state = sc.traceState?.serialize();
-      if (state !== undefined && state !== '') out.push('tracestate', state);
-    }
-    if ((formats & FORMAT_B3_SINGLE) !== 0) {
-      out.push('b3', traceId + '-' + spanId + (sampled ? '-1' : '-0'));
-    }
-    if ((formats & FORMAT_B3_MULTI) !== 0) {
-      out.push('x-b3-traceid', traceId, 'x-b3-spanid', spanId, 'x-b3-sampled', sampled ? '1' : '0');
-    }
-    return out;
+    return traceHeaderPairs(sc, this.formats | (this.scope.getStore()?.formats ?? 0));
   }
 
   /**
