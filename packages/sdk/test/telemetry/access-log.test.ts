@@ -1,16 +1,20 @@
-// The hand-written access log serializer against JSON.stringify (thousands of random entries:
-// unicode, quotes, backslashes, control characters, lone surrogates, empty strings, odd numbers),
-// the per-second ISO time cache against Date.prototype.toISOString, and AccessLog's chunked
-// UTF-8 file output (line per entry, byte for byte, a line longer than a chunk included).
+// AccessLog's chunked UTF-8 output against JSON.stringify, byte for byte, for thousands of random
+// entries (unicode, quotes, backslashes, control characters, lone surrogates, empty strings, odd
+// numbers), across chunks, with a line longer than a chunk, and on the flush timer; the
+// per-second ISO time cache against Date.prototype.toISOString.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '@weft/xds-client';
-import { formatAccessLogLine } from '../../src/telemetry/access-log-line.js';
-import { AccessLog, ACCESS_LOG_CHUNK_BYTES } from '../../src/telemetry/access-log.js';
+import {
+  AccessLog,
+  ACCESS_LOG_CHUNK_BYTES,
+  ACCESS_LOG_FLUSH_MS,
+} from '../../src/telemetry/access-log.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
 import { IsoTimeFormatter } from '../../src/telemetry/iso-time-formatter.js';
+import { createFakeClock } from '../helpers/fake-clock.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 const SILENT = {
@@ -126,45 +130,6 @@ function randomEntries(count: number, seed: number): AccessLogEntry[] {
   }));
 }
 
-describe('access log line', function () {
-  it('equals JSON.stringify(entry) for thousands of random entries', () => {
-    for (const entry of randomEntries(5000, 6)) {
-      assert.equal(formatAccessLogLine(entry), JSON.stringify(entry));
-    }
-  });
-
-  it('keeps the key order of the entry type', () => {
-    const [entry] = randomEntries(1, 7);
-    assert.deepEqual(Object.keys(JSON.parse(formatAccessLogLine(entry!)) as object), [
-      'start_time',
-      'reporter',
-      'method',
-      'path',
-      'protocol',
-      'authority',
-      'response_code',
-      'grpc_status',
-      'response_flags',
-      'bytes_received',
-      'bytes_sent',
-      'duration',
-      'upstream_host',
-      'upstream_cluster',
-      'route_name',
-      'x_request_id',
-      'trace_id',
-      'downstream_peer_uri_san',
-      'upstream_peer_uri_san',
-    ]);
-  });
-
-  it('leaves an entry with a field of another type to JSON.stringify', () => {
-    const [entry] = randomEntries(1, 8);
-    const odd = { ...entry!, path: undefined, duration: '3' } as unknown as AccessLogEntry;
-    assert.equal(formatAccessLogLine(odd), JSON.stringify(odd));
-  });
-});
-
 describe('ISO time formatter', function () {
   it('writes what Date.prototype.toISOString writes, in and out of the cached second', () => {
     const formatter = new IsoTimeFormatter();
@@ -188,22 +153,56 @@ describe('ISO time formatter', function () {
 });
 
 describe('access log file', function () {
-  it('writes the lines byte for byte, across chunks and for a line longer than a chunk', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'weft-access-log-'));
-    try {
-      const path = join(dir, 'a.log');
-      const log = new AccessLog({ path }, SILENT, systemClock);
-      const entries = randomEntries(2000, 10);
-      const [first] = entries;
-      entries.splice(1000, 0, { ...first!, path: `/${'é😀'.repeat(ACCESS_LOG_CHUNK_BYTES / 2)}` });
-      for (const entry of entries) log.write(entry);
-      await log.close();
-      const expected = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
-      assert.ok(Buffer.byteLength(expected) > 4 * ACCESS_LOG_CHUNK_BYTES, 'several chunks');
-      assert.ok((await readFile(path)).equals(Buffer.from(expected)));
-      assert.deepEqual(log.stats(), { written: entries.length, dropped: 0, errors: 0 });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-access-log-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes JSON.stringify(entry) per line, byte for byte, for thousands of random entries', async () => {
+    const path = join(dir, 'a.log');
+    const log = new AccessLog({ path }, SILENT, systemClock);
+    const entries = randomEntries(5000, 10);
+    for (const entry of entries) log.write(entry);
+    await log.close();
+    const expected = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    assert.ok(Buffer.byteLength(expected) > 4 * ACCESS_LOG_CHUNK_BYTES, 'several chunks');
+    const actual = await readFile(path);
+    const lines = actual.toString('utf8').split('\n');
+    for (let i = 0; i < entries.length; i++)
+      assert.equal(lines[i], JSON.stringify(entries[i]), `line ${i}`);
+    assert.ok(actual.equals(Buffer.from(expected)));
+    assert.deepEqual(log.stats(), { written: entries.length, dropped: 0, errors: 0 });
+  });
+
+  it('keeps the order around a line longer than a chunk, and one of another shape', async () => {
+    const path = join(dir, 'a.log');
+    const log = new AccessLog({ path }, SILENT, systemClock);
+    const entries: AccessLogEntry[] = randomEntries(600, 11);
+    const [first] = entries;
+    entries.splice(300, 0, { ...first!, path: `/${'é😀\n'.repeat(ACCESS_LOG_CHUNK_BYTES / 2)}` });
+    entries.splice(450, 0, { method: 'GET', path: '/x' } as unknown as AccessLogEntry);
+    for (const entry of entries) log.write(entry);
+    await log.close();
+    const expected = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    assert.ok((await readFile(path)).equals(Buffer.from(expected)));
+    assert.deepEqual(log.stats(), { written: entries.length, dropped: 0, errors: 0 });
+  });
+
+  it('writes a partly filled chunk when the flush interval ends', async () => {
+    const path = join(dir, 'a.log');
+    const { fake, clock } = createFakeClock();
+    const log = new AccessLog({ path }, SILENT, clock);
+    const [entry] = randomEntries(1, 12);
+    log.write(entry!);
+    fake.tick(ACCESS_LOG_FLUSH_MS - 1);
+    assert.equal(log.stats().written, 0);
+    fake.tick(1);
+    assert.equal(log.stats().written, 1);
+    await log.close();
+    assert.equal(await readFile(path, 'utf8'), `${JSON.stringify(entry)}\n`);
+    assert.equal(log.stats().written, 1);
   });
 });
