@@ -18,6 +18,7 @@ import type { HttpRequestEvent } from '../http/http-request-event.js';
 import { AccessLog, traceIdOf } from './access-log.js';
 import type { AccessLogEntry, AccessLogStats, AccessLogTarget } from './access-log.js';
 import { IstioMetrics, hostOf } from './istio-metrics.js';
+import { IsoTimeFormatter } from './iso-time-formatter.js';
 import type { IstioMetricsStats, IstioPeer } from './istio-metrics.js';
 
 /** Header lookup by lower-case name. */
@@ -89,6 +90,8 @@ export class MeshTelemetry {
   readonly accessLog: AccessLog | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  /** Access log start times (a cached `YYYY-MM-DDTHH:mm:ss.` per second). */
+  private readonly startTime = new IsoTimeFormatter();
   private errors = 0;
 
   constructor(options: MeshTelemetryOptions) {
@@ -149,7 +152,7 @@ export class MeshTelemetry {
       responseBytes: event.responseBytes,
     });
     this.accessLog?.write({
-      start_time: new Date(this.clock.now() - event.durationMs).toISOString(),
+      start_time: this.startTime.format(this.clock.now() - event.durationMs),
       reporter: 'source',
       method: event.method,
       path: event.path,
@@ -194,7 +197,7 @@ export class MeshTelemetry {
       responseBytes: bytes.responseBytes,
     });
     this.accessLog?.write({
-      start_time: new Date(this.clock.now() - event.durationMs).toISOString(),
+      start_time: this.startTime.format(this.clock.now() - event.durationMs),
       reporter: 'source',
       method: 'POST',
       path: event.method,
@@ -371,7 +374,7 @@ export class MeshTelemetry {
     peerUriSan?: string,
   ): void {
     this.accessLog?.write({
-      start_time: new Date(start).toISOString(),
+      start_time: this.startTime.format(start),
       reporter: 'destination',
       ...fields,
       upstream_host: '-',
