@@ -164,12 +164,17 @@ function isTimeInput(v: unknown): v is TimeInput {
   );
 }
 
+const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
+const NO_EVENTS: TimedEvent[] = Object.freeze([]) as unknown as TimedEvent[];
+const UNSET_STATUS: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
 /** A recorded (sampled) span of the mesh: the API's Span while open, a ReadableSpan once ended. */
 class MeshSpan implements Span, ReadableSpan {
   readonly attributes: Attributes = {};
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  /** Most spans have no links or events: the shared empty lists until the first is added. */
+  links: Link[] = NO_LINKS;
+  events: TimedEvent[] = NO_EVENTS;
+  status: SpanStatus = UNSET_STATUS;
   ended = false;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
@@ -249,6 +254,7 @@ class MeshSpan implements Span, ReadableSpan {
     if (isTimeInput(attributesOrTime)) time = attributesOrTime;
     else attributes = attributesOrTime;
     const at = time === undefined ? this.now() : epochMsOf(time);
+    if (this.events === NO_EVENTS) this.events = [];
     this.events.push({
       name,
       time: hrTimeOf(at),
@@ -258,7 +264,9 @@ class MeshSpan implements Span, ReadableSpan {
   }
 
   addLink(link: Link): this {
-    if (!this.ended) this.links.push(link);
+    if (this.ended) return this;
+    if (this.links === NO_LINKS) this.links = [];
+    this.links.push(link);
     return this;
   }
 
