@@ -1,12 +1,14 @@
 // The cost of observability on the HTTP request path: the same request through mesh.dispatcher
-// with tracing off beside tracing on (sampling 1.0: every request makes a client span, which
-// describes its one attempt, injects W3C + B3 headers, and a batch processor hands the spans to an
-// exporter that drops them), on but sampled out (sampling 0), off with the caller sending the five trace
-// headers (their wire cost alone), Istio's metrics on (an admin listener), metrics plus a JSON
-// access log, and tracing plus metrics. One mesh per variant, all against the same
-// in-process ADS server and loopback backend; p50/p99/throughput and each variant's ratio over
-// "off" (target ≤ 1.10). Issue 6, bench/. Another variant (metrics on, …) is one more VARIANTS
-// entry: a name and the createMesh options it adds.
+// with tracing off beside tracing through an OpenTelemetry SDK provider of the application's
+// (sampling 1.0 and 0: its tracer makes every span), through the mesh's own tracer
+// (`tracing.exporter`, as with an OTLP endpoint: sampling 1.0, 0, Istio's default 0.01, and 0.01
+// writing all three header formats), off with the caller sending the five trace headers or just a
+// traceparent (their wire cost alone), Istio's metrics on (an admin listener), metrics plus a
+// JSON access log, and the issue's pair: tracing plus metrics. Spans go through a batch processor
+// to an exporter that drops them. One mesh per variant, all against the same in-process ADS
+// server and loopback backend; p50/p99/throughput and each variant's ratio over "off" (target
+// ≤ 1.10). Issue 6, bench/. Another variant is one more VARIANTS entry: a name and the createMesh
+// options it adds.
 import { mkdtempSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
