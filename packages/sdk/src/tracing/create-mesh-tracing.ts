@@ -128,7 +128,7 @@ export async function createMeshTracing(
     sampler:
       policy === undefined
         ? `${options.samplingSource}, applied by the OpenTelemetry SDK's tracer`
-        : `${policy.description} (${options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource})`,
+        : samplerText(options, policy),
     propagators: propagatorList(options.propagators),
   });
   const scope = { name: TRACER_NAME, version };
@@ -153,6 +153,18 @@ export async function createMeshTracing(
     samplingFromControlPlane: options.samplingFromControlPlane,
     logger,
   });
+}
+
+/** The mesh tracer's sampler and where it came from, for the set-up log line. */
+function samplerText(
+  options: Extract<ResolvedTracingOptions, { mode: 'auto' }>,
+  policy: SamplingPolicy,
+): string {
+  if (options.samplingFromControlPlane) {
+    return `${policy.description} until the control plane's tracing.random_sampling arrives`;
+  }
+  const source = options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource;
+  return `${policy.description} (${source})`;
 }
 
 /** `tracecontext,b3,b3multi` (or `none`) for the set-up log line. */
@@ -191,7 +203,7 @@ async function exporterTracing(
   logger.info('mesh tracing: set up', {
     provider: "the mesh's own (tracing.exporter, not registered globally)",
     exporter: exporter.constructor.name,
-    sampler: `${policy.description} (${options.sampling === undefined ? 'OTEL_TRACES_SAMPLER' : options.samplingSource})`,
+    sampler: samplerText(options, policy),
     propagators: propagatorList(options.propagators),
   });
   return new MeshTracing(tracer, `tracing.exporter (${exporter.constructor.name})`, {
