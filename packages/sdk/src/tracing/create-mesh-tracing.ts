@@ -8,9 +8,9 @@ import type { TracerProvider } from '@opentelemetry/api';
 import type * as Resources_ from '@opentelemetry/resources';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type * as SdkTrace_ from '@opentelemetry/sdk-trace';
-import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Logger } from '@weft/xds-client';
-import { MeshTracer } from './mesh-tracer.js';
+import { MeshTracer, MeshTracerSampler } from './mesh-tracer.js';
 import type { SamplingPolicy } from './mesh-tracer.js';
 import { MeshTracing, TRACER_NAME } from './mesh-tracing.js';
 import type { ResolvedTracingOptions } from './tracing-options.js';
@@ -107,11 +107,11 @@ export async function createMeshTracing(
     logger,
   );
   const policy = options.policy;
-  let sampler: Sampler | undefined;
-  if (policy !== undefined) {
-    const root = new sdkTrace.TraceIdRatioBasedSampler(policy.ratio);
-    sampler = policy.parentBased ? new sdkTrace.ParentBasedSampler({ root }) : root;
-  }
+  const scope = { name: TRACER_NAME, version };
+  // The application's spans (sdk-node's provider) are sampled as the mesh's, live.
+  const meshTracer =
+    policy === undefined ? undefined : new MeshTracer({ processor, resource, scope }, policy);
+  const sampler = meshTracer === undefined ? undefined : new MeshTracerSampler(meshTracer);
   const sdk = new NodeSDK({
     spanProcessors: [processor],
     resource,
@@ -131,11 +131,7 @@ export async function createMeshTracing(
         : samplerText(options, policy),
     propagators: propagatorList(options.propagators),
   });
-  const scope = { name: TRACER_NAME, version };
-  const tracer =
-    policy === undefined
-      ? trace.getTracer(TRACER_NAME, version)
-      : new MeshTracer({ processor, resource, scope }, policy);
+  const tracer = meshTracer ?? trace.getTracer(TRACER_NAME, version);
   const shutdown = async (): Promise<void> => {
     try {
       await sdk.shutdown();

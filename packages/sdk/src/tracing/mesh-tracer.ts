@@ -33,7 +33,14 @@ import type {
 } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace';
+import type {
+  ReadableSpan,
+  Sampler,
+  SamplingDecision,
+  SamplingResult,
+  SpanProcessor,
+  TimedEvent,
+} from '@opentelemetry/sdk-trace';
 import { preciseNow } from '@weft/xds-client';
 
 /**
@@ -343,6 +350,14 @@ export class MeshTracer implements Tracer {
     return this.current;
   }
 
+  /** Whether a span of `traceId` under `parent` (a usable one, or none) is sampled now. */
+  samples(traceId: string, parent: SpanContext | undefined): boolean {
+    if (parent !== undefined && this.current.parentBased) {
+      return (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+    }
+    return traceIdWord(traceId) < this.upperBound;
+  }
+
   /** Samples from now on by `policy` (the control plane's sampling arrived or changed). */
   setPolicy(policy: SamplingPolicy): void {
     this.current = policy;
@@ -355,9 +370,7 @@ export class MeshTracer implements Tracer {
     let sampled: boolean;
     if (parent !== undefined && usableParent(parent)) {
       traceId = parent.traceId;
-      sampled = this.current.parentBased
-        ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0
-        : traceIdWord(traceId) < this.upperBound;
+      sampled = this.samples(traceId, parent);
     } else {
       parent = undefined;
       traceId = this.ids.traceId();
@@ -405,5 +418,33 @@ export class MeshTracer implements Tracer {
     const parent = rest.length === 3 ? rest[1] : otelContext.active();
     const span = this.startSpan(name, options, parent);
     return otelContext.with(trace.setSpan(parent, span), () => fn(span)) as ReturnType<F>;
+  }
+}
+
+// sdk-trace's SamplingDecision values, without loading sdk-trace with the SDK (it is imported
+// only when the mesh starts a pipeline of its own).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- SamplingDecision.NOT_RECORD
+const NOT_RECORD = 0 as SamplingDecision;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- .RECORD_AND_SAMPLED
+const RECORD_AND_SAMPLED = 2 as SamplingDecision;
+
+/**
+ * An OpenTelemetry SDK Sampler that decides as `tracer` does now: given to the sdk-node provider
+ * the mesh starts, so the application's own spans follow the same sampling (the control plane's
+ * included) as the mesh's.
+ */
+export class MeshTracerSampler implements Sampler {
+  constructor(private readonly tracer: MeshTracer) {}
+
+  shouldSample(context: Context, traceId: string): SamplingResult {
+    const parent = trace.getSpanContext(context);
+    const usable = parent !== undefined && usableParent(parent) ? parent : undefined;
+    return {
+      decision: this.tracer.samples(traceId, usable) ? RECORD_AND_SAMPLED : NOT_RECORD,
+    };
+  }
+
+  toString(): string {
+    return `MeshTracerSampler{${this.tracer.policy.description}}`;
   }
 }

@@ -25,7 +25,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
-import { IdPool, MeshTracer } from '../../src/tracing/mesh-tracer.js';
+import { IdPool, MeshTracer, MeshTracerSampler } from '../../src/tracing/mesh-tracer.js';
 import type { SamplingPolicy, SpanSink } from '../../src/tracing/mesh-tracer.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
@@ -161,6 +161,39 @@ describe('MeshTracer', function () {
       const fresh = tracer.startSpan('f', {}, invalid) as Span & ReadableSpan;
       assert.notEqual(fresh.spanContext().traceId, '0'.repeat(32));
       assert.equal(fresh.parentSpanContext, undefined);
+    });
+  });
+
+  describe('MeshTracerSampler (the sdk-node provider the mesh starts samples as its tracer)', function () {
+    it('decides as the tracer does, with the SDK’s SamplingDecision values, and follows setPolicy', function () {
+      const tracer = new MeshTracer(sinkOf(new EndedSpans()), policy(true, 0.25));
+      const sampler = new MeshTracerSampler(tracer);
+      const ids = randomTraceIds(2000, 7);
+      const decide = (id: string, ctx: Context = ROOT_CONTEXT): SamplingDecision =>
+        sampler.shouldSample(ctx, id).decision;
+      for (const ratio of RATIOS) {
+        tracer.setPolicy(policy(true, ratio));
+        const reference = new TraceIdRatioBasedSampler(ratio);
+        for (const id of ids) {
+          assert.equal(
+            decide(id),
+            reference.shouldSample(ROOT_CONTEXT, id).decision ===
+              SamplingDecision.RECORD_AND_SAMPLED
+              ? SamplingDecision.RECORD_AND_SAMPLED
+              : SamplingDecision.NOT_RECORD,
+            `ratio ${ratio}, trace ${id}`,
+          );
+        }
+        // Parent-based: a parent's flag decides whatever the ratio.
+        assert.equal(
+          decide(ids[0]!, remoteParent(ids[0]!, true)),
+          SamplingDecision.RECORD_AND_SAMPLED,
+        );
+        assert.equal(decide(ids[0]!, remoteParent(ids[0]!, false)), SamplingDecision.NOT_RECORD);
+      }
+      tracer.setPolicy(policy(false, 0));
+      assert.equal(decide(ids[0]!, remoteParent(ids[0]!, true)), SamplingDecision.NOT_RECORD);
+      assert.equal(sampler.toString(), 'MeshTracerSampler{test 0}');
     });
   });
 
