@@ -14,23 +14,12 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { createMesh, type Mesh, type MeshServer, type TracingOptions } from '@weft/sdk';
 import { request } from 'undici';
 import { waitRoutable } from '../helpers/sdk-fixtures.js';
+import { registeredServiceYaml } from '@weft/example-demo/mesh-yaml';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 
-function serviceEntry(host: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${host}, namespace: default }
-spec:
-  hosts: [${host}]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: ${host} }`;
-}
-
-const MESH_YAML = ['checkout', 'inventory'].map(serviceEntry).join('\n---\n');
+const MESH_YAML = ['checkout', 'inventory']
+  .map((host) => registeredServiceYaml(host))
+  .join('\n---\n');
 
 /** The trace headers inventory saw, as it answers them. */
 interface SeenHeaders {

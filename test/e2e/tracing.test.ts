@@ -37,24 +37,11 @@ import {
 import { createMesh, type Mesh, type MeshServer } from '@weft/sdk';
 import { request } from 'undici';
 import { waitRoutable } from '../helpers/sdk-fixtures.js';
+import { registeredServiceYaml } from '@weft/example-demo/mesh-yaml';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/processes.js';
 
-function serviceEntry(host: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${host}, namespace: default }
-spec:
-  hosts: [${host}]
-  ports:
-    - { number: 8080, name: http, protocol: HTTP }
-  location: MESH_INTERNAL
-  resolution: STATIC
-  workloadSelector:
-    labels: { app: ${host} }`;
-}
-
 const MESH_YAML = [
-  ...['checkout', 'inventory', 'payment', 'ledger'].map(serviceEntry),
+  ...['checkout', 'inventory', 'payment', 'ledger'].map((host) => registeredServiceYaml(host)),
   `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: echo, namespace: default }
