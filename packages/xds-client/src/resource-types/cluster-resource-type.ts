@@ -15,6 +15,7 @@ import {
   join,
   message,
   messages,
+  percent,
   str,
   structToJson,
   tryDecodeAny,
@@ -213,11 +214,8 @@ function circuitBreakers(msg: ProtoObject, issues: IssueCollector): CircuitBreak
   const budget = message(t, 'retry_budget');
   let retryBudget: CircuitBreakersUpdate['retryBudget'];
   if (budget !== undefined) {
-    const percent = message(budget, 'budget_percent');
-    const budgetPercent = percent === undefined ? 20 : Number(percent['value'] ?? 0);
-    if (!(budgetPercent >= 0 && budgetPercent <= 100)) {
-      issues.add(join(path, 'retry_budget.budget_percent'), 'must be a percentage 0-100');
-    }
+    const budgetPercent =
+      percent(budget, 'budget_percent', join(path, 'retry_budget.budget_percent'), issues) ?? 20;
     retryBudget = {
       budgetPercent,
       minRetryConcurrency: wrappedInt(budget, 'min_retry_concurrency') ?? 3,

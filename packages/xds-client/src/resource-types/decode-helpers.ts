@@ -124,6 +124,26 @@ const PER_MILLION_FACTOR: Readonly<Record<string, number>> = {
 };
 
 /**
+ * An envoy.type.v3.Percent (`{ value: 0-100 }`) at `key`; undefined when absent, or when out of
+ * range (then an issue at `issuePath`).
+ */
+export function percent(
+  obj: ProtoObject,
+  key: string,
+  issuePath: string,
+  issues: IssueCollector,
+): number | undefined {
+  const p = message(obj, key);
+  if (p === undefined) return undefined;
+  const value = p['value'] ?? 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
+    issues.add(issuePath, `expected a percentage 0-100, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+/**
  * An envoy.type.v3.FractionalPercent at `key` as an integer per million (exact for every
  * denominator; a numerator above the denominator is clamped to 100%, as Envoy does). Unset
  * reads as `fallbackPerMillion`.

@@ -15,6 +15,7 @@ import {
   message,
   messages,
   oneof,
+  percent,
   str,
   tryDecodeAny,
 } from './decode-helpers.js';
@@ -103,26 +104,6 @@ function decodeHcm(
   };
 }
 
-/** A `envoy.type.v3.Percent` value (0-100) at `path`; undefined when absent. */
-function percent(
-  tracing: ProtoObject,
-  key: string,
-  path: string,
-  issues: IssueCollector,
-): number | undefined {
-  const p = message(tracing, key);
-  if (p === undefined) return undefined;
-  const value = p['value'] ?? 0;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
-    issues.add(
-      join(join(path, key), 'value'),
-      `expected a percentage 0-100, got ${JSON.stringify(value)}`,
-    );
-    return undefined;
-  }
-  return value;
-}
-
 /**
  * HCM `tracing`: `random_sampling` is the mesh's sampling of requests that start a trace.
  * `client_sampling` (requests with x-client-trace-id) and `overall_sampling` are not applied by
@@ -135,7 +116,7 @@ function decodeTracing(
 ): number | undefined {
   if (tracing === undefined) return undefined;
   for (const key of ['client_sampling', 'overall_sampling']) {
-    const v = percent(tracing, key, path, issues);
+    const v = percent(tracing, key, join(join(path, key), 'value'), issues);
     if (v !== undefined && v !== 100) {
       issues.add(
         join(path, key),
@@ -143,7 +124,7 @@ function decodeTracing(
       );
     }
   }
-  return percent(tracing, 'random_sampling', path, issues);
+  return percent(tracing, 'random_sampling', join(path, 'random_sampling.value'), issues);
 }
 
 /** The LDS resource type. In SotW every response carries the full set (a missing one is deleted). */
